@@ -1,0 +1,5 @@
+import sys
+
+from audioslots.cli import main
+
+sys.exit(main())

@@ -1,0 +1,185 @@
+"""WAV files in and out: the only place that touches audio on disk.
+
+Reading goes through ``soundfile`` (libsndfile), not ``torchaudio.load``, which needs FFmpeg.
+Every problem a user can cause (a missing, unreadable, truncated, empty, stereo or
+wrong-rate file) becomes one :class:`~audioslots.errors.DataError` sentence that names the file.
+Files are written as 16-bit PCM like LibriMix, atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import struct
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from audioslots.errors import DataError
+
+PCM16_SCALE = 32768.0  # libsndfile reads 16-bit PCM as int / 2**15
+
+# libsndfile formats that are RIFF-style WAV containers.
+_WAV_FORMATS = ("WAV", "WAVEX", "RF64", "W64")
+
+
+def _check_riff_not_truncated(path: Path) -> None:
+    """Raise if a RIFF/WAVE header promises more audio bytes than the file holds.
+
+    libsndfile silently shortens such files (it only notes the mismatch in its log), so a
+    half-copied download would otherwise load as a shorter, valid-looking signal.
+    """
+    file_bytes = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return  # RF64/W64 and friends: leave them to libsndfile
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return
+            chunk_id, chunk_bytes = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if chunk_id == b"data":
+                # 0 and 0xFFFFFFFF mean "unknown length" (streamed writers): nothing to check.
+                available = file_bytes - f.tell()
+                if 0 < chunk_bytes < 0xFFFFFFFF and chunk_bytes > available:
+                    raise DataError(
+                        f"{path} is truncated: its header promises {chunk_bytes} bytes of audio "
+                        f"but only {available} are there; re-create or re-download it."
+                    )
+                return
+            f.seek(chunk_bytes + (chunk_bytes & 1), os.SEEK_CUR)  # chunks are word-aligned
+
+
+def wav_info(path: str | os.PathLike) -> tuple[int, int, int]:
+    """Sample rate, length and channel count of a WAV file, after checking the file is usable.
+
+    Args:
+        path: A WAV file.
+
+    Returns:
+        ``(sample_rate, frames, channels)``.
+
+    Raises:
+        DataError: The file is missing, is not a readable WAV file, is truncated or holds no
+            samples. Sample rate and channel count are returned, not checked (see
+            :func:`read_wav`).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"WAV file {path} does not exist; check the path.")
+    if not path.is_file():
+        raise DataError(f"{path} is a directory, not a WAV file; give the path of a .wav file.")
+    try:
+        info = sf.info(str(path))
+    except (sf.SoundFileError, RuntimeError) as error:
+        reason = str(error).split(": ", 1)[-1].rstrip(".")
+        raise DataError(
+            f"{path} is not a readable WAV file ({reason}); re-create or re-download it."
+        ) from None
+    if info.format not in _WAV_FORMATS:
+        raise DataError(
+            f"{path} is a {info.format} file, not a WAV file; convert it to WAV "
+            f"(e.g. ``sox in.{info.format.lower()} out.wav``)."
+        )
+    _check_riff_not_truncated(path)
+    if info.frames == 0:
+        raise DataError(f"{path} is empty (0 samples); re-create or re-download it.")
+    return info.samplerate, info.frames, info.channels
+
+
+def read_wav(
+    path: str | os.PathLike, sample_rate: int, start: int = 0, stop: int | None = None
+) -> torch.Tensor:
+    """Read a mono WAV file, or only the frame range ``[start, stop)`` of it.
+
+    Only the requested range is read from disk, so random crops of long files are cheap. A
+    range that runs past the end of the file is zero-padded to ``stop - start`` samples.
+
+    Args:
+        path: A mono WAV file.
+        sample_rate: The rate the caller expects, in Hz; the file must have exactly this rate.
+        start: First frame to read.
+        stop: One past the last frame to read; ``None`` reads to the end of the file.
+
+    Returns:
+        float32 waveform, shape ``(samples,)``.
+
+    Raises:
+        DataError: The file is missing, unreadable, truncated, empty, not mono, or at another
+            sample rate.
+        ValueError: ``start`` is negative or ``stop`` is before ``start`` (a programming error).
+    """
+    path = Path(path)
+    file_rate, frames, channels = wav_info(path)
+    if file_rate != sample_rate:
+        raise DataError(
+            f"{path} is {file_rate} Hz but {sample_rate} Hz was asked for; use --sample-rate "
+            f"{file_rate} or resample the file to {sample_rate} Hz."
+        )
+    if channels != 1:
+        raise DataError(
+            f"{path} has {channels} channels but a mono file was expected; mix it down to one "
+            f"channel (e.g. ``sox in.wav -c 1 out.wav``)."
+        )
+    stop = frames if stop is None else stop
+    if start < 0 or stop < start:
+        raise ValueError(f"Invalid frame range [{start}, {stop}) for {path}.")
+    waveform = np.zeros(stop - start, dtype=np.float32)
+    read_stop = min(stop, frames)
+    if start < read_stop:
+        data, _ = sf.read(str(path), start=start, stop=read_stop, dtype="float32")
+        waveform[: len(data)] = data
+    return torch.from_numpy(waveform)
+
+
+def to_pcm16(waveform: np.ndarray) -> np.ndarray:
+    """Quantise a float waveform in ``[-1, 1)`` to 16-bit integers, clipping outside it.
+
+    Args:
+        waveform: Float samples, any shape.
+
+    Returns:
+        int16 array of the same shape; ``to_pcm16(x) / 32768`` is what reading the file back
+        gives.
+    """
+    scaled = np.rint(np.asarray(waveform, dtype=np.float64) * PCM16_SCALE)
+    return np.clip(scaled, -PCM16_SCALE, PCM16_SCALE - 1).astype(np.int16)
+
+
+def write_wav(path: str | os.PathLike, waveform, sample_rate: int) -> Path:
+    """Write a mono waveform as a 16-bit PCM WAV file (the LibriMix format), atomically.
+
+    The file is written next to its destination under a temporary name and then renamed, so a
+    reader never sees a half-written file. Samples outside ``[-1, 1)`` are clipped (an int16
+    array is written as is).
+
+    Args:
+        path: Destination; missing parent folders are created.
+        waveform: Mono samples, shape ``(samples,)``: a float tensor or array in ``[-1, 1)``, or
+            an int16 array of PCM values.
+        sample_rate: In Hz.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    path = Path(path)
+    if isinstance(waveform, torch.Tensor):
+        waveform = waveform.detach().cpu().numpy()
+    waveform = np.asarray(waveform)
+    if waveform.ndim != 1:
+        raise ValueError(f"write_wav expects a mono waveform (samples,), not {waveform.shape}.")
+    pcm = waveform if waveform.dtype == np.int16 else to_pcm16(waveform)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Not tempfile.mkstemp: its files are private (0600), while the umask should decide.
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(temp, "xb") as f:
+            sf.write(f, pcm, sample_rate, subtype="PCM_16", format="WAV")
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return path

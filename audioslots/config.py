@@ -1,0 +1,162 @@
+"""Configuration: one frozen dataclass per concern, presets as named instances.
+
+Every value the paper fixes is written once, here, with the section of ``PAPER.md`` it comes
+from. Values the paper leaves open are marked ``[choice]`` and listed in the book's
+"Deviations and interpretations" page.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from audioslots.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Waveform → compressed magnitude spectrogram (PAPER.md, Pipeline 1 and 6)."""
+
+    sample_rate: int = 16_000  # Libri2Mix 16 kHz
+    chunk_seconds: float = 0.5  # training crop and test chunk length
+    n_fft: int = 512  # STFT window 512 (Hann)
+    hop_samples: int = 125  # STFT hop 125
+    compress_power: float = 0.3  # |X| ** 0.3
+
+    @property
+    def chunk_samples(self) -> int:
+        return round(self.chunk_seconds * self.sample_rate)
+
+    @property
+    def n_freq(self) -> int:
+        """Frequency bins of the one-sided STFT (257 for a 512-point FFT)."""
+        return self.n_fft // 2 + 1
+
+    @property
+    def n_frames(self) -> int:
+        """Frames of a centred STFT of one chunk (65 for 0.5 s at hop 125)."""
+        return 1 + self.chunk_samples // self.hop_samples
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """AudioSlots network (PAPER.md, Pipeline 2 and 3)."""
+
+    n_slots: int = 2  # = number of sources; 1 for the autoencoder
+    resnet_blocks: tuple[int, ...] = (3, 4, 6, 3)  # ResNet-34
+    resnet_width: int = 64  # channels of the first ResNet stage (doubles per stage)
+    slot_dim: int = 4096  # d: learned queries and slots live in R^4096
+    attn_dim: int = 512  # [choice] width of attention/MLP blocks; z and queries projected to it
+    attn_heads: int = 8  # [choice]
+    mlp_dim: int = 2048  # [choice] transformer MLP hidden width
+    transformer_layers: int = 4  # 4 layers: self-attention, then cross-attention to z
+    fourier_features: int = 64  # [choice] e/2: random Fourier frequencies (Tancik et al.)
+    fourier_scale: float = 10.0  # [choice] std of the Fourier frequency matrix
+    decoder_hidden: int = 512  # [choice] width of the shared decoder MLP
+    decoder_layers: int = 4  # [choice] linear layers in the decoder MLP (incl. output layer)
+    factorised_decoder: bool = True  # W_s·s + W_p·pe instead of W·[s; pe] (exact)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation (PAPER.md, Pipeline 5)."""
+
+    batch_size: int = 64
+    learning_rate: float = 2e-4
+    warmup_steps: int = 2_500  # linear warm-up, then cosine decay to 0
+    steps: int = 300_000
+    seed: int = 0
+    log_every: int = 50
+    checkpoint_every: int = 1_000
+    num_workers: int = 4  # data-loading processes (0 = in the training process)
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+PRESETS: dict[str, Preset] = {
+    # The paper's configuration, for a GPU server and real Libri2Mix.
+    "paper": Preset("paper"),
+    # [choice] A scaled-down network and schedule that trains in minutes on 2 CPU cores on the
+    # embedded synthetic data: same pipeline and block structure, narrower and shallower.
+    "cpu": Preset(
+        "cpu",
+        model=ModelConfig(
+            resnet_blocks=(1, 1, 1, 1),
+            resnet_width=16,
+            slot_dim=256,
+            attn_dim=64,
+            attn_heads=4,
+            mlp_dim=128,
+            fourier_features=32,
+            decoder_hidden=64,
+            decoder_layers=3,
+        ),
+        train=TrainConfig(
+            batch_size=16,
+            learning_rate=1e-3,
+            warmup_steps=50,
+            steps=600,
+            log_every=10,
+            checkpoint_every=100,
+            num_workers=0,
+        ),
+    ),
+    # Seconds-long smoke test of the whole pipeline (used by the tests); learns nothing useful.
+    "tiny": Preset(
+        "tiny",
+        model=ModelConfig(
+            resnet_blocks=(1, 1, 1, 1),
+            resnet_width=4,
+            slot_dim=16,
+            attn_dim=16,
+            attn_heads=2,
+            mlp_dim=32,
+            transformer_layers=2,
+            fourier_features=8,
+            decoder_hidden=16,
+            decoder_layers=2,
+        ),
+        train=TrainConfig(
+            batch_size=2,
+            learning_rate=1e-3,
+            warmup_steps=2,
+            steps=6,
+            log_every=1,
+            checkpoint_every=2,
+            num_workers=0,
+        ),
+    ),
+}
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name``; a ``ConfigError`` naming the known ones otherwise."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        known = ", ".join(sorted(PRESETS))
+        raise ConfigError(f"Unknown preset {name!r}: choose one of {known}.") from None
+
+
+def replace(preset: Preset, **overrides) -> Preset:
+    """``preset`` with fields overridden by name, e.g. ``steps=10, n_slots=1, chunk_seconds=1.0``.
+
+    Each name is looked up in the feature, model and training configs; ``None`` values are
+    ignored so that CLI options left unset keep the preset's value.
+    """
+    parts = {"features": preset.features, "model": preset.model, "train": preset.train}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        owners = [p for p, cfg in parts.items() if key in {f.name for f in dataclasses.fields(cfg)}]
+        if not owners:
+            raise ConfigError(f"Unknown option {key!r} for preset {preset.name!r}.")
+        part = owners[0]
+        parts[part] = dataclasses.replace(parts[part], **{key: value})
+    return dataclasses.replace(preset, **parts)

@@ -1,0 +1,266 @@
+"""LibriMix, read where it lies: the official folder layout and metadata CSVs, no conversion.
+
+The LibriMix generator (Cosentino et al. 2020) writes::
+
+    <root>/wav{8k,16k}/{min,max}/<split>/{mix_clean,s1,s2[,s3]}/<mixture_ID>.wav
+    <root>/wav{8k,16k}/{min,max}/metadata/mixture_<split>_mix_clean.csv
+
+where ``root`` is the ``Libri2Mix`` (or ``Libri3Mix``) folder, and each CSV row is
+``mixture_ID,mixture_path,source_1_path,source_2_path[,source_3_path],length`` with absolute
+paths. Data sets get moved, so a recorded path that no longer exists falls back to its place in
+the layout. The synthetic default data (:mod:`audioslots.synth`) is written in the same layout,
+so this one reader serves both. Reading is lazy: only the CSV is loaded up front.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from audioslots.audio import read_wav
+from audioslots.errors import DataError
+
+#: The LibriMix splits (the paper trains on ``train-360``).
+SPLITS = ("train-360", "train-100", "dev", "test")
+#: LibriMix modes, ``"min"`` (utterances cut to the shortest source) or ``"max"`` (zero-padded).
+MODES = ("min", "max")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One mixture and its reference sources."""
+
+    #: The ``mixture_ID`` of the metadata CSV.
+    mixture_id: str
+    #: Waveform, shape ``(samples,)``.
+    mixture: torch.Tensor
+    #: Waveforms, shape ``(n_src, samples)``; the mixture is their sum.
+    sources: torch.Tensor
+
+
+def wav_folder(sample_rate: int) -> str:
+    """LibriMix's name for the folder of one sample rate: ``wav16k`` for 16000 Hz.
+
+    Args:
+        sample_rate: In Hz; a whole number of kHz.
+
+    Returns:
+        The folder name.
+    """
+    if sample_rate <= 0 or sample_rate % 1000:
+        raise DataError(
+            f"LibriMix has folders for whole kHz rates (wav8k, wav16k), not {sample_rate} Hz; "
+            f"use --sample-rate 8000 or 16000."
+        )
+    return f"wav{sample_rate // 1000}k"
+
+
+def metadata_path(
+    root: str | os.PathLike, split: str, *, sample_rate: int = 16000, mode: str = "min"
+) -> Path:
+    """Where LibriMix keeps the metadata CSV of ``split``.
+
+    Args:
+        root: The folder that holds ``wav16k/`` (e.g. ``.../Libri2Mix``).
+        split: One of :data:`SPLITS`.
+        sample_rate: In Hz.
+        mode: ``"min"`` or ``"max"``.
+
+    Returns:
+        ``<root>/wavXk/<mode>/metadata/mixture_<split>_mix_clean.csv``.
+    """
+    folder = Path(root) / wav_folder(sample_rate) / mode / "metadata"
+    return folder / f"mixture_{split}_mix_clean.csv"
+
+
+def source_columns(n_src: int) -> list[str]:
+    """CSV columns of the reference sources: ``source_1_path`` ... ``source_<n_src>_path``."""
+    return [f"source_{k}_path" for k in range(1, n_src + 1)]
+
+
+def _read_metadata(csv_path: Path, n_src: int) -> list[dict[str, str]]:
+    """Rows of a LibriMix metadata CSV, after checking its columns."""
+    try:
+        with open(csv_path, newline="") as f:
+            reader = csv.DictReader(f)
+            columns = reader.fieldnames or []
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise DataError(
+            f"Cannot read the metadata CSV {csv_path} ({error}); re-create it."
+        ) from None
+    expected = ["mixture_ID", "mixture_path", *source_columns(n_src), "length"]
+    missing = [c for c in expected if c not in columns]
+    if missing:
+        raise DataError(
+            f"The metadata CSV {csv_path} lacks the column(s) {', '.join(missing)} "
+            f"(it has {', '.join(columns) or 'none'}); expected {','.join(expected)}."
+        )
+    extra = f"source_{n_src + 1}_path"
+    if extra in columns:
+        raise DataError(
+            f"The metadata CSV {csv_path} has a {extra} column, so its mixtures have more than "
+            f"{n_src} sources; use --n-src {n_src + 1} (Libri3Mix) or the Libri{n_src}Mix folder."
+        )
+    for line, row in enumerate(rows, start=2):
+        if not (row["length"] or "").strip().isdigit():
+            raise DataError(
+                f"The metadata CSV {csv_path} has length {row['length']!r} on line {line}, "
+                f"which is not a whole number of samples; re-create the CSV."
+            )
+    if not rows:
+        raise DataError(f"The metadata CSV {csv_path} lists no mixtures; re-create it.")
+    return rows
+
+
+class LibriMix(torch.utils.data.Dataset):
+    """The clean mixtures of one LibriMix split, read lazily from the official layout.
+
+    Args:
+        root: The folder that holds ``wav16k/`` (e.g. ``.../Libri2Mix``).
+        split: One of :data:`SPLITS`.
+        n_src: Sources per mixture: 2 for Libri2Mix, 3 for Libri3Mix.
+        sample_rate: In Hz; every WAV read must have this rate.
+        mode: ``"min"`` (utterances cut to the shorter source, as the paper uses) or ``"max"``.
+        max_mixtures: Keep only the first this many mixtures of the CSV (``None``: all).
+
+    Raises:
+        DataError: ``root``, its ``wavXk/<mode>`` folder or the metadata CSV is missing, the
+            split or mode is unknown, or the CSV lacks the expected columns.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        split: str,
+        *,
+        n_src: int = 2,
+        sample_rate: int = 16000,
+        mode: str = "min",
+        max_mixtures: int | None = None,
+    ):
+        self.root = Path(root)
+        self.split = split
+        self.n_src = n_src
+        self.sample_rate = sample_rate
+        self.mode = mode
+        if not self.root.is_dir():
+            raise DataError(
+                f"The data folder {self.root} does not exist; give the LibriMix folder that "
+                f"holds wav16k/ (e.g. .../Libri2Mix)."
+            )
+        if mode not in MODES:
+            raise DataError(f"Unknown LibriMix mode {mode!r}: choose one of {', '.join(MODES)}.")
+        rate_folder = self.root / wav_folder(sample_rate) / mode
+        if not rate_folder.is_dir():
+            found = sorted(p.name for p in self.root.glob("wav*k") if p.is_dir())
+            raise DataError(
+                f"The data folder {self.root} has no {rate_folder.relative_to(self.root)} folder "
+                f"(found: {', '.join(found) or 'nothing LibriMix-like'}); give the folder that "
+                f"holds wav16k/, or the --sample-rate and mode the data was generated with."
+            )
+        if split not in SPLITS:
+            raise DataError(f"Unknown LibriMix split {split!r}: choose one of {', '.join(SPLITS)}.")
+        if n_src < 1:
+            raise DataError(f"n_src must be at least 1, not {n_src}.")
+        self.metadata_path = metadata_path(root, split, sample_rate=sample_rate, mode=mode)
+        if not self.metadata_path.is_file():
+            raise DataError(
+                f"The metadata CSV {self.metadata_path} does not exist; generate the {split!r} "
+                f"split with the LibriMix scripts (or audioslots' synthetic data) first."
+            )
+        rows = _read_metadata(self.metadata_path, n_src)
+        if max_mixtures is not None:
+            if max_mixtures < 1:
+                raise DataError(f"max_mixtures must be at least 1, not {max_mixtures}.")
+            rows = rows[:max_mixtures]
+        # Plain lists of str/int: cheap to pickle into DataLoader workers.
+        self._ids = [row["mixture_ID"] for row in rows]
+        self._lengths = [int(row["length"]) for row in rows]
+        self._paths = [
+            [row["mixture_path"], *(row[c] for c in source_columns(n_src))] for row in rows
+        ]
+        self._folders = [rate_folder / split / "mix_clean"] + [
+            rate_folder / split / f"s{k}" for k in range(1, n_src + 1)
+        ]
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @property
+    def lengths(self) -> list[int]:
+        """Samples of each mixture, from the CSV's ``length`` column (no file is opened)."""
+        return list(self._lengths)
+
+    @property
+    def mixture_ids(self) -> list[str]:
+        """The ``mixture_ID`` of each mixture, in CSV order."""
+        return list(self._ids)
+
+    def _wav_paths(self, index: int) -> list[Path]:
+        """Mixture and source files of one row: the recorded path, or its place in the layout."""
+        mixture_id = self._ids[index]
+        paths = []
+        for recorded, folder in zip(self._paths[index], self._folders):
+            recorded_path = Path(recorded)
+            if not recorded_path.is_absolute():
+                recorded_path = self.root / recorded_path
+            if recorded_path.is_file():
+                paths.append(recorded_path)
+                continue
+            layout_path = folder / f"{mixture_id}.wav"
+            if not layout_path.is_file():
+                raise DataError(
+                    f"Neither {recorded} (listed in {self.metadata_path}) nor {layout_path} "
+                    f"exists; the data set is incomplete: re-generate or re-download it."
+                )
+            paths.append(layout_path)
+        return paths
+
+    def _check_index(self, index: int) -> int:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"Mixture index {index} out of range for {len(self)} mixtures.")
+        return index % len(self)
+
+    def __getitem__(self, index: int) -> Example:
+        """The whole utterance ``index``: mixture ``(samples,)``, sources ``(n_src, samples)``."""
+        index = self._check_index(index)
+        paths = self._wav_paths(index)
+        waveforms = [read_wav(p, self.sample_rate) for p in paths]
+        for path, waveform in zip(paths, waveforms):
+            if len(waveform) != self._lengths[index]:
+                raise DataError(
+                    f"{path} has {len(waveform)} samples but {self.metadata_path} says "
+                    f"{self._lengths[index]}; the data set is inconsistent: re-generate it."
+                )
+        return Example(self._ids[index], waveforms[0], torch.stack(waveforms[1:]))
+
+    def crop(self, index: int, offset: int, n_samples: int) -> Example:
+        """Samples ``[offset, offset + n_samples)`` of mixture ``index`` and its sources.
+
+        Only that range is read from disk; what lies past the end of the utterance is zeros.
+
+        Args:
+            index: Mixture index.
+            offset: First sample, ``>= 0``.
+            n_samples: Length of the crop, ``> 0``.
+
+        Returns:
+            Mixture ``(n_samples,)`` and sources ``(n_src, n_samples)``.
+        """
+        index = self._check_index(index)
+        if offset < 0 or n_samples <= 0:
+            raise ValueError(f"Invalid crop: offset {offset}, n_samples {n_samples}.")
+        stop = offset + n_samples
+        waveforms = [read_wav(p, self.sample_rate, offset, stop) for p in self._wav_paths(index)]
+        return Example(self._ids[index], waveforms[0], torch.stack(waveforms[1:]))
+
+    def __repr__(self) -> str:
+        return (
+            f"LibriMix(root={str(self.root)!r}, split={self.split!r}, n_src={self.n_src}, "
+            f"sample_rate={self.sample_rate}, mode={self.mode!r}, mixtures={len(self)})"
+        )

@@ -1,0 +1,78 @@
+"""Permutation-invariant training loss: Hungarian matching, then MSE (PAPER.md, Pipeline 4).
+
+The slots come out in no fixed order. For every item the predicted spectrograms are matched to
+the target spectrograms by the assignment with the smallest total MSE (Hungarian algorithm, as
+DETR's matcher), and the loss is the MSE between matched pairs, in the compressed-magnitude
+domain. Matching is done without gradients; the gradient flows through the matched MSE only.
+"""
+
+from __future__ import annotations
+
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from audioslots.errors import ConfigError
+
+
+@torch.no_grad()
+def pairwise_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error between every predicted and every target spectrogram of an item.
+
+    Args:
+        pred: ``(batch, n_pred, freq, frames)``.
+        target: ``(batch, n_target, freq, frames)``.
+
+    Returns:
+        ``(batch, n_pred, n_target)`` float32; entry ``[b, i, j]`` is the MSE of prediction ``i``
+        against target ``j`` of item ``b``.
+    """
+    pred = pred.float()[:, :, None]  # (B, n_pred, 1, F, T)
+    target = target.float()[:, None, :]  # (B, 1, n_target, F, T)
+    return (pred - target).square().mean(dim=(-2, -1))  # (B, n_pred, n_target)
+
+
+@torch.no_grad()
+def hungarian_match(cost: torch.Tensor) -> torch.Tensor:
+    """Minimum-total-cost assignment of predictions to targets, per item.
+
+    Args:
+        cost: ``(batch, n, n)``; ``cost[b, i, j]`` is the cost of giving prediction ``i`` to
+            target ``j``.
+
+    Returns:
+        ``(batch, n)`` long tensor on the device of ``cost``: ``perm[b, j]`` is the index of the
+        prediction matched to target ``j``, so ``pred[b, perm[b]]`` is in target order.
+    """
+    cost_cpu = cost.detach().float().cpu().numpy()  # moved once; the solver is per item
+    perm = torch.empty(cost.shape[0], cost.shape[2], dtype=torch.long)
+    for b, item_cost in enumerate(cost_cpu):
+        pred_index, target_index = linear_sum_assignment(item_cost)
+        perm[b, torch.as_tensor(target_index)] = torch.as_tensor(pred_index)
+    return perm.to(cost.device)
+
+
+def matched_mse(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """MSE between predictions and targets after the best (Hungarian) matching of each item.
+
+    Args:
+        pred: ``(batch, n, freq, frames)`` model output, in any slot order.
+        target: ``(batch, n, freq, frames)`` ground-truth compressed magnitudes.
+
+    Returns:
+        ``(loss, perm)``: the scalar float32 loss (mean over items, sources and cells; the
+        gradient flows to ``pred``) and the ``(batch, n)`` matching of :func:`hungarian_match`.
+
+    Raises:
+        ConfigError: if the numbers of predicted and target sources, or the grids, differ.
+    """
+    if pred.shape != target.shape:
+        raise ConfigError(
+            f"The model predicts spectrograms shaped {tuple(pred.shape)} but the targets are "
+            f"{tuple(target.shape)} (batch, sources, freq, frames): set n_slots to the number of "
+            "sources in the data and use the same features for both."
+        )
+    perm = hungarian_match(pairwise_mse(pred, target))  # (B, n)
+    index = perm[:, :, None, None].expand_as(pred)  # (B, n, F, T)
+    matched = pred.gather(1, index)  # (B, n, F, T), matched[b, j] = pred[b, perm[b, j]]
+    loss = (matched.float() - target.float()).square().mean()
+    return loss, perm

@@ -1,0 +1,467 @@
+"""The AudioSlots network: spectrogram → slots → spectrograms (PAPER.md, Pipeline 2–3).
+
+Data flow, with the shapes of the paper's 0.5 s setting::
+
+    spectrogram                    (batch, 257, 65)       compressed magnitude |X| ** 0.3
+      crop to a multiple of 8      (batch, 256, 64)       drop the Nyquist bin and the last frame
+      ResNetEncoder                (batch, 512, 32, 8)    root stride 1, total stride 8
+      SlotTransformer              (batch, n_slots, 4096) learned queries attend to the 32 × 8 grid
+      SpatialBroadcastDecoder      (batch, n_slots, 257, 65)
+
+Three small modules composed by :class:`AudioSlots`; the positional embeddings are pure functions.
+The network is permutation-equivariant in its queries: the only per-slot parameters are the
+learned queries themselves, so permuting them permutes the slots and the predicted spectrograms.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from audioslots.config import ModelConfig
+from audioslots.errors import ConfigError
+
+ENCODER_STRIDE = 8  # the ResNet maps 256 × 64 to the paper's 32 × 8 grid (PAPER.md, Pipeline 1)
+FOURIER_SEED = 0  # the random Fourier matrix is part of the model's definition, not of its training
+GRID_EMBEDDING_MAX_FREQ = 64.0  # [choice] highest frequency (× π) of the encoder grid's sinusoids
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of scalars in the parameters of ``module`` (works on the meta device too)."""
+    return sum(p.numel() for p in module.parameters())
+
+
+# ----------------------------------------------------------------------------------------------
+# Positional embeddings (pure functions)
+
+
+def fourier_features(n_freq: int, n_frames: int, matrix: torch.Tensor) -> torch.Tensor:
+    """Random Fourier features of the cells of an F × T grid (Tancik et al. 2020).
+
+    With normalised coordinates ``v = (f / (F - 1), t / (T - 1))`` in ``[0, 1]^2`` and a
+    frequency matrix ``B``, the embedding is ``[cos(2 pi B v), sin(2 pi B v)]``. Normalised
+    coordinates make the same decoder usable on any grid (0.5 s and 1 s chunks).
+
+    Args:
+        n_freq: F, frequency bins of the output grid.
+        n_frames: T, frames of the output grid.
+        matrix: ``B``, shape ``(features, 2)``; column 0 multiplies the frequency coordinate,
+            column 1 the time coordinate.
+
+    Returns:
+        ``(n_freq * n_frames, 2 * features)``, row ``f * n_frames + t`` for cell ``(f, t)``,
+        on the device and in the dtype of ``matrix``.
+    """
+    freq = torch.linspace(0.0, 1.0, n_freq, device=matrix.device, dtype=matrix.dtype)  # (F,)
+    frames = torch.linspace(0.0, 1.0, n_frames, device=matrix.device, dtype=matrix.dtype)  # (T,)
+    coords = torch.stack(torch.meshgrid(freq, frames, indexing="ij"), dim=-1)  # (F, T, 2)
+    # Elementwise product and sum rather than a matmul: autocast would run a matmul in bfloat16,
+    # and angles of up to hundreds of radians would then be off by about one radian.
+    angles = 2 * math.pi * (coords.reshape(-1, 1, 2) * matrix).sum(dim=-1)  # (F*T, features)
+    return torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)  # (F*T, 2*features)
+
+
+def sinusoidal_grid_embedding(
+    n_rows: int, n_cols: int, dim: int, *, device=None, dtype=None
+) -> torch.Tensor:
+    """Fixed 2-D sinusoidal embedding of the cells of the encoder's feature grid.
+
+    A quarter of the channels are ``sin`` and a quarter ``cos`` of the row coordinate, the other
+    half the same for the column coordinate, at ``dim / 4`` frequencies spaced geometrically from
+    ``pi`` to ``GRID_EMBEDDING_MAX_FREQ * pi``. Coordinates are normalised to ``[0, 1]`` so that
+    any grid size (32 × 8, 32 × 16) gets an embedding without learned, size-specific tables.
+
+    Args:
+        n_rows: rows of the grid (frequency cells).
+        n_cols: columns of the grid (time cells).
+        dim: embedding width; a multiple of 4.
+        device: device of the result.
+        dtype: dtype of the result.
+
+    Returns:
+        ``(n_rows * n_cols, dim)``, row ``r * n_cols + c`` for cell ``(r, c)``.
+    """
+    n_bands = dim // 4
+    exponents = torch.arange(n_bands, device=device, dtype=torch.float32) / max(n_bands - 1, 1)
+    omegas = math.pi * GRID_EMBEDDING_MAX_FREQ**exponents  # (dim/4,)
+    rows = torch.linspace(0.0, 1.0, n_rows, device=device)[:, None] * omegas  # (R, dim/4)
+    cols = torch.linspace(0.0, 1.0, n_cols, device=device)[:, None] * omegas  # (C, dim/4)
+    rows = torch.cat([rows.sin(), rows.cos()], dim=-1)[:, None, :].expand(-1, n_cols, -1)
+    cols = torch.cat([cols.sin(), cols.cos()], dim=-1)[None, :, :].expand(n_rows, -1, -1)
+    embedding = torch.cat([rows, cols], dim=-1).reshape(n_rows * n_cols, dim)  # (R*C, dim)
+    return embedding if dtype is None else embedding.to(dtype)
+
+
+# ----------------------------------------------------------------------------------------------
+# Encoder: ResNet-34 with a reduced-stride root (He et al. 2016; PAPER.md, Pipeline 2)
+
+
+class BasicBlock(nn.Module):
+    """Two 3 × 3 convolutions with a residual connection (ResNet-18/34 block)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.shortcut = nn.Identity()
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+                nn.BatchNorm2d(out_channels),
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return F.relu(y + self.shortcut(x))
+
+
+class ResNetEncoder(nn.Module):
+    """ResNet with BasicBlocks whose root keeps the input resolution.
+
+    The ImageNet ResNet root (7 × 7 convolution with stride 2, then a stride-2 max-pool) divides
+    the resolution by 4 before the first stage. The paper reduces that stride to keep spatial
+    resolution; [choice] we keep the 7 × 7 convolution at stride 1 and drop the max-pool, so only
+    stages 2–4 downsample (stride 2 each): total stride 8, 256 × 64 → 32 × 8.
+    Normalisation is BatchNorm, as in ResNet.
+
+    Args:
+        blocks: BasicBlocks per stage; four stages, ``(3, 4, 6, 3)`` is ResNet-34.
+        width: channels of the first stage; stage ``k`` has ``width * 2**k``.
+        in_channels: input channels (1: a magnitude spectrogram).
+    """
+
+    def __init__(self, blocks: tuple[int, ...], width: int, in_channels: int = 1):
+        super().__init__()
+        self.root = nn.Sequential(
+            nn.Conv2d(in_channels, width, 7, stride=1, padding=3, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+        )
+        stages, channels = [], width
+        for index, n_blocks in enumerate(blocks):
+            out_channels = width * 2**index
+            stride = 1 if index == 0 else 2
+            layers = [BasicBlock(channels, out_channels, stride)]
+            layers += [BasicBlock(out_channels, out_channels, 1) for _ in range(n_blocks - 1)]
+            stages.append(nn.Sequential(*layers))
+            channels = out_channels
+        self.stages = nn.Sequential(*stages)
+        self.out_channels = channels
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):  # He initialisation, as torchvision's ResNet
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``(batch, channels_in, freq, frames)`` → ``(batch, channels, freq/8, frames/8)``."""
+        return self.stages(self.root(images))
+
+
+# ----------------------------------------------------------------------------------------------
+# Slot transformer: learned queries, self- then cross-attention to z (PAPER.md, Pipeline 2)
+
+
+class Attention(nn.Module):
+    """Multi-head attention of ``queries`` to ``context`` (keys and values are both ``context``)."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.to_q = nn.Linear(dim, dim)
+        self.to_k = nn.Linear(dim, dim)
+        self.to_v = nn.Linear(dim, dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, queries: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """``(batch, n, dim)`` attending to ``(batch, m, dim)`` → ``(batch, n, dim)``."""
+        batch, n, dim = queries.shape
+        m, h = context.shape[1], self.heads
+        q = self.to_q(queries).view(batch, n, h, dim // h).transpose(1, 2)  # (B, h, n, dim/h)
+        k = self.to_k(context).view(batch, m, h, dim // h).transpose(1, 2)  # (B, h, m, dim/h)
+        v = self.to_v(context).view(batch, m, h, dim // h).transpose(1, 2)  # (B, h, m, dim/h)
+        out = F.scaled_dot_product_attention(q, k, v)  # (B, h, n, dim/h)
+        return self.proj(out.transpose(1, 2).reshape(batch, n, dim))  # (B, n, dim)
+
+
+class SlotTransformerLayer(nn.Module):
+    """Pre-LayerNorm layer: self-attention among the queries, cross-attention to z, then an MLP.
+
+    Unlike the original transformer decoder, the paper describes no causal mask and no
+    positional encoding of the queries, which keeps the layer permutation-equivariant.
+    """
+
+    def __init__(self, dim: int, heads: int, mlp_dim: int):
+        super().__init__()
+        self.norm_self = nn.LayerNorm(dim)
+        self.self_attn = Attention(dim, heads)
+        self.norm_cross = nn.LayerNorm(dim)
+        self.cross_attn = Attention(dim, heads)
+        self.norm_mlp = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, mlp_dim), nn.GELU(), nn.Linear(mlp_dim, dim))
+
+    def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Queries ``(batch, n, dim)``, grid ``(batch, cells, dim)`` → ``(batch, n, dim)``."""
+        h = self.norm_self(x)
+        x = x + self.self_attn(h, h)
+        x = x + self.cross_attn(self.norm_cross(x), z)
+        return x + self.mlp(self.norm_mlp(x))
+
+
+class SlotTransformer(nn.Module):
+    """Maps the encoder's feature grid z to ``n_slots`` slot vectors.
+
+    The initial queries are learned (as in DETR) and live in ``R^slot_dim`` (4096 in the paper).
+    [choice] Attention runs at a narrower width ``attn_dim``: the queries are projected
+    ``slot_dim → attn_dim``, z is projected ``channels → attn_dim`` and gets a fixed 2-D
+    sinusoidal embedding of its grid cell, and the output is projected back to ``slot_dim``.
+
+    Args:
+        n_slots: number of queries = number of sources.
+        slot_dim: d, width of the queries and of the slots.
+        feature_dim: channels of the encoder's feature grid.
+        attn_dim: width of the attention and MLP residual stream; a multiple of 4 and of ``heads``.
+        heads: attention heads.
+        mlp_dim: hidden width of each layer's MLP.
+        layers: transformer layers (4 in the paper).
+    """
+
+    def __init__(
+        self,
+        n_slots: int,
+        slot_dim: int,
+        feature_dim: int,
+        attn_dim: int,
+        heads: int,
+        mlp_dim: int,
+        layers: int,
+    ):
+        super().__init__()
+        # Distinct random queries break the symmetry between slots; N(0, 1) as DETR's nn.Embedding.
+        self.queries = nn.Parameter(torch.randn(n_slots, slot_dim))
+        self.query_proj = nn.Linear(slot_dim, attn_dim)
+        self.feature_proj = nn.Linear(feature_dim, attn_dim)
+        self.feature_norm = nn.LayerNorm(attn_dim)
+        self.layers = nn.ModuleList(
+            SlotTransformerLayer(attn_dim, heads, mlp_dim) for _ in range(layers)
+        )
+        self.norm = nn.LayerNorm(attn_dim)
+        self.slot_proj = nn.Linear(attn_dim, slot_dim)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Features ``(batch, channels, rows, cols)`` → slots ``(batch, n_slots, slot_dim)``."""
+        batch, _, n_rows, n_cols = features.shape
+        z = self.feature_proj(features.flatten(2).transpose(1, 2))  # (B, rows*cols, attn_dim)
+        z = z + sinusoidal_grid_embedding(
+            n_rows, n_cols, z.shape[-1], device=z.device, dtype=z.dtype
+        )  # (B, rows*cols, attn_dim), the same for every item
+        z = self.feature_norm(z)  # keys = values = z in every layer, normalised once
+        x = self.query_proj(self.queries).expand(batch, -1, -1)  # (B, n_slots, attn_dim)
+        for layer in self.layers:
+            x = layer(x, z)
+        return self.slot_proj(self.norm(x))  # (B, n_slots, slot_dim)
+
+
+# ----------------------------------------------------------------------------------------------
+# Spatial broadcast decoder (Watters et al. 2019; PAPER.md, Pipeline 3)
+
+
+class SpatialBroadcastDecoder(nn.Module):
+    """Shared MLP of [slot ; Fourier features of (f, t)] → one value per cell, for every slot.
+
+    [choice] ``layers`` linear layers with ReLU between them; the last maps to one value with no
+    final non-linearity: the target is a compressed magnitude and the loss an MSE, and negative
+    predictions are clamped to zero where the separation code decompresses them.
+
+    The first layer is one ``nn.Linear(slot_dim + e, hidden)``. Applied to the concatenation
+    ``[s_i ; pe(f, t)]`` it equals ``W_s s_i + W_p pe(f, t) + b``; ``factorised=True`` computes
+    the two terms once per slot and once per cell and adds them by broadcasting (exact, and it
+    never materialises the ``(batch, n, F*T, d + e)`` tensor of the plain form).
+
+    Args:
+        slot_dim: d, width of the slots.
+        fourier_features: number of random frequencies; the embedding has ``e = 2 *`` that many.
+        fourier_scale: standard deviation of the random frequency matrix ``B``.
+        hidden: width of the hidden layers.
+        layers: linear layers, including the first and the output layer (at least 2).
+        factorised: compute the first layer in the factorised form.
+    """
+
+    def __init__(
+        self,
+        slot_dim: int,
+        fourier_features: int,
+        fourier_scale: float,
+        hidden: int,
+        layers: int,
+        factorised: bool = True,
+    ):
+        super().__init__()
+        self.factorised = factorised
+        generator = torch.Generator().manual_seed(FOURIER_SEED)
+        matrix = torch.randn(fourier_features, 2, generator=generator, device="cpu") * fourier_scale
+        self.register_buffer("fourier_matrix", matrix)  # (fourier_features, 2)
+        self.first = nn.Linear(slot_dim + 2 * fourier_features, hidden)
+        self.hidden = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(layers - 2))
+        self.out = nn.Linear(hidden, 1)
+
+    def first_layer_plain(self, slots: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """Broadcast, concatenate, then the first linear layer (as the paper describes it).
+
+        Args:
+            slots: ``(batch, n, d)``.
+            positions: ``(cells, e)`` Fourier features.
+
+        Returns:
+            ``(batch, n, cells, hidden)``, before the non-linearity.
+        """
+        batch, n, d = slots.shape
+        cells, e = positions.shape
+        grid = torch.cat(
+            [slots[:, :, None, :].expand(batch, n, cells, d), positions.expand(batch, n, cells, e)],
+            dim=-1,
+        )  # (B, n, cells, d+e)
+        return self.first(grid)  # (B, n, cells, hidden)
+
+    def first_layer_factorised(self, slots: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """The same first layer as ``W_s s_i + (W_p pe + b)``, summed by broadcasting.
+
+        Args:
+            slots: ``(batch, n, d)``.
+            positions: ``(cells, e)`` Fourier features.
+
+        Returns:
+            ``(batch, n, cells, hidden)``, equal to :meth:`first_layer_plain` up to rounding.
+        """
+        d = slots.shape[-1]
+        per_slot = F.linear(slots, self.first.weight[:, :d])  # (B, n, hidden)
+        per_cell = F.linear(positions, self.first.weight[:, d:], self.first.bias)  # (cells, hidden)
+        return per_slot[:, :, None, :] + per_cell  # (B, n, cells, hidden)
+
+    def first_layer(self, slots: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """:meth:`first_layer_factorised` or :meth:`first_layer_plain`, per ``self.factorised``."""
+        if self.factorised:
+            return self.first_layer_factorised(slots, positions)
+        return self.first_layer_plain(slots, positions)
+
+    def forward(self, slots: torch.Tensor, n_freq: int, n_frames: int) -> torch.Tensor:
+        """Slots ``(batch, n, d)`` → spectrograms ``(batch, n, n_freq, n_frames)``."""
+        batch, n, _ = slots.shape
+        positions = fourier_features(n_freq, n_frames, self.fourier_matrix)  # (F*T, e)
+        h = F.relu(self.first_layer(slots, positions))  # (B, n, F*T, hidden)
+        for layer in self.hidden:
+            h = F.relu(layer(h))  # (B, n, F*T, hidden)
+        return self.out(h).view(batch, n, n_freq, n_frames)  # (B, n, F, T)
+
+
+# ----------------------------------------------------------------------------------------------
+# The model
+
+
+class AudioSlots(nn.Module):
+    """Mixture spectrogram → ``n_slots`` source spectrograms, in no particular order.
+
+    The autoencoder baseline of Table 1 is this class with ``n_slots=1``, fed a single source.
+
+    Args:
+        config: the network's sizes (:class:`~audioslots.config.ModelConfig`).
+
+    Raises:
+        ConfigError: if the sizes cannot build the network.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        _check_config(config)
+        self.config = config
+        self.encoder = ResNetEncoder(config.resnet_blocks, config.resnet_width)
+        self.transformer = SlotTransformer(
+            n_slots=config.n_slots,
+            slot_dim=config.slot_dim,
+            feature_dim=self.encoder.out_channels,
+            attn_dim=config.attn_dim,
+            heads=config.attn_heads,
+            mlp_dim=config.mlp_dim,
+            layers=config.transformer_layers,
+        )
+        self.decoder = SpatialBroadcastDecoder(
+            slot_dim=config.slot_dim,
+            fourier_features=config.fourier_features,
+            fourier_scale=config.fourier_scale,
+            hidden=config.decoder_hidden,
+            layers=config.decoder_layers,
+            factorised=config.factorised_decoder,
+        )
+
+    def encoder_features(self, spectrogram: torch.Tensor) -> torch.Tensor:
+        """The ResNet feature grid z of a batch of spectrograms.
+
+        [choice] The spectrogram is cropped to a multiple of 8 in both axes (257 × 65 →
+        256 × 64: the Nyquist bin and the last frame are dropped) so that stride 8 gives exactly
+        32 × 8.
+
+        Args:
+            spectrogram: ``(batch, freq, frames)`` compressed magnitudes, at least 8 × 8.
+
+        Returns:
+            ``(batch, channels, freq // 8, frames // 8)``.
+
+        Raises:
+            ConfigError: if the input is not 3-D or smaller than 8 × 8.
+        """
+        _check_input(spectrogram)
+        n_freq = spectrogram.shape[1] // ENCODER_STRIDE * ENCODER_STRIDE
+        n_frames = spectrogram.shape[2] // ENCODER_STRIDE * ENCODER_STRIDE
+        images = spectrogram[:, None, :n_freq, :n_frames]  # (B, 1, F8, T8)
+        return self.encoder(images)  # (B, channels, F8/8, T8/8)
+
+    def encode(self, spectrogram: torch.Tensor) -> torch.Tensor:
+        """``(batch, freq, frames)`` → slots ``(batch, n_slots, slot_dim)``."""
+        return self.transformer(self.encoder_features(spectrogram))
+
+    def decode(self, slots: torch.Tensor, n_freq: int, n_frames: int) -> torch.Tensor:
+        """Slots ``(batch, n, slot_dim)`` → spectrograms ``(batch, n, n_freq, n_frames)``."""
+        return self.decoder(slots, n_freq, n_frames)
+
+    def forward(self, spectrogram: torch.Tensor) -> torch.Tensor:
+        """``(batch, freq, frames)`` → ``(batch, n_slots, freq, frames)`` on the same grid."""
+        _check_input(spectrogram)
+        return self.decode(self.encode(spectrogram), spectrogram.shape[1], spectrogram.shape[2])
+
+
+def _check_config(config: ModelConfig) -> None:
+    problems = []
+    if config.n_slots < 1:
+        problems.append(f"n_slots={config.n_slots} must be at least 1")
+    if len(config.resnet_blocks) != 4 or min(config.resnet_blocks) < 1:
+        problems.append(
+            f"resnet_blocks={config.resnet_blocks} must list four stages of at least one block "
+            "each (the total stride 8 needs exactly four)"
+        )
+    if config.attn_dim % config.attn_heads or config.attn_dim % 4:
+        problems.append(
+            f"attn_dim={config.attn_dim} must be a multiple of 4 and of "
+            f"attn_heads={config.attn_heads}"
+        )
+    if config.decoder_layers < 2:
+        problems.append(f"decoder_layers={config.decoder_layers} must be at least 2")
+    if problems:
+        raise ConfigError(f"Invalid ModelConfig: {'; '.join(problems)}.")
+
+
+def _check_input(spectrogram: torch.Tensor) -> None:
+    if spectrogram.ndim != 3:
+        raise ConfigError(
+            f"AudioSlots expects spectrograms shaped (batch, freq, frames) but got shape "
+            f"{tuple(spectrogram.shape)}: add or remove a batch dimension."
+        )
+    if spectrogram.shape[1] < ENCODER_STRIDE or spectrogram.shape[2] < ENCODER_STRIDE:
+        raise ConfigError(
+            f"AudioSlots needs spectrograms of at least {ENCODER_STRIDE} × {ENCODER_STRIDE} "
+            f"(freq × frames) for its stride-8 encoder but got {spectrogram.shape[1]} × "
+            f"{spectrogram.shape[2]}: use longer chunks or a larger FFT."
+        )

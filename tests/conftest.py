@@ -1,0 +1,19 @@
+"""Shared fixtures: a tiny synthetic LibriMix-layout data set, written once per test session."""
+
+import pytest
+import torch
+
+from audioslots.synth import SynthConfig, synthesize_librimix
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory):
+    """A few one-second two-speaker mixtures per split, in the LibriMix layout."""
+    root = tmp_path_factory.mktemp("data") / "Libri2Mix"
+    config = SynthConfig(
+        mixtures={"train-360": 8, "dev": 2, "test": 3},
+        seconds={"train-360": 1.0, "dev": 1.2, "test": 1.2},
+    )
+    return synthesize_librimix(root, seed=0, config=config, progress=False)

@@ -1,0 +1,210 @@
+"""Specification of the AudioSlots network (audioslots/model.py)."""
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from audioslots.config import ModelConfig
+from audioslots.errors import ConfigError
+from audioslots.loss import matched_mse
+from audioslots.model import (
+    AudioSlots,
+    ResNetEncoder,
+    SpatialBroadcastDecoder,
+    count_parameters,
+    fourier_features,
+    sinusoidal_grid_embedding,
+)
+
+TINY = ModelConfig(
+    n_slots=2,
+    resnet_blocks=(1, 1, 1, 1),
+    resnet_width=4,
+    slot_dim=16,
+    attn_dim=16,
+    attn_heads=2,
+    mlp_dim=32,
+    fourier_features=8,
+    decoder_hidden=16,
+)
+
+
+def tiny_decoder() -> SpatialBroadcastDecoder:
+    torch.manual_seed(0)
+    return SpatialBroadcastDecoder(
+        slot_dim=16, fourier_features=8, fourier_scale=10.0, hidden=16, layers=4
+    )
+
+
+def tiny_model(**overrides) -> AudioSlots:
+    torch.manual_seed(0)
+    return AudioSlots(dataclasses.replace(TINY, **overrides))
+
+
+@pytest.mark.parametrize("n_slots", [1, 2, 3])
+def test_output_shape_for_half_second_chunk_is_257_by_65(n_slots):
+    model = tiny_model(n_slots=n_slots)
+    assert model(torch.rand(2, 257, 65)).shape == (2, n_slots, 257, 65)
+
+
+@pytest.mark.parametrize("n_slots", [1, 2, 3])
+def test_output_shape_for_one_second_chunk_is_257_by_129(n_slots):
+    model = tiny_model(n_slots=n_slots)
+    assert model(torch.rand(2, 257, 129)).shape == (2, n_slots, 257, 129)
+
+
+def test_encoder_grid_is_32_by_8_for_256_by_64_input():
+    encoder = ResNetEncoder(blocks=(1, 1, 1, 1), width=4)
+    assert encoder(torch.rand(2, 1, 256, 64)).shape == (2, 4 * 8, 32, 8)
+
+
+def test_model_crops_257_by_65_to_the_32_by_8_grid():
+    model = tiny_model()
+    assert model.encoder_features(torch.rand(2, 257, 65)).shape[-2:] == (32, 8)
+    assert model.encoder_features(torch.rand(2, 257, 129)).shape[-2:] == (32, 16)
+
+
+def test_encode_and_decode_compose_to_forward():
+    model = tiny_model().eval()
+    spectrogram = torch.rand(2, 257, 65)
+    slots = model.encode(spectrogram)
+    assert slots.shape == (2, 2, TINY.slot_dim)
+    torch.testing.assert_close(model.decode(slots, 257, 65), model(spectrogram))
+
+
+def test_learned_queries_differ_between_slots():
+    queries = tiny_model(n_slots=3).transformer.queries
+    assert not torch.allclose(queries[0], queries[1])
+    assert not torch.allclose(queries[1], queries[2])
+
+
+def test_permuting_the_queries_permutes_slots_and_outputs():
+    model = tiny_model(n_slots=3).eval()
+    spectrogram = torch.rand(2, 257, 65)
+    perm = torch.tensor([2, 0, 1])
+    with torch.no_grad():
+        slots, outputs = model.encode(spectrogram), model(spectrogram)
+        model.transformer.queries.copy_(model.transformer.queries[perm].clone())
+        slots_permuted, outputs_permuted = model.encode(spectrogram), model(spectrogram)
+    torch.testing.assert_close(slots_permuted, slots[:, perm], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(outputs_permuted, outputs[:, perm], atol=1e-5, rtol=1e-5)
+
+
+def test_factorised_first_layer_equals_plain_concatenation():
+    decoder = tiny_decoder()
+    torch.manual_seed(1)
+    slots = torch.randn(2, 3, 16)
+    positions = fourier_features(9, 5, decoder.fourier_matrix)
+    factorised = decoder.first_layer_factorised(slots, positions)
+    torch.testing.assert_close(factorised, decoder.first_layer_plain(slots, positions))
+
+
+def test_factorised_decoder_equals_plain_decoder():
+    decoder = tiny_decoder()
+    torch.manual_seed(1)
+    slots = torch.randn(2, 3, 16)
+    decoder.factorised = True
+    factorised = decoder(slots, 257, 65)
+    decoder.factorised = False
+    plain = decoder(slots, 257, 65)
+    assert factorised.shape == (2, 3, 257, 65)
+    torch.testing.assert_close(factorised, plain)
+
+
+def test_fourier_features_shape_range_and_formula():
+    matrix = torch.randn(8, 2) * 10.0
+    features = fourier_features(257, 65, matrix)
+    assert features.shape == (257 * 65, 16)
+    assert features.abs().max() <= 1.0
+    # cos² + sin² = 1 for every frequency and cell
+    torch.testing.assert_close(features[:, :8] ** 2 + features[:, 8:] ** 2, torch.ones(257 * 65, 8))
+    # cell (f, t) = (100, 40) is row f * T + t, with v = (100 / 256, 40 / 64)
+    v = torch.tensor([100 / 256, 40 / 64])
+    expected = torch.cat([torch.cos(2 * math.pi * matrix @ v), torch.sin(2 * math.pi * matrix @ v)])
+    torch.testing.assert_close(features[100 * 65 + 40], expected, atol=1e-4, rtol=1e-4)
+
+
+def test_fourier_features_keep_float32_precision_under_autocast():
+    matrix = torch.randn(64, 2) * 10.0
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        features = fourier_features(257, 65, matrix)
+    assert features.dtype == torch.float32
+    torch.testing.assert_close(features, fourier_features(257, 65, matrix))
+
+
+def test_fourier_matrix_is_the_same_in_every_model():
+    first, second = tiny_model(), tiny_model(n_slots=3)
+    torch.manual_seed(123)  # the global seed must not matter
+    third = AudioSlots(TINY)
+    torch.testing.assert_close(first.decoder.fourier_matrix, second.decoder.fourier_matrix)
+    torch.testing.assert_close(first.decoder.fourier_matrix, third.decoder.fourier_matrix)
+    assert first.decoder.fourier_matrix.std() > 5.0  # scaled by fourier_scale = 10
+
+
+def test_grid_embedding_gives_distinct_bounded_vectors_per_cell():
+    embedding = sinusoidal_grid_embedding(32, 8, 16)
+    assert embedding.shape == (32 * 8, 16)
+    assert embedding.abs().max() <= 1.0
+    distances = torch.cdist(embedding, embedding) + torch.eye(32 * 8)
+    assert distances.min() > 1e-3
+
+
+def test_gradient_reaches_every_parameter():
+    model = tiny_model()
+    spectrogram = torch.rand(2, 257, 65)
+    loss, _ = matched_mse(model(spectrogram), torch.rand(2, 2, 257, 65))
+    loss.backward()
+    missing = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.any()]
+    assert missing == []
+
+
+@pytest.mark.parametrize("shape", [(257, 65), (1, 2, 257, 65)])
+def test_input_without_batch_and_freq_and_frames_dims_raises_config_error(shape):
+    with pytest.raises(ConfigError, match="batch, freq, frames"):
+        tiny_model()(torch.rand(*shape))
+
+
+def test_input_smaller_than_the_stride_raises_config_error():
+    with pytest.raises(ConfigError, match="at least 8"):
+        tiny_model()(torch.rand(2, 257, 5))
+
+
+def test_config_that_cannot_build_the_network_raises_config_error():
+    with pytest.raises(ConfigError, match="attn_dim"):
+        tiny_model(attn_dim=18)
+    with pytest.raises(ConfigError, match="resnet_blocks"):
+        tiny_model(resnet_blocks=(1, 1, 1))
+
+
+def test_count_parameters_counts_weights_and_biases():
+    assert count_parameters(torch.nn.Linear(3, 5)) == 3 * 5 + 5
+
+
+def test_model_runs_under_bfloat16_autocast():
+    model = tiny_model()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        output = model(torch.rand(2, 257, 65))
+    assert output.shape == (2, 2, 257, 65)
+    assert torch.isfinite(output.float()).all()
+
+
+def test_adam_steps_on_one_batch_beat_the_best_input_blind_prediction():
+    """The model learns to use its input: a constant per-cell guess cannot reach this loss."""
+    model = tiny_model()
+    generator = torch.Generator().manual_seed(1)
+    # Each source is a horizontal band (a steady tone) at a random frequency and level.
+    freq = torch.arange(16.0)[None, None, :, None]
+    centres = torch.rand(4, 2, 1, 1, generator=generator) * 15
+    levels = 0.5 + torch.rand(4, 2, 1, 1, generator=generator)
+    sources = (levels * torch.exp(-0.5 * ((freq - centres) / 2.0) ** 2)).expand(4, 2, 16, 8)
+    mixture = sources.sum(dim=1)  # (4, 16, 8): any grid of at least 8 × 8 works
+    input_blind = (sources - sources.mean(dim=(0, 1), keepdim=True)).square().mean()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(200):
+        loss, _ = matched_mse(model(mixture), sources)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.5 * input_blind.item()
