@@ -156,7 +156,7 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
 
 
 def preset_from_dict(values: dict) -> Preset:
-    """Inverse of ``dataclasses.asdict`` for :class:`Preset`."""
+    """Inverse of ``dataclasses.asdict`` for :class:`~audioslots.config.Preset`."""
     from audioslots.config import FeatureConfig
 
     model = dict(values["model"])

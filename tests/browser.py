@@ -1,0 +1,221 @@
+"""Open built HTML pages in a real headless browser (Debian's Chromium driven by Playwright).
+
+The book must work offline from ``file://``: a page is opened, every request it makes to
+anything but a local file is recorded *and aborted* (so a test never depends on the network
+and a remote resource shows up as a failure, not as a slow page), console errors are
+collected, and a screenshot is taken for a human to look at.
+
+Usage from a test::
+
+    from browser import open_browser
+
+    with open_browser() as browser:          # skips (or fails, in CI) without a browser
+        visit = browser.visit(path, screenshot=tmp_path / "page.png")
+        assert visit.remote_requests == []
+
+Set ``AUDIOSLOTS_REQUIRE_BROWSER=1`` (CI does) to turn a missing Chromium or Playwright into a
+test failure instead of a skip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("AUDIOSLOTS_CHROMIUM", "/usr/bin/chromium")
+REQUIRE_ENV = "AUDIOSLOTS_REQUIRE_BROWSER"
+# Keep Chromium itself quiet too: no update checks, sync or field trials phoning home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--no-first-run",
+    "--metrics-recording-only",
+]
+LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
+# Console noise from upstream that is not our problem (TOOLCHAIN.md, "A real browser"):
+# sphinx-thebe declares its constant twice; the theme's mode switcher dislikes file://.
+HARMLESS_CONSOLE_ERRORS = (
+    "Identifier 'THEBE_JS_URL' has already been declared",
+    "Got invalid theme mode",
+)
+VIEWPORT = {"width": 1280, "height": 1600}
+
+
+@dataclass
+class PageVisit:
+    """What happened when a page was opened.
+
+    Attributes:
+        url: the ``file://`` URL that was opened.
+        remote_requests: every requested URL that is not a local file (all were aborted).
+        console_errors: console messages of type error, and uncaught page exceptions.
+        math_containers: number of MathJax output elements (``mjx-container``) on the page.
+        unrendered_math: text of Sphinx math elements that MathJax did not typeset.
+        math_fonts: ``family: status`` of every MathJax web font the page declared
+            (``loaded``, ``error``, or ``unloaded`` when no glyph needed it).
+        broken_images: ``src`` (first 80 characters) of every image that did not decode.
+        audio_players: number of ``<audio>`` elements.
+        broken_audio: ``src`` of every ``<audio>`` whose media failed or has no usable source.
+        screenshot: where the screenshot was written, if one was asked for.
+    """
+
+    url: str
+    remote_requests: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    math_containers: int = 0
+    unrendered_math: list[str] = field(default_factory=list)
+    math_fonts: list[str] = field(default_factory=list)
+    broken_images: list[str] = field(default_factory=list)
+    audio_players: int = 0
+    broken_audio: list[str] = field(default_factory=list)
+    screenshot: Path | None = None
+
+    @property
+    def unexpected_console_errors(self) -> list[str]:
+        """Console errors other than the known harmless upstream ones."""
+        return [e for e in self.console_errors if not any(h in e for h in HARMLESS_CONSOLE_ERRORS)]
+
+
+def missing_browser_reason() -> str | None:
+    """Why no browser can be driven here, or ``None`` when Chromium and Playwright are present."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright is not installed (pip install playwright; no browser download needed)"
+    if not (os.access(CHROMIUM, os.X_OK) or shutil.which(CHROMIUM)):
+        return f"Chromium not found at {CHROMIUM} (as root: apt-get install -y chromium)"
+    return None
+
+
+def skip_or_fail_without_browser() -> None:
+    """Skip the calling test when no browser is available; fail instead in CI.
+
+    Raises:
+        pytest.skip.Exception: no browser and ``AUDIOSLOTS_REQUIRE_BROWSER`` is not ``1``.
+        pytest.fail.Exception: no browser and ``AUDIOSLOTS_REQUIRE_BROWSER=1``.
+    """
+    reason = missing_browser_reason()
+    if reason is None:
+        return
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{reason}; {REQUIRE_ENV}=1 requires a browser.")
+    pytest.skip(f"{reason}; set {REQUIRE_ENV}=1 to make this a failure.")
+
+
+class Browser:
+    """One headless Chromium; each :meth:`visit` opens a page in a fresh context."""
+
+    def __init__(self, chromium):
+        self._chromium = chromium
+
+    def visit(self, path: str | os.PathLike, screenshot: str | os.PathLike | None = None,
+              timeout_ms: int = 20_000) -> PageVisit:
+        """Open a local HTML file, wait for it and for MathJax to settle, and report.
+
+        Args:
+            path: the HTML file to open.
+            screenshot: PNG to write (the top 1280 × 1600 pixels), or ``None``.
+            timeout_ms: how long to wait for the page and for MathJax.
+
+        Returns:
+            The :class:`PageVisit`.
+        """
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        path = Path(path).resolve()
+        visit = PageVisit(url=path.as_uri())
+        context = self._chromium.new_context(viewport=VIEWPORT, service_workers="block")
+        try:
+            def route(route):
+                if route.request.url.startswith(LOCAL_SCHEMES):
+                    route.continue_()
+                else:
+                    visit.remote_requests.append(route.request.url)
+                    route.abort()
+
+            context.route("**/*", route)
+            page = context.new_page()
+            page.on("console", lambda m: m.type == "error" and visit.console_errors.append(m.text))
+            page.on("pageerror", lambda e: visit.console_errors.append(f"uncaught: {e}"))
+            page.goto(visit.url, wait_until="load", timeout=timeout_ms)
+            # MathJax (a deferred script, so it has run by the load event) typesets
+            # asynchronously; its startup promise resolves when done. If the script did not load,
+            # window.MathJax is only Sphinx's configuration object, without ``startup``.
+            page.evaluate(
+                """(ms) => (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise)
+                    ? Promise.race([window.MathJax.startup.promise,
+                                    new Promise(resolve => setTimeout(resolve, ms))])
+                    : null""",
+                timeout_ms,
+            )
+            page.wait_for_load_state("networkidle", timeout=timeout_ms)
+            visit.math_containers = page.locator("mjx-container").count()
+            visit.unrendered_math = page.evaluate(
+                """() => Array.from(document.querySelectorAll('.math'))
+                         .filter(e => !e.querySelector('mjx-container'))
+                         .map(e => e.textContent.trim())"""
+            )
+            # A font that failed to load from file:// would fall back silently to system fonts.
+            visit.math_fonts = page.evaluate(
+                """() => document.fonts.ready.then(() => Array.from(document.fonts)
+                         .filter(f => f.family.replace(/["']/g, '').startsWith('MJX'))
+                         .map(f => f.family.replace(/["']/g, '') + ': ' + f.status))"""
+            )
+            # decode() loads even lazy images below the fold, and rejects for a broken one.
+            visit.broken_images = page.evaluate(
+                """() => Promise.all(Array.from(document.images).map(i => {
+                           i.loading = 'eager';
+                           return i.decode().then(() => null,
+                                                  () => (i.getAttribute('src') || '').slice(0, 80));
+                         })).then(r => r.filter(x => x !== null))"""
+            )
+            visit.audio_players = page.locator("audio").count()
+            # Media load after the load event: give every player time to decode or fail.
+            with contextlib.suppress(PlaywrightTimeout):
+                page.wait_for_function(
+                    """() => Array.from(document.querySelectorAll('audio'))
+                             .every(a => a.readyState >= 1 || a.error !== null || a.networkState === 3)""",
+                    timeout=timeout_ms,
+                )
+            # NETWORK_NO_SOURCE (3): none of the <source> children could be used.
+            visit.broken_audio = page.evaluate(
+                """() => Array.from(document.querySelectorAll('audio'))
+                         .filter(a => a.error !== null || a.networkState === 3)
+                         .map(a => (a.currentSrc || a.innerHTML).slice(0, 80))"""
+            )
+            if screenshot is not None:
+                visit.screenshot = Path(screenshot)
+                page.screenshot(path=str(visit.screenshot))
+        finally:
+            context.close()
+        return visit
+
+
+@contextlib.contextmanager
+def open_browser() -> Iterator[Browser]:
+    """Start headless Chromium for the duration of the ``with`` block.
+
+    Skips the calling test (or fails it when ``AUDIOSLOTS_REQUIRE_BROWSER=1``) if Chromium or
+    Playwright is missing.
+    """
+    skip_or_fail_without_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield Browser(chromium)
+        finally:
+            chromium.close()
