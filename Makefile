@@ -1,5 +1,5 @@
 # The two commands of the README:
-#   make reproduce   synthetic data → train → evaluate → results/cpu/ (CPU preset, ~20 min on 2 cores)
+#   make reproduce   synthetic data → train → evaluate → results/cpu/ → the book (CPU preset, ~20 min on 2 cores)
 #   make test        the whole test suite
 # Each creates or refreshes .venv from the pinned requirements by itself.
 
@@ -8,8 +8,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN ?= results/cpu
-DATA ?= data/synthetic/Libri2Mix
+DATA_ROOT ?=
 PRESET ?= cpu
+DEVICE ?= auto
 SEED ?= 0
 
 .PHONY: setup reproduce test clean-book
@@ -26,10 +27,17 @@ $(STAMP): requirements.txt pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+NOTEBOOKS := 01_preprocessing 02_training 03_baselines 04_results 05_figure2
+
+# Notebooks are executed into a scratch folder and moved into $(RUN)/notebooks only when all of
+# them succeeded: a failed run never replaces the notebooks the book shows.
 reproduce: $(STAMP)
-	$(BIN)/audioslots synth-data $(DATA) --seed $(SEED)
-	$(BIN)/audioslots train --data $(DATA) --out $(RUN)/audioslots_0.5s --preset $(PRESET) --model audioslots
-	$(BIN)/audioslots train --data $(DATA) --out $(RUN)/autoencoder_0.5s --preset $(PRESET) --model autoencoder
-	$(BIN)/audioslots evaluate --oracle --data $(DATA) --split test --out $(RUN)/metrics/oracle_0.5s.csv
-	$(BIN)/audioslots evaluate --checkpoint $(RUN)/autoencoder_0.5s/checkpoint.pt --data $(DATA) --split test --out $(RUN)/metrics/autoencoder_0.5s.csv
-	$(BIN)/audioslots evaluate --checkpoint $(RUN)/audioslots_0.5s/checkpoint.pt --data $(DATA) --split test --out $(RUN)/metrics/audioslots_0.5s.csv
+	rm -rf $(RUN)/.executing && mkdir -p $(RUN)/.executing
+	for nb in $(NOTEBOOKS); do \
+	  $(BIN)/papermill notebooks/$$nb.ipynb $(RUN)/.executing/$$nb.ipynb -k python3 --cwd . \
+	    -r preset $(PRESET) -r data_root "$(DATA_ROOT)" -r run_dir $(RUN) -r device $(DEVICE) -p seed $(SEED) \
+	    -p progress False --log-output --no-progress-bar || exit 1; \
+	done
+	mkdir -p $(RUN)/notebooks && mv $(RUN)/.executing/*.ipynb $(RUN)/notebooks/ && rmdir $(RUN)/.executing
+	$(BIN)/jupyter-book build book/
+	@echo "The book: file://$(CURDIR)/book/_build/html/index.html"

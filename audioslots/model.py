@@ -348,13 +348,23 @@ class SpatialBroadcastDecoder(nn.Module):
             return self.first_layer_factorised(slots, positions)
         return self.first_layer_plain(slots, positions)
 
-    def forward(self, slots: torch.Tensor, n_freq: int, n_frames: int) -> torch.Tensor:
-        """Slots ``(batch, n, d)`` → spectrograms ``(batch, n, n_freq, n_frames)``."""
+    def forward(
+        self, slots: torch.Tensor, n_freq: int, n_frames: int, cells: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Slots ``(batch, n, d)`` → spectrograms ``(batch, n, n_freq, n_frames)``.
+
+        ``cells`` (indices ``f * n_frames + t``) decodes only those cells of the grid and returns
+        ``(batch, n, len(cells), 1)``: a coordinate-based decoder needs no other cell to do so.
+        """
         batch, n, _ = slots.shape
         positions = fourier_features(n_freq, n_frames, self.fourier_matrix)  # (F*T, e)
-        h = F.relu(self.first_layer(slots, positions))  # (B, n, F*T, hidden)
+        if cells is not None:
+            positions = positions[cells]  # (K, e)
+        h = F.relu(self.first_layer(slots, positions))  # (B, n, cells, hidden)
         for layer in self.hidden:
-            h = F.relu(layer(h))  # (B, n, F*T, hidden)
+            h = F.relu(layer(h))  # (B, n, cells, hidden)
+        if cells is not None:
+            return self.out(h)  # (B, n, K, 1)
         return self.out(h).view(batch, n, n_freq, n_frames)  # (B, n, F, T)
 
 
@@ -427,10 +437,14 @@ class AudioSlots(nn.Module):
         """Slots ``(batch, n, slot_dim)`` → spectrograms ``(batch, n, n_freq, n_frames)``."""
         return self.decoder(slots, n_freq, n_frames)
 
-    def forward(self, spectrogram: torch.Tensor) -> torch.Tensor:
-        """``(batch, freq, frames)`` → ``(batch, n_slots, freq, frames)`` on the same grid."""
+    def forward(self, spectrogram: torch.Tensor, cells: torch.Tensor | None = None) -> torch.Tensor:
+        """``(batch, freq, frames)`` → ``(batch, n_slots, freq, frames)`` on the same grid.
+
+        With ``cells`` (flat indices into the grid) only those are decoded: ``(batch, n_slots, K, 1)``.
+        """
         _check_input(spectrogram)
-        return self.decode(self.encode(spectrogram), spectrogram.shape[1], spectrogram.shape[2])
+        slots = self.encode(spectrogram)
+        return self.decoder(slots, spectrogram.shape[1], spectrogram.shape[2], cells)
 
 
 def _check_config(config: ModelConfig) -> None:

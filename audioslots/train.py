@@ -93,6 +93,16 @@ class CropBatches(torch.utils.data.Dataset):
         return mixtures, sources
 
 
+def decoded_cells(step: int, grid: tuple[int, int], config: TrainConfig, device) -> torch.Tensor | None:
+    """The grid cells decoded at ``step`` (all of them, ``None``, unless ``decoded_cells < 1``)."""
+    if config.decoded_cells >= 1.0:
+        return None
+    n_cells = grid[0] * grid[1]
+    generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
+    keep = max(1, round(config.decoded_cells * n_cells))
+    return torch.randperm(n_cells, generator=generator)[:keep].to(device)
+
+
 @dataclass
 class RunFiles:
     """The files of one run folder."""
@@ -300,7 +310,10 @@ def train(
             with autocast:
                 features = spectrogram(inputs, preset.features)  # (batch, freq, frames)
                 target_features = spectrogram(targets, preset.features)  # (batch, n, freq, frames)
-                predictions = model(features)  # (batch, n, freq, frames)
+                cells = decoded_cells(step, target_features.shape[-2:], cfg, dev)
+                predictions = model(features, cells)  # (batch, n, freq, frames) or (batch, n, K, 1)
+                if cells is not None:
+                    target_features = target_features.flatten(-2)[..., cells, None]  # (batch, n, K, 1)
                 loss, _ = matched_mse(predictions.float(), target_features.float())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -1,0 +1,489 @@
+"""Figures for the book's notebooks: each function takes data and returns a ``Figure``.
+
+Every notebook cell that draws something should be one call into this module, so that the
+notebooks narrate and the plotting code lives (and is tested) here. The functions are pure: they
+create a new ``matplotlib.figure.Figure`` (not through ``pyplot``, so no global figure list and
+no double display in Jupyter), apply a seaborn style locally and never show or save anything.
+Save a figure with ``fig.savefig(path)``.
+
+Conventions: time in s, frequency in kHz, spectrograms drawn with frequency upwards and the
+colour bar naming the quantity (``compressed magnitude |X|^0.3``).
+"""
+
+from __future__ import annotations
+
+import textwrap
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+from matplotlib import MatplotlibDeprecationWarning
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from audioslots.config import FeatureConfig
+from audioslots.errors import ConfigError, DataError
+from audioslots.evaluate import SYSTEMS
+from audioslots.features import chunk, spectrogram, stft
+from audioslots.masks import MASKS
+from audioslots.model import ENCODER_STRIDE
+
+SPECTROGRAM_CMAP = "magma"  # perceptually uniform, dark background: quiet bins stay dark
+HIGHLIGHT_COLOR = "white"  # readable on every colour of SPECTROGRAM_CMAP except its top
+COMPRESS_POWER = FeatureConfig().compress_power  # for colour-bar labels of ready-made spectrograms
+MASK_NAMES = {"ibm": "IBM", "wiener": "Wiener-like"}  # the paper's names for the masks
+# (key of a figure2 column, row name), per source, top to bottom.
+FIGURE2_ROWS = (
+    ("ground_truth", "ground truth"),
+    ("autoencoder", "autoencoder"),
+    ("audioslots", "AudioSlots"),
+)
+
+
+def _numpy(x) -> np.ndarray:
+    """A float numpy copy of a tensor (any device, with or without grad) or array."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+def _compression_label(power: float) -> str:
+    return f"compressed magnitude |X|^{power:g}"
+
+
+def _spectrogram_extent(
+    n_freq: int, n_frames: int, sample_rate: int, hop_samples: int
+) -> tuple[float, float, float, float]:
+    """``imshow`` extent (left, right, bottom, top) in s and kHz of a one-sided STFT.
+
+    Bin centres sit at ``k * sample_rate / n_fft`` with ``n_fft = 2 * (n_freq - 1)`` and frame
+    centres at ``t * hop_samples / sample_rate`` (a centred STFT), so each pixel spans half a
+    bin or frame either side of its centre.
+    """
+    bin_khz = sample_rate / (2 * max(n_freq - 1, 1)) / 1000.0
+    frame_s = hop_samples / sample_rate
+    return (-0.5 * frame_s, (n_frames - 0.5) * frame_s, -0.5 * bin_khz, (n_freq - 0.5) * bin_khz)
+
+
+def _show_spectrogram(ax, image: np.ndarray, extent, **kwargs):
+    return ax.imshow(
+        image, origin="lower", aspect="auto", extent=extent, cmap=SPECTROGRAM_CMAP,
+        interpolation="nearest", **kwargs,
+    )
+
+
+def waveforms(mixture, sources, sample_rate: int, title: str | None = None) -> Figure:
+    """The mixture and each source waveform, stacked on a shared time axis.
+
+    Args:
+        mixture: ``(samples,)`` waveform (tensor or array).
+        sources: ``(n_src, samples)`` waveforms; the mixture is their sum.
+        sample_rate: In Hz.
+        title: Optional title above the stack.
+
+    Returns:
+        A figure with ``1 + n_src`` axes, top to bottom the mixture, source 1, source 2, ...
+
+    Raises:
+        ~audioslots.errors.DataError: if the waveforms are not 1-D and 2-D of equal length.
+    """
+    mixture, sources = _numpy(mixture), _numpy(sources)
+    if mixture.ndim != 1 or sources.ndim != 2 or sources.shape[1] != mixture.shape[0]:
+        raise DataError(
+            f"waveforms needs a (samples,) mixture and (n_src, samples) sources of the same "
+            f"length, got shapes {mixture.shape} and {sources.shape}."
+        )
+    seconds = np.arange(mixture.shape[0]) / sample_rate
+    signals = [("mixture", mixture)] + [(f"source {i + 1}", s) for i, s in enumerate(sources)]
+    limit = max(np.abs(mixture).max(), np.abs(sources).max(), 1e-12) * 1.05
+    with sns.axes_style("ticks"):
+        fig = Figure(figsize=(8, 1.4 * len(signals) + 0.6), layout="constrained")
+        axes = fig.subplots(len(signals), 1, sharex=True, sharey=True, squeeze=False)[:, 0]
+        palette = sns.color_palette("colorblind", len(signals))
+        for ax, (name, signal), color in zip(axes, signals, palette):
+            ax.plot(seconds, signal, color=color, linewidth=0.6)
+            ax.set_ylabel(f"{name}\namplitude")
+            ax.set_ylim(-limit, limit)
+            sns.despine(ax=ax)
+        axes[-1].set_xlabel("time (s)")
+        axes[-1].set_xlim(0, seconds[-1] if len(seconds) > 1 else 1 / sample_rate)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def preprocessing_steps(crop, features: FeatureConfig) -> Figure:
+    """The paper's preprocessing of one training crop, step by step (PAPER.md, Pipeline 1).
+
+    Panels: the waveform; the linear STFT magnitude ``|X|``; the compressed magnitude
+    ``|X| ** 0.3``; and histograms of the bin values before and after compression, each divided
+    by its maximum so that both live on [0, 1]. The histograms show why compression
+    "emphasises low values": linear magnitudes pile up next to 0, compressed ones spread out.
+
+    Args:
+        crop: ``(samples,)`` waveform, normally ``features.chunk_samples`` long (0.5 s).
+        features: STFT parameters and ``compress_power``.
+
+    Returns:
+        A figure with the axes ``"waveform"``, ``"linear"``, ``"compressed"``,
+        ``"hist_linear"`` and ``"hist_compressed"`` (plus two colour bars), reachable by
+        ``label`` (``ax.get_label()``).
+
+    Raises:
+        ~audioslots.errors.DataError: if ``crop`` is not a non-empty 1-D waveform.
+    """
+    waveform = torch.as_tensor(_numpy(crop), dtype=torch.float32)
+    if waveform.ndim != 1 or waveform.numel() == 0:
+        raise DataError(
+            f"preprocessing_steps needs one (samples,) waveform, got shape {tuple(waveform.shape)}."
+        )
+    magnitude = stft(waveform, features).abs().numpy()  # (n_freq, n_frames)
+    compressed = spectrogram(waveform, features).numpy()
+    extent = _spectrogram_extent(*magnitude.shape, features.sample_rate, features.hop_samples)
+    image_size = f"{magnitude.shape[0]} × {magnitude.shape[1]}"
+    seconds = np.arange(waveform.numel()) / features.sample_rate
+
+    with sns.axes_style("ticks"):
+        fig = Figure(figsize=(10, 8.5), layout="constrained")
+        axes = fig.subplot_mosaic(
+            [["waveform", "waveform"], ["linear", "compressed"], ["hist_linear", "hist_compressed"]],
+            height_ratios=[0.7, 1.2, 1.0],
+        )
+        for label, ax in axes.items():
+            ax.set_label(label)
+
+        ax = axes["waveform"]
+        ax.plot(seconds, waveform.numpy(), linewidth=0.6, color=sns.color_palette("colorblind")[0])
+        ax.set(xlabel="time (s)", ylabel="amplitude", xlim=(0, seconds[-1] if len(seconds) > 1 else 1),
+               title=f"1. waveform: {waveform.numel() / features.sample_rate:g} s crop")
+        sns.despine(ax=ax)
+
+        panels = [
+            ("linear", magnitude, "magnitude |X|",
+             f"2. STFT magnitude (window {features.n_fft}, hop {features.hop_samples})"),
+            ("compressed", compressed, _compression_label(features.compress_power),
+             f"3. compressed: |X|^{features.compress_power:g}  ({image_size})"),
+        ]
+        for name, image, bar_label, title in panels:
+            ax = axes[name]
+            im = _show_spectrogram(ax, image, extent)
+            fig.colorbar(im, ax=ax, label=bar_label)
+            ax.set(xlabel="time (s)", ylabel="frequency (kHz)", title=title)
+
+        bins = np.linspace(0.0, 1.0, 41)
+        hists = [
+            ("hist_linear", magnitude, "|X| / max |X|", "4. bin values before compression"),
+            ("hist_compressed", compressed, f"|X|^{features.compress_power:g} / max",
+             "5. bin values after compression"),
+        ]
+        for (name, image, xlabel, title), color in zip(hists, sns.color_palette("colorblind")[1:]):
+            ax = axes[name]
+            values = image.ravel() / max(image.max(), 1e-12)
+            ax.hist(values, bins=bins, color=color, weights=np.full(values.shape, 100.0 / values.size))
+            ax.set(xlabel=xlabel, ylabel="share of bins (%)", title=title, xlim=(0, 1), yscale="log")
+            sns.despine(ax=ax)
+        axes["hist_compressed"].sharey(axes["hist_linear"])
+    return fig
+
+
+def encoder_grid(compressed, grid_shape: tuple[int, int] = (32, 8)) -> Figure:
+    """The encoder's input with the grid of ResNet feature cells drawn over it.
+
+    The spectrogram is cropped the way ``AudioSlots.encoder_features`` crops it (257 × 65 →
+    256 × 64 for the paper's grid): each of the ``32 × 8`` cells of the feature grid z sees
+    ``ENCODER_STRIDE × ENCODER_STRIDE`` (8 × 8) bins. One cell is outlined as an example.
+
+    Args:
+        compressed: ``(freq, frames)`` compressed magnitude spectrogram of one chunk.
+        grid_shape: ``(frequency cells, time cells)`` of the feature grid.
+
+    Returns:
+        A figure with one image axis (frequency bin × frame) and a colour bar.
+
+    Raises:
+        ~audioslots.errors.DataError: if the spectrogram is not 2-D or is smaller than the grid
+            needs (``grid_shape`` times 8 in each axis).
+    """
+    image = _numpy(compressed)
+    cells_f, cells_t = grid_shape
+    n_freq, n_frames = cells_f * ENCODER_STRIDE, cells_t * ENCODER_STRIDE
+    if image.ndim != 2 or image.shape[0] < n_freq or image.shape[1] < n_frames:
+        raise DataError(
+            f"encoder_grid needs a (freq, frames) spectrogram of at least {n_freq} × {n_frames} "
+            f"for a {cells_f} × {cells_t} grid, got shape {image.shape}."
+        )
+    image = image[:n_freq, :n_frames]  # drop the Nyquist bin and the last frame, as the model does
+    with sns.axes_style("ticks"):
+        fig = Figure(figsize=(5, 8), layout="constrained")
+        ax = fig.add_subplot()
+        # Pixel (k, t) spans [t, t + 1] × [k, k + 1], so cell borders fall on multiples of 8.
+        im = ax.imshow(image, origin="lower", aspect="auto", extent=(0, n_frames, 0, n_freq),
+                       cmap=SPECTROGRAM_CMAP, interpolation="nearest")
+        fig.colorbar(im, ax=ax, label=_compression_label(COMPRESS_POWER), shrink=0.8)
+        style = dict(colors=HIGHLIGHT_COLOR, linewidths=0.5, alpha=0.8)
+        borders_f = np.arange(cells_f + 1) * ENCODER_STRIDE
+        borders_t = np.arange(cells_t + 1) * ENCODER_STRIDE
+        ax.hlines(borders_f, 0, n_frames, label="cell borders (frequency)", **style)
+        ax.vlines(borders_t, 0, n_freq, label="cell borders (time)", **style)
+        example = Rectangle(
+            (borders_t[cells_t // 2], borders_f[cells_f // 2]), ENCODER_STRIDE, ENCODER_STRIDE,
+            fill=False, edgecolor="cyan", linewidth=2,
+            label=f"one cell: {ENCODER_STRIDE} × {ENCODER_STRIDE} bins",
+        )
+        ax.add_patch(example)
+        ax.legend(handles=[example], loc="upper right", fontsize="small", framealpha=0.9)
+        ax.set_xticks(np.arange(0, n_frames + 1, 2 * ENCODER_STRIDE))
+        ax.set_yticks(np.arange(0, n_freq + 1, 4 * ENCODER_STRIDE))
+        ax.set(xlabel="frame", ylabel="frequency bin",
+               title=f"encoder input {n_freq} × {n_frames} → feature grid {cells_f} × {cells_t}")
+    return fig
+
+
+def chunking(mixture, features: FeatureConfig) -> Figure:
+    """A long mixture cut into non-overlapping chunks, with the zero-padded tail shaded.
+
+    Uses ``chunk`` exactly as separation does (PAPER.md, Pipeline 6): the plotted signal is the
+    concatenation of the chunks, so the padding is visible as a flat line.
+
+    Args:
+        mixture: ``(samples,)`` waveform.
+        features: ``chunk_seconds`` and ``sample_rate``.
+
+    Returns:
+        A figure with one axis that shows the waveform, ``n_chunks + 1`` dashed chunk
+        boundaries (one ``LineCollection`` labelled ``"chunk boundary"``) and, when the length
+        is not a whole number of chunks, a shaded span labelled ``"zero padding"``.
+
+    Raises:
+        ~audioslots.errors.DataError: if ``mixture`` is not a non-empty 1-D waveform.
+    """
+    waveform = torch.as_tensor(_numpy(mixture))
+    if waveform.ndim != 1:
+        raise DataError(f"chunking needs one (samples,) waveform, got shape {tuple(waveform.shape)}.")
+    chunks = chunk(waveform, features.chunk_samples)  # (n_chunks, chunk_samples)
+    n_chunks = chunks.shape[0]
+    padded = chunks.reshape(-1).numpy()
+    seconds = np.arange(padded.size) / features.sample_rate
+    end_s = waveform.numel() / features.sample_rate
+    total_s = padded.size / features.sample_rate
+    with sns.axes_style("ticks"):
+        fig = Figure(figsize=(10, 2.8), layout="constrained")
+        ax = fig.add_subplot()
+        ax.plot(seconds, padded, linewidth=0.5, color=sns.color_palette("colorblind")[0])
+        ax.vlines(np.arange(n_chunks + 1) * features.chunk_seconds, 0, 1, transform=ax.get_xaxis_transform(),
+                  colors="black", linestyles="--", linewidths=0.8, label="chunk boundary")
+        if padded.size > waveform.numel():
+            ax.axvspan(end_s, total_s, color="tab:red", alpha=0.2, linewidth=0, label="zero padding")
+        margin_s = 0.01 * total_s  # keeps the first and last boundary off the spines
+        ax.set(xlabel="time (s)", ylabel="amplitude", xlim=(-margin_s, total_s + margin_s),
+               title=f"{end_s:g} s mixture → {n_chunks} chunks of {features.chunk_seconds:g} s")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+        sns.despine(ax=ax)
+    return fig
+
+
+def loss_curves(logs: pd.DataFrame) -> Figure:
+    """Training loss against step, one line per run, on a log scale.
+
+    Args:
+        logs: Columns ``step`` and ``loss`` (the ``log.csv`` of ``audioslots.train``) and
+            ``run``, the run's name, when several runs' logs are concatenated.
+
+    Returns:
+        A figure with one axis.
+
+    Raises:
+        ~audioslots.errors.DataError: if ``step`` or ``loss`` is missing or the frame is empty.
+    """
+    missing = [c for c in ("step", "loss") if c not in logs.columns]
+    if missing or logs.empty:
+        raise DataError(
+            f"loss_curves needs a non-empty frame with columns step and loss (plus run), got "
+            f"{len(logs)} rows with columns {list(logs.columns)}; read the runs' log.csv files."
+        )
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(7, 4), layout="constrained")
+        ax = fig.add_subplot()
+        hue = "run" if "run" in logs.columns else None
+        sns.lineplot(data=logs, x="step", y="loss", hue=hue, palette="colorblind" if hue else None,
+                     errorbar=None, ax=ax)
+        ax.set_yscale("log")
+        ax.set(xlabel="training step", ylabel="loss (MSE of compressed magnitudes)")
+    return fig
+
+
+def figure2(
+    columns: Sequence[dict],
+    sample_rate: int,
+    hop_samples: int,
+    highlight_hz: float = 4000.0,
+    caption: str | None = None,
+) -> Figure:
+    """The paper's Figure 2: mixture, ground truth, autoencoder and AudioSlots spectrograms.
+
+    One column per example; rows: the input mixture, then for each source i its ground truth,
+    its autoencoder reconstruction and its AudioSlots estimate, all compressed magnitudes. All
+    panels share one colour scale, from 0 to the largest value of the grid (negative
+    predictions are drawn as 0, which is what ``decompress`` makes of them), and the band above
+    ``highlight_hz``, where the paper notes blurred detail, is outlined with a dashed box.
+
+    Args:
+        columns: One dict per example with ``title`` (str), ``mixture`` ``(freq, frames)`` and
+            ``ground_truth``, ``autoencoder`` and ``audioslots``, each ``(n_src, freq,
+            frames)``; tensors or arrays. The estimates should already be in the ground
+            truth's source order (e.g. matched with the Hungarian loss).
+        sample_rate: In Hz (sets the kHz axis).
+        hop_samples: STFT hop (sets the time axis).
+        highlight_hz: Lower edge of the highlighted band.
+        caption: Text above the grid; by default a caption in the words of the paper's.
+
+    Returns:
+        A figure with ``(1 + 3 * n_src) × len(columns)`` image axes and one colour bar.
+
+    Raises:
+        ~audioslots.errors.DataError: if ``columns`` is empty, a key is missing or the shapes do
+            not agree.
+        ~audioslots.errors.ConfigError: if ``highlight_hz`` is not between 0 and the Nyquist
+            frequency.
+    """
+    if not columns:
+        raise DataError("figure2 needs at least one example (a dict per column), got none.")
+    keys = ("title", "mixture") + tuple(key for key, _ in FIGURE2_ROWS)
+    panels = []  # per column: list of (row name, (freq, frames) array)
+    n_src = None
+    for c, column in enumerate(columns):
+        missing = [k for k in keys if k not in column]
+        if missing:
+            title = column.get("title", "untitled")
+            raise DataError(f"figure2 column {c} ({title!r}) lacks {', '.join(missing)}; add them.")
+        mixture = _numpy(column["mixture"])
+        stacks = {key: _numpy(column[key]) for key, _ in FIGURE2_ROWS}
+        shapes = {key: s.shape for key, s in stacks.items()}
+        if n_src is None:
+            n_src = stacks["ground_truth"].shape[0]
+        if mixture.ndim != 2 or any(shape != (n_src, *mixture.shape) for shape in shapes.values()):
+            raise DataError(
+                f"figure2 column {c} ({column['title']!r}): the mixture must be (freq, frames) and "
+                f"each estimate (n_src, freq, frames) with the same n_src in every column; got "
+                f"mixture {mixture.shape} and {shapes}."
+            )
+        rows = [("input mixture", mixture)]
+        for i in range(n_src):
+            rows += [(f"source {i + 1}\n{name}", stacks[key][i]) for key, name in FIGURE2_ROWS]
+        panels.append(rows)
+    nyquist_hz = sample_rate / 2
+    if not 0 < highlight_hz < nyquist_hz:
+        raise ConfigError(
+            f"highlight_hz must lie between 0 and the Nyquist frequency {nyquist_hz:g} Hz, "
+            f"got {highlight_hz!r}."
+        )
+    vmax = max(image.max() for rows in panels for _, image in rows)
+    vmax = vmax if vmax > 0 else 1.0
+
+    n_rows, n_cols = len(panels[0]), len(panels)
+    with sns.axes_style("ticks"):
+        fig = Figure(figsize=(2.8 * n_cols + 1.8, 1.25 * n_rows + 1.2), layout="constrained")
+        axes = fig.subplots(n_rows, n_cols, sharex="col", sharey=True, squeeze=False)
+        for c, (column, rows) in enumerate(zip(columns, panels)):
+            for r, (name, image) in enumerate(rows):
+                ax = axes[r, c]
+                extent = _spectrogram_extent(*image.shape, sample_rate, hop_samples)
+                im = _show_spectrogram(ax, image, extent, vmin=0.0, vmax=vmax)
+                # Inset the box a little so that its dashed edges are not hidden by the spines.
+                left, right, _, top = extent
+                inset_s, inset_khz = 0.01 * (right - left), 0.01 * (top - highlight_hz / 1000)
+                ax.add_patch(Rectangle(
+                    (left + inset_s, highlight_hz / 1000), right - left - 2 * inset_s,
+                    top - highlight_hz / 1000 - inset_khz,
+                    fill=False, edgecolor=HIGHLIGHT_COLOR, linestyle="--", linewidth=1.2,
+                    label=f"above {highlight_hz / 1000:g} kHz",
+                ))
+                if c == 0:
+                    ax.set_ylabel(f"{name}\nfreq. (kHz)", fontsize="small")
+                if r == 0:
+                    ax.set_title(column["title"])
+                if r == n_rows - 1:
+                    ax.set_xlabel("time (s)")
+        fig.colorbar(im, ax=axes, label=_compression_label(COMPRESS_POWER), shrink=0.5, aspect=30)
+    if caption is None:
+        caption = (
+            "Compressed magnitude spectrograms of the input mixture and, per source, the ground "
+            "truth, the autoencoder reconstruction and the AudioSlots estimate. Dashed boxes: "
+            f"frequencies above {highlight_hz / 1000:g} kHz, where detail is blurred."
+        )
+    # About 11 characters of medium text per inch of figure width.
+    fig.suptitle(textwrap.fill(caption, width=int(11 * fig.get_figwidth())), fontsize="medium")
+    return fig
+
+
+def _system_label(system: str, chunk_seconds: float) -> str:
+    # The paper's Table 1 names the 0.5 s setting plainly and marks the ablation "(1 s)".
+    if np.isclose(chunk_seconds, FeatureConfig().chunk_seconds):
+        return system
+    return f"{system} ({chunk_seconds:g} s)"
+
+
+def metric_distributions(metrics: pd.DataFrame) -> Figure:
+    """Per-mixture SI-SNRi distributions of each system, split by mask.
+
+    Boxes (without outliers) and every mixture as a dot, one group per system label and one
+    colour per mask; the dashed line at 0 dB is the unprocessed mixture.
+
+    Args:
+        metrics: Rows as ``audioslots.evaluate.evaluate`` returns them (``METRIC_COLUMNS``),
+            possibly several systems concatenated, optionally with a ``label`` column naming
+            each system. Without it the label is built from ``system`` and ``chunk_seconds``:
+            ``"Oracle"``, ``"Oracle (1 s)"``, ... Groups follow Table 1's order (chunk length,
+            then Oracle, Autoencoder, AudioSlots) when those columns exist.
+
+    Returns:
+        A figure with one axis.
+
+    Raises:
+        ~audioslots.errors.DataError: if the frame is empty or lacks ``si_snri``, ``mask`` or
+            a way to name the systems.
+    """
+    has_system = {"system", "chunk_seconds"} <= set(metrics.columns)
+    missing = [c for c in ("si_snri", "mask") if c not in metrics.columns]
+    if metrics.empty or missing or not (has_system or "label" in metrics.columns):
+        raise DataError(
+            f"metric_distributions needs a non-empty frame with columns si_snri, mask and "
+            f"either label or system and chunk_seconds; got {len(metrics)} rows with columns "
+            f"{list(metrics.columns)}."
+        )
+    frame = metrics.copy()
+    if has_system:
+        rank = {name: i for i, name in enumerate(SYSTEMS)}
+        frame["_order"] = frame["system"].map(lambda s: rank.get(s, len(rank)))
+        frame = frame.sort_values(["chunk_seconds", "_order"], kind="stable")
+    if "label" not in frame.columns:
+        frame["label"] = [_system_label(s, c) for s, c in zip(frame["system"], frame["chunk_seconds"])]
+    frame["mask"] = frame["mask"].map(lambda m: MASK_NAMES.get(m, m))
+    order = list(pd.unique(frame["label"]))
+    hue_order = [MASK_NAMES[m] for m in MASKS if MASK_NAMES[m] in set(frame["mask"])]
+    hue_order += [m for m in pd.unique(frame["mask"]) if m not in hue_order]
+
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(max(5.0, 1.5 * len(order) + 2), 4.2), layout="constrained")
+        ax = fig.add_subplot()
+        palette = dict(zip(hue_order, sns.color_palette("colorblind", len(hue_order))))
+        common = dict(data=frame, x="label", y="si_snri", hue="mask", order=order, hue_order=hue_order, ax=ax)
+        with warnings.catch_warnings():
+            # seaborn 0.13.2 still passes vert= to Axes.bxp; nothing we can change, and it would
+            # print into every rendered notebook.
+            warnings.filterwarnings("ignore", "vert: bool was deprecated", MatplotlibDeprecationWarning)
+            sns.boxplot(**common, showfliers=False, palette=palette, boxprops=dict(alpha=0.6), width=0.7)
+        sns.stripplot(**common, dodge=True, palette=palette, size=3, alpha=0.7, edgecolor="black",
+                      linewidth=0.3, legend=False)
+        baseline = ax.axhline(0.0, color="grey", linestyle="--", linewidth=1.0, zorder=0)
+        handles, labels = ax.get_legend_handles_labels()
+        handles.append(baseline)
+        labels.append("mixture (0 dB)")
+        # Outside the axes: never over the points, and no "best" search over thousands of them.
+        ax.legend(handles, labels, title="mask", loc="upper left", bbox_to_anchor=(1.0, 1.0),
+                  fontsize="small")
+        ax.set(xlabel="", ylabel="SI-SNRi (dB)", title="SI-SNR improvement per test mixture")
+    return fig

@@ -1,0 +1,76 @@
+"""Provenance: where every number of a run came from.
+
+Each run folder holds ``provenance.json``; every step of the reproduction (data, training,
+evaluation) adds its own section, so the file says which preset, data, steps, device, package
+versions and commit produced the results next to it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import torch
+
+PACKAGES = ("audioslots", "torch", "torchaudio", "numpy", "scipy", "pandas", "soundfile",
+            "matplotlib", "seaborn", "papermill", "jupyter-book")
+
+
+def git_commit(path: str | Path = ".") -> str:
+    """The commit checked out at ``path``, with ``-dirty`` if tracked files differ from it."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=path,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return commit + ("-dirty" if dirty else "")
+
+
+def device_name(device: torch.device | str) -> str:
+    """A human-readable name of the device that ran the computation."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def environment() -> dict:
+    """Package versions, Python and platform."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return {"python": platform.python_version(), "platform": platform.platform(), "packages": versions}
+
+
+def record(run_dir: str | Path, section: str, info: dict) -> dict:
+    """Add or replace ``section`` of ``run_dir/provenance.json`` (written atomically); returns the whole file.
+
+    Every call also refreshes the commit, the environment and the time of the last update.
+    """
+    path = Path(run_dir) / "provenance.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    content = json.loads(path.read_text()) if path.exists() else {}
+    content[section] = info
+    content["commit"] = git_commit(Path(__file__).resolve().parent)
+    content["environment"] = environment()
+    content["updated"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return content
+
+
+def load(run_dir: str | Path) -> dict:
+    """The provenance of a run (empty if none was recorded)."""
+    path = Path(run_dir) / "provenance.json"
+    return json.loads(path.read_text()) if path.exists() else {}

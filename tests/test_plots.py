@@ -1,0 +1,301 @@
+"""Specification of the book's figures: the right panels, the right data in them, labelled."""
+
+import matplotlib
+
+matplotlib.use("agg")  # headless; the library itself never picks a backend
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from matplotlib.patches import Rectangle
+
+from audioslots import plots
+from audioslots.config import FeatureConfig
+from audioslots.data import LibriMix
+from audioslots.errors import ConfigError, DataError
+from audioslots.evaluate import METRIC_COLUMNS
+from audioslots.features import spectrogram, stft
+
+FEATURES = FeatureConfig()
+ESTIMATE_KEYS = ("ground_truth", "autoencoder", "audioslots")
+
+
+@pytest.fixture
+def example(tiny_data):
+    return LibriMix(tiny_data, "test")[0]
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def image_axes(fig):
+    return [ax for ax in fig.axes if ax.images]
+
+
+def grid_position(ax):
+    spec = ax.get_subplotspec()
+    return spec.rowspan.start, spec.colspan.start
+
+
+def figure2_columns(n_examples=2, n_src=2, n_freq=257, n_frames=65, tensor=False):
+    rng = np.random.default_rng(0)
+    columns = []
+    for e in range(n_examples):
+        stacks = {k: rng.uniform(0, 1 + e, (n_src, n_freq, n_frames)) for k in ESTIMATE_KEYS}
+        column = {"title": f"example {e + 1}", "mixture": rng.uniform(0, 1, (n_freq, n_frames)), **stacks}
+        if tensor:
+            column = {k: v if k == "title" else torch.tensor(v, requires_grad=True) for k, v in column.items()}
+        columns.append(column)
+    return columns
+
+
+def metrics_frame(systems, n_mixtures=4, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = [
+        {"mixture_id": str(j), "system": system, "order": "oracle", "chunk_seconds": seconds, "mask": mask,
+         "si_snr": rng.normal(), "si_snri": rng.normal(3.0), "n_src": 2}
+        for system, seconds in systems for mask in ("ibm", "wiener") for j in range(n_mixtures)
+    ]
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
+
+
+# waveforms ------------------------------------------------------------------------------------
+
+
+def test_waveforms_stacks_the_mixture_above_each_source_on_a_time_axis_in_seconds(example):
+    fig = plots.waveforms(example.mixture, example.sources, FEATURES.sample_rate, title="a mixture")
+    assert len(fig.axes) == 1 + example.sources.shape[0]
+    assert [ax.get_ylabel().split("\n")[0] for ax in fig.axes] == ["mixture", "source 1", "source 2"]
+    assert fig.axes[-1].get_xlabel() == "time (s)"
+    for ax, signal in zip(fig.axes, [example.mixture, *example.sources]):
+        x, y = ax.lines[0].get_data()
+        np.testing.assert_allclose(y, signal.numpy())
+        assert x[-1] == pytest.approx((signal.numel() - 1) / FEATURES.sample_rate)
+    assert fig.get_suptitle() == "a mixture"
+
+
+def test_waveforms_rejects_sources_of_another_length(example):
+    with pytest.raises(DataError, match="same length"):
+        plots.waveforms(example.mixture, example.sources[:, :-1], FEATURES.sample_rate)
+
+
+# preprocessing_steps --------------------------------------------------------------------------
+
+
+def test_preprocessing_steps_shows_the_linear_and_the_compressed_magnitude(example):
+    crop = example.mixture[: FEATURES.chunk_samples]
+    fig = plots.preprocessing_steps(crop, FEATURES)
+    axes = {ax.get_label(): ax for ax in fig.axes}
+    linear = axes["linear"].images[0].get_array()
+    compressed = axes["compressed"].images[0].get_array()
+    assert linear.shape == (FEATURES.n_freq, FEATURES.n_frames)
+    np.testing.assert_allclose(linear, stft(crop, FEATURES).abs().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(compressed, linear**0.3, rtol=1e-5, atol=1e-6)
+    colorbar_labels = {ax.get_ylabel() for ax in fig.axes if ax.get_label() == "<colorbar>"}
+    assert colorbar_labels == {"magnitude |X|", "compressed magnitude |X|^0.3"}
+    assert axes["linear"].get_ylabel() == "frequency (kHz)" and axes["linear"].get_xlabel() == "time (s)"
+    assert axes["linear"].images[0].get_extent()[3] == pytest.approx(8.0 + 8.0 / 512)  # Nyquist + half a bin
+
+
+def test_preprocessing_histograms_show_compression_lifting_the_low_values(example):
+    fig = plots.preprocessing_steps(example.mixture[: FEATURES.chunk_samples], FEATURES)
+    axes = {ax.get_label(): ax for ax in fig.axes}
+    lowest_bar = {name: axes[name].patches[0].get_height() for name in ("hist_linear", "hist_compressed")}
+    for name in lowest_bar:
+        assert sum(p.get_height() for p in axes[name].patches) == pytest.approx(100.0)  # shares in %
+    assert lowest_bar["hist_linear"] > 2 * lowest_bar["hist_compressed"]
+
+
+# encoder_grid ---------------------------------------------------------------------------------
+
+
+def test_encoder_grid_crops_to_the_encoder_input_and_draws_32_by_8_cells_of_8_bins():
+    compressed = torch.rand(FEATURES.n_freq, FEATURES.n_frames)
+    fig = plots.encoder_grid(compressed)
+    (ax,) = image_axes(fig)
+    np.testing.assert_allclose(ax.images[0].get_array(), compressed[:256, :64].numpy(), rtol=1e-6)
+    borders = {c.get_label(): c.get_segments() for c in ax.collections}
+    horizontal = sorted(s[0][1] for s in borders["cell borders (frequency)"])
+    vertical = sorted(s[0][0] for s in borders["cell borders (time)"])
+    assert horizontal == list(range(0, 257, 8))  # 33 borders → 32 frequency cells
+    assert vertical == list(range(0, 65, 8))  # 9 borders → 8 time cells
+    (cell,) = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_label().startswith("one cell")]
+    assert (cell.get_width(), cell.get_height()) == (8, 8)
+    assert ax.get_xlabel() == "frame" and ax.get_ylabel() == "frequency bin"
+
+
+def test_encoder_grid_rejects_a_spectrogram_smaller_than_the_grid():
+    with pytest.raises(DataError, match="at least 256 × 64"):
+        plots.encoder_grid(np.zeros((257, 40)))
+
+
+# chunking -------------------------------------------------------------------------------------
+
+
+def test_chunking_marks_every_chunk_boundary_and_shades_the_zero_padding():
+    samples = round(2.3 * FEATURES.sample_rate)
+    fig = plots.chunking(torch.randn(samples), FEATURES)
+    (ax,) = fig.axes
+    (boundaries,) = [c for c in ax.collections if c.get_label() == "chunk boundary"]
+    assert [s[0][0] for s in boundaries.get_segments()] == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0, 2.5])
+    (padding,) = [p for p in ax.patches if p.get_label() == "zero padding"]
+    assert padding.get_x() == pytest.approx(2.3)
+    assert padding.get_x() + padding.get_width() == pytest.approx(2.5)
+    x, y = ax.lines[0].get_data()
+    assert x[-1] == pytest.approx(2.5 - 1 / FEATURES.sample_rate) and not np.any(y[samples:])
+
+
+def test_chunking_shades_nothing_when_the_mixture_is_a_whole_number_of_chunks():
+    fig = plots.chunking(np.ones(2 * FEATURES.chunk_samples), FEATURES)
+    assert not [p for p in fig.axes[0].patches if p.get_label() == "zero padding"]
+
+
+# loss_curves ----------------------------------------------------------------------------------
+
+
+def test_loss_curves_draws_one_line_per_run_on_a_log_scale():
+    steps = np.arange(1, 11)
+    logs = pd.concat(
+        pd.DataFrame({"run": run, "step": steps, "loss": scale / steps})
+        for run, scale in (("a", 1.0), ("b", 2.0))
+    )
+    fig = plots.loss_curves(logs)
+    (ax,) = fig.axes
+    assert ax.get_yscale() == "log" and ax.get_xlabel() == "training step" and "loss" in ax.get_ylabel()
+    data_lines = [line for line in ax.lines if len(line.get_xdata()) == len(steps)]
+    assert sorted(tuple(line.get_ydata()) for line in data_lines) == sorted(
+        tuple(scale / steps) for scale in (1.0, 2.0)
+    )
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
+
+
+def test_loss_curves_rejects_a_frame_without_loss():
+    with pytest.raises(DataError, match="step and loss"):
+        plots.loss_curves(pd.DataFrame({"run": ["a"], "step": [1]}))
+
+
+# figure2 --------------------------------------------------------------------------------------
+
+
+def test_figure2_has_one_column_per_example_and_three_rows_per_source():
+    columns = figure2_columns(n_examples=2, n_src=2)
+    fig = plots.figure2(columns, FEATURES.sample_rate, FEATURES.hop_samples)
+    axes = image_axes(fig)
+    assert sorted(grid_position(ax) for ax in axes) == [(r, c) for r in range(1 + 3 * 2) for c in range(2)]
+    by_position = {grid_position(ax): ax for ax in axes}
+    assert [by_position[0, c].get_title() for c in range(2)] == ["example 1", "example 2"]
+    row_names = [by_position[r, 0].get_ylabel().rsplit("\n", 1)[0].replace("\n", " ") for r in range(7)]
+    assert row_names == [
+        "input mixture",
+        "source 1 ground truth", "source 1 autoencoder", "source 1 AudioSlots",
+        "source 2 ground truth", "source 2 autoencoder", "source 2 AudioSlots",
+    ]
+    assert all(by_position[6, c].get_xlabel() == "time (s)" for c in range(2))
+    assert by_position[0, 0].get_ylabel().endswith("(kHz)")
+    assert fig.get_suptitle()
+
+
+def test_figure2_puts_each_spectrogram_in_its_row():
+    columns = figure2_columns(n_examples=2, n_src=2)
+    fig = plots.figure2(columns, FEATURES.sample_rate, FEATURES.hop_samples)
+    by_position = {grid_position(ax): ax.images[0].get_array() for ax in image_axes(fig)}
+    for c, column in enumerate(columns):
+        np.testing.assert_allclose(by_position[0, c], column["mixture"])
+        for i in range(2):
+            for j, key in enumerate(ESTIMATE_KEYS):
+                np.testing.assert_allclose(by_position[1 + 3 * i + j, c], column[key][i])
+
+
+def test_figure2_shares_one_colour_scale_across_the_grid():
+    columns = figure2_columns(n_examples=2, n_src=2)
+    fig = plots.figure2(columns, FEATURES.sample_rate, FEATURES.hop_samples)
+    largest = max(np.max(v) for column in columns for k, v in column.items() if k != "title")
+    for ax in image_axes(fig):
+        assert ax.images[0].get_clim() == (0.0, pytest.approx(largest))
+    colorbars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert len(colorbars) == 1 and colorbars[0].get_ylabel() == "compressed magnitude |X|^0.3"
+
+
+def test_figure2_outlines_the_band_above_highlight_hz_on_every_panel():
+    fig = plots.figure2(figure2_columns(n_examples=1, n_src=2), FEATURES.sample_rate, FEATURES.hop_samples,
+                        highlight_hz=3000.0)
+    for ax in image_axes(fig):
+        (box,) = [p for p in ax.patches if isinstance(p, Rectangle)]
+        top_khz = ax.images[0].get_extent()[3]
+        assert box.get_y() == pytest.approx(3.0) and 3.0 < box.get_y() + box.get_height() <= top_khz
+        assert not box.get_fill() and box.get_linestyle() == "--"
+
+
+def test_figure2_accepts_tensors_that_require_grad():
+    fig = plots.figure2(figure2_columns(n_examples=1, n_src=1, tensor=True), 16000, 125)
+    assert len(image_axes(fig)) == 4
+
+
+def test_figure2_rejects_estimates_with_another_shape():
+    columns = figure2_columns(n_examples=1, n_src=2)
+    columns[0]["audioslots"] = columns[0]["audioslots"][:, :, :-1]
+    with pytest.raises(DataError, match="column 0"):
+        plots.figure2(columns, 16000, 125)
+
+
+def test_figure2_rejects_a_highlight_above_nyquist():
+    with pytest.raises(ConfigError, match="Nyquist"):
+        plots.figure2(figure2_columns(n_examples=1, n_src=1), 16000, 125, highlight_hz=9000.0)
+
+
+# metric_distributions -------------------------------------------------------------------------
+
+
+def test_metric_distributions_names_systems_as_table1_and_in_its_order():
+    systems = [
+        ("AudioSlots", 1.0), ("Oracle", 0.5), ("AudioSlots", 0.5), ("Oracle", 1.0), ("Autoencoder", 0.5)
+    ]
+    fig = plots.metric_distributions(metrics_frame(systems))
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "Oracle", "Autoencoder", "AudioSlots", "Oracle (1 s)", "AudioSlots (1 s)"
+    ]
+    assert ax.get_ylabel() == "SI-SNRi (dB)"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["IBM", "Wiener-like", "mixture (0 dB)"]
+
+
+def test_metric_distributions_draws_the_mixture_baseline_at_0_db():
+    fig = plots.metric_distributions(metrics_frame([("Oracle", 0.5)]))
+    (ax,) = fig.axes
+    baselines = [line for line in ax.lines if line.get_linestyle() == "--" and set(line.get_ydata()) == {0.0}]
+    assert len(baselines) == 1
+
+
+def test_metric_distributions_shows_every_mixture_as_a_point():
+    frame = metrics_frame([("Oracle", 0.5), ("AudioSlots", 0.5)], n_mixtures=5)
+    fig = plots.metric_distributions(frame)
+    points = np.concatenate([c.get_offsets()[:, 1] for c in fig.axes[0].collections])
+    np.testing.assert_allclose(np.sort(points), np.sort(frame["si_snri"].to_numpy()))
+
+
+def test_metric_distributions_keeps_a_given_label_column():
+    frame = metrics_frame([("AudioSlots", 0.5)]).assign(label="AudioSlots (cpu preset)")
+    fig = plots.metric_distributions(frame)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["AudioSlots (cpu preset)"]
+
+
+def test_metric_distributions_rejects_a_frame_without_si_snri():
+    with pytest.raises(DataError, match="si_snri"):
+        plots.metric_distributions(metrics_frame([("Oracle", 0.5)]).drop(columns="si_snri"))
+
+
+# purity ---------------------------------------------------------------------------------------
+
+
+def test_plots_leave_pyplot_and_global_style_untouched():
+    style_before = dict(matplotlib.rcParams)
+    figures_before = plt.get_fignums()
+    plots.figure2(figure2_columns(n_examples=1, n_src=1), 16000, 125)
+    plots.metric_distributions(metrics_frame([("Oracle", 0.5)]))
+    assert plt.get_fignums() == figures_before
+    assert dict(matplotlib.rcParams) == style_before
