@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -49,6 +50,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         batch_size=args.batch_size, learning_rate=args.lr, warmup_steps=args.warmup_steps,
         seed=args.seed, num_workers=args.num_workers,
     )
+    if args.batch_size is not None:  # an explicit batch size wins over the preset's batch_seconds
+        preset = dataclasses.replace(preset, train=dataclasses.replace(preset.train, batch_seconds=None))
     result = train(
         preset, args.data, args.out, kind=args.model, split=args.split, n_src=args.n_src,
         sample_rate=args.sample_rate, mode=args.mode, device=args.device, progress=not args.no_progress,
@@ -114,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="audioslots separates; autoencoder (n = 1) reconstructs single sources")
     p.add_argument("--chunk-seconds", type=float, help="crop/chunk length in seconds (preset: 0.5)")
     p.add_argument("--steps", type=int, help="total training steps (overrides the preset)")
-    p.add_argument("--batch-size", type=int, help="batch size (overrides the preset)")
+    p.add_argument("--batch-size", type=int, help="crops per batch (overrides the preset, whatever the chunk length)")
     p.add_argument("--lr", type=float, help="peak learning rate (overrides the preset)")
     p.add_argument("--warmup-steps", type=int, help="linear warm-up steps (overrides the preset)")
     p.add_argument("--seed", type=int, help="random seed (overrides the preset)")

@@ -52,6 +52,7 @@ class ModelConfig:
     transformer_layers: int = 4  # 4 layers: self-attention, then cross-attention to z
     fourier_features: int = 64  # [choice] e/2: random Fourier frequencies (Tancik et al.)
     fourier_scale: float = 10.0  # [choice] std of the Fourier frequency matrix
+    fourier_time_scale: float | None = None  # [choice] its std along time; None = fourier_scale
     decoder_hidden: int = 512  # [choice] width of the shared decoder MLP
     decoder_layers: int = 4  # [choice] linear layers in the decoder MLP (incl. output layer)
     factorised_decoder: bool = True  # W_s·s + W_p·pe instead of W·[s; pe] (exact)
@@ -73,6 +74,15 @@ class TrainConfig:
     # below 1 the coordinate decoder is evaluated at a random subset of cells, an unbiased
     # estimate of the same MSE at a fraction of the cost (the CPU preset's budget needs it).
     decoded_cells: float = 1.0
+    # [choice] If set, a batch holds this many seconds of audio (batch_seconds / chunk_seconds
+    # crops), so that 0.5 s and 1 s runs cost the same per step; None keeps ``batch_size``.
+    batch_seconds: float | None = None
+
+    def batch_for(self, chunk_seconds: float) -> int:
+        """Crops per batch for crops of ``chunk_seconds``."""
+        if self.batch_seconds is None:
+            return self.batch_size
+        return max(1, round(self.batch_seconds / chunk_seconds))
 
 
 @dataclass(frozen=True)
@@ -92,23 +102,27 @@ PRESETS: dict[str, Preset] = {
         "cpu",
         model=ModelConfig(
             resnet_blocks=(1, 1, 1, 1),
-            resnet_width=16,
+            resnet_width=8,
             slot_dim=256,
             attn_dim=64,
             attn_heads=4,
             mlp_dim=128,
-            fourier_features=32,
-            decoder_hidden=64,
-            decoder_layers=3,
+            fourier_features=64,
+            fourier_scale=16.0,  # fine harmonic structure along the 257 frequency bins
+            fourier_time_scale=3.0,  # slow change along the frames of a chunk
+            decoder_hidden=128,
+            decoder_layers=4,
         ),
         train=TrainConfig(
             batch_size=16,
-            learning_rate=1e-3,
-            warmup_steps=50,
-            steps=600,
-            log_every=10,
+            batch_seconds=8.0,  # 16 crops of 0.5 s, 8 crops of 1 s: the same cost per step
+            learning_rate=5e-3,
+            warmup_steps=100,
+            steps=1_200,
+            log_every=50,
             checkpoint_every=100,
             num_workers=0,
+            decoded_cells=0.05,
         ),
     ),
     # Seconds-long smoke test of the whole pipeline (used by the tests); learns nothing useful.

@@ -289,6 +289,7 @@ class SpatialBroadcastDecoder(nn.Module):
         hidden: width of the hidden layers.
         layers: linear layers, including the first and the output layer (at least 2).
         factorised: compute the first layer in the factorised form.
+        fourier_time_scale: standard deviation of ``B``'s time column (``None``: ``fourier_scale``).
     """
 
     def __init__(
@@ -299,11 +300,14 @@ class SpatialBroadcastDecoder(nn.Module):
         hidden: int,
         layers: int,
         factorised: bool = True,
+        fourier_time_scale: float | None = None,
     ):
         super().__init__()
         self.factorised = factorised
         generator = torch.Generator().manual_seed(FOURIER_SEED)
-        matrix = torch.randn(fourier_features, 2, generator=generator, device="cpu") * fourier_scale
+        time_scale = fourier_scale if fourier_time_scale is None else fourier_time_scale
+        scales = torch.tensor([fourier_scale, time_scale])  # (frequency axis, time axis)
+        matrix = torch.randn(fourier_features, 2, generator=generator, device="cpu") * scales
         self.register_buffer("fourier_matrix", matrix)  # (fourier_features, 2)
         self.first = nn.Linear(slot_dim + 2 * fourier_features, hidden)
         self.hidden = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(layers - 2))
@@ -402,6 +406,7 @@ class AudioSlots(nn.Module):
             slot_dim=config.slot_dim,
             fourier_features=config.fourier_features,
             fourier_scale=config.fourier_scale,
+            fourier_time_scale=config.fourier_time_scale,
             hidden=config.decoder_hidden,
             layers=config.decoder_layers,
             factorised=config.factorised_decoder,

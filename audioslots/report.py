@@ -153,6 +153,28 @@ def model_summary(preset_names: list[str], n_src: int = 2) -> pd.DataFrame:
     return pd.DataFrame(rows).round(3)
 
 
+def transformer_sizes() -> pd.DataFrame:
+    """Parameters of the paper-size slot transformer: our reading versus a literal 4096-wide one.
+
+    The paper gives the queries (and slots) dimension 4096 but no attention width. Read
+    literally, the whole transformer is 4096 wide; we run attention at 512 and project the
+    queries and slots (see the Deviations page). Counted on the meta device, nothing allocated.
+    """
+    from audioslots.model import SlotTransformer
+
+    paper = get_preset("paper").model
+    readings = {"ours: attention 512 wide, slots 4096": (paper.attn_dim, paper.mlp_dim),
+                "literal: everything 4096 wide": (paper.slot_dim, 4 * paper.slot_dim)}
+    rows = []
+    for reading, (attn_dim, mlp_dim) in readings.items():
+        with torch.device("meta"):
+            transformer = SlotTransformer(paper.n_slots, paper.slot_dim, 8 * paper.resnet_width, attn_dim,
+                                          paper.attn_heads, mlp_dim, paper.transformer_layers)
+        rows.append({"reading": reading, "attention width": attn_dim, "MLP width": mlp_dim,
+                     "parameters (M)": count_parameters(transformer) / 1e6})
+    return pd.DataFrame(rows).round(2)
+
+
 def figure2_column(example: Example, models: dict, features: FeatureConfig, chunk_index: int = 0) -> dict:
     """One column of Figure 2: compressed spectrograms of one chunk of ``example``.
 
@@ -186,4 +208,5 @@ def listening_examples(example: Example, model: torch.nn.Module, features: Featu
 
 
 __all__ = ["provenance_table", "ours", "table1_beside_paper", "gap", "status_table", "model_summary",
+           "transformer_sizes",
            "figure2_column", "listening_examples"]

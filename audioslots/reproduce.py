@@ -27,13 +27,13 @@ from audioslots.train import TrainResult, load_model, resolve_device, train
 
 SYNTHETIC_ROOT = Path("data/synthetic/Libri2Mix")
 
-#: The trained networks of Table 1: run name → (model kind, chunk seconds).
+#: Run name → (model kind, chunk seconds) of each network that Table 1 needs trained.
 RUNS = {
     "audioslots_0.5s": ("audioslots", 0.5),
     "autoencoder_0.5s": ("autoencoder", 0.5),
     "audioslots_1s": ("audioslots", 1.0),
 }
-#: Row labels of Table 1, in the paper's order: (system, chunk seconds) → label.
+#: (system, chunk seconds) → row label of Table 1, in the paper's order.
 ROWS = {
     ("Oracle", 0.5): "Oracle",
     ("Autoencoder", 0.5): "Autoencoder",

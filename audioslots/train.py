@@ -291,7 +291,8 @@ def train(
             "optimizer": optimizer.state_dict(), "rng": {"torch": torch.get_rng_state()},
         })
 
-    batches = CropBatches(dataset, cfg.batch_size, preset.features.chunk_samples, cfg.seed, kind)
+    batch_size = cfg.batch_for(preset.features.chunk_seconds)
+    batches = CropBatches(dataset, batch_size, preset.features.chunk_samples, cfg.seed, kind)
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
     loader = torch.utils.data.DataLoader(
         batches, batch_size=None, sampler=range(step, end), num_workers=cfg.num_workers,

@@ -20,11 +20,13 @@ import json
 import platform
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 
 from audioslots.model import SpatialBroadcastDecoder, fourier_features
+from audioslots.provenance import git_commit
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -161,6 +163,8 @@ def run(args: argparse.Namespace) -> dict:
         device_name = platform.processor() or platform.machine()
     return {
         "benchmark": "decoder_factorised",
+        "commit": git_commit(Path(__file__).resolve().parent),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "device": str(device),
         "device_name": device_name,
         "threads": torch.get_num_threads(),

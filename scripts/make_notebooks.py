@@ -133,7 +133,7 @@ import pandas as pd
 from myst_nb import glue
 
 from audioslots import plots
-from audioslots.report import model_summary
+from audioslots.report import model_summary, transformer_sizes
 from audioslots.reproduce import RUNS, evaluate_runs, prepare_data, resolve_preset, train_run
 
 config = resolve_preset(preset, seed)
@@ -144,6 +144,17 @@ config.train
     code("""
 sizes = model_summary([config.name, "paper"])
 glue("model_sizes", sizes)
+"""),
+    md("""
+The paper's queries and slots have dimension 4096 but it gives no attention width. Read
+literally, a 4096-wide transformer is enormous; we attend at width 512 and project in and out
+of the 4096-dimensional slot space (see *Deviations*):
+"""),
+    code("""
+transformers = transformer_sizes()
+for key, millions in zip(("ours", "literal"), transformers["parameters (M)"]):
+    glue(f"transformer_{key}_params_m", millions, display=False)
+transformers
 """),
     md("## Training runs"),
     code("""

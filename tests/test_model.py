@@ -143,6 +143,15 @@ def test_fourier_matrix_is_the_same_in_every_model():
     assert first.decoder.fourier_matrix.std() > 5.0  # scaled by fourier_scale = 10
 
 
+
+def test_fourier_time_scale_scales_only_the_time_column():
+    both = SpatialBroadcastDecoder(slot_dim=4, fourier_features=256, fourier_scale=12.0, hidden=8, layers=2)
+    split = SpatialBroadcastDecoder(
+        slot_dim=4, fourier_features=256, fourier_scale=12.0, hidden=8, layers=2, fourier_time_scale=3.0
+    )
+    torch.testing.assert_close(split.fourier_matrix[:, 0], both.fourier_matrix[:, 0])
+    torch.testing.assert_close(split.fourier_matrix[:, 1], both.fourier_matrix[:, 1] / 4.0)
+
 def test_grid_embedding_gives_distinct_bounded_vectors_per_cell():
     embedding = sinusoidal_grid_embedding(32, 8, 16)
     assert embedding.shape == (32 * 8, 16)

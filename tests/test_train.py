@@ -34,6 +34,28 @@ def test_learning_rate_warms_up_linearly_then_decays_by_cosine_to_zero():
     assert all(a >= b for a, b in zip(decay, decay[1:]))
 
 
+
+def test_batch_seconds_keeps_the_audio_per_batch_whatever_the_chunk_length():
+    cfg = replace(TINY, batch_size=5, batch_seconds=8.0).train
+    assert [cfg.batch_for(c) for c in (0.5, 1.0, 4.0, 100.0)] == [16, 8, 2, 1]
+    assert replace(TINY, batch_size=5).train.batch_for(1.0) == 5  # batch_seconds unset: batch_size
+
+
+def test_training_crops_batch_seconds_of_audio_per_step(tiny_data, tmp_path, monkeypatch):
+    import audioslots.train as training
+
+    sizes = []
+
+    class Recording(training.CropBatches):
+        def __init__(self, dataset, batch_size, *args):
+            sizes.append(batch_size)
+            super().__init__(dataset, batch_size, *args)
+
+    monkeypatch.setattr(training, "CropBatches", Recording)
+    train(replace(TINY, batch_seconds=1.0, chunk_seconds=0.25, steps=1), tiny_data, tmp_path / "run", progress=False)
+    assert sizes == [4]
+
+
 def test_training_writes_log_with_step_and_loss_and_a_loadable_checkpoint(tiny_data, tmp_path):
     result = train(TINY, tiny_data, tmp_path / "run", progress=False)
     log = _log(tmp_path / "run")
