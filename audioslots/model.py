@@ -306,7 +306,7 @@ class SpatialBroadcastDecoder(nn.Module):
         self.factorised = factorised
         generator = torch.Generator().manual_seed(FOURIER_SEED)
         time_scale = fourier_scale if fourier_time_scale is None else fourier_time_scale
-        scales = torch.tensor([fourier_scale, time_scale])  # (frequency axis, time axis)
+        scales = torch.tensor([fourier_scale, time_scale], device="cpu")  # (frequency, time)
         matrix = torch.randn(fourier_features, 2, generator=generator, device="cpu") * scales
         self.register_buffer("fourier_matrix", matrix)  # (fourier_features, 2)
         self.first = nn.Linear(slot_dim + 2 * fourier_features, hidden)

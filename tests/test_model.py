@@ -228,3 +228,10 @@ def test_decoding_a_subset_of_cells_equals_those_cells_of_the_full_grid():
         full = model(spec)  # (2, 2, 257, 65)
         subset = model(spec, cells)  # (2, 2, 300, 1)
     torch.testing.assert_close(subset[..., 0], full.flatten(-2)[..., cells])
+
+
+def test_model_can_be_built_on_the_meta_device_for_counting():
+    with torch.device("meta"):
+        model = AudioSlots(dataclasses.replace(TINY, fourier_time_scale=2.0))
+    assert model.decoder.fourier_matrix.device.type == "cpu"  # fixed at construction, on the CPU
+    assert count_parameters(model) > 0
