@@ -73,7 +73,8 @@ def train_run(name: str, preset: Preset, data_root: str | Path, run_dir: str | P
     result = train(preset, data_root, Path(run_dir) / name, kind=kind, device=device, progress=progress)
     provenance.record(run_dir, f"train:{name}", {
         "preset": dataclasses.asdict(preset), "model_kind": kind, "data": data_info or {"root": str(data_root)},
-        "split": "train-360", "steps": result.step, "final_loss": result.final_loss,
+        "split": "train-360", "steps": result.step, "batch_size": preset.train.batch_for(chunk_seconds),
+        "final_loss": result.final_loss,
         "device": provenance.device_name(resolve_device(device)),
         "wall_seconds_last_call": round(time.perf_counter() - start, 1),
     })

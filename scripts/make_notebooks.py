@@ -53,6 +53,8 @@ those steps on one test mixture of the data this run used.
 """),
     parameters(),
     code("""
+# Figures become PNG outputs of the notebook, which the book shows.
+%matplotlib inline
 from IPython.display import Audio, display
 from myst_nb import glue
 
@@ -129,6 +131,8 @@ Each run resumes from its checkpoint if this notebook is executed again.
 """),
     parameters(),
     code("""
+# Figures become PNG outputs of the notebook, which the book shows.
+%matplotlib inline
 import pandas as pd
 from myst_nb import glue
 
@@ -217,11 +221,16 @@ mixtures.
 """),
     parameters(),
     code("""
+# Figures become PNG outputs of the notebook, which the book shows.
+%matplotlib inline
+import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
 from audioslots import plots, report
 from audioslots.reproduce import load_metrics, write_table1
+
+pd.set_option("display.max_colwidth", None)  # provenance values are shown whole
 
 summary = write_table1(run_dir)
 metrics = load_metrics(run_dir)
@@ -270,6 +279,8 @@ frequencies blurred (the outlined region).
 """),
     parameters(),
     code("""
+# Figures become PNG outputs of the notebook, which the book shows.
+%matplotlib inline
 from IPython.display import Audio, Markdown, display
 
 from audioslots import plots, report

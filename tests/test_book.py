@@ -323,7 +323,9 @@ def test_results_table_lists_every_row_of_table1(built_book):
 
 
 def _page_text(doc: str) -> str:
-    return re.sub(r"\s+", " ", html_path(doc).read_text(encoding="utf-8"))
+    """The visible text of a built page: tags dropped, whitespace collapsed."""
+    page = re.sub(r"<[^>]+>", "", html_path(doc).read_text(encoding="utf-8"))
+    return re.sub(r"\s+", " ", page)
 
 
 @skip_while_placeholders

@@ -46,3 +46,15 @@ def test_executed_notebooks_have_no_error_outputs(executed):
         cells = json.loads((executed / f"{name}.ipynb").read_text())["cells"]
         errors = [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors, name
+
+
+def test_figures_are_saved_as_images_in_the_executed_notebooks(executed):
+    """The book renders the notebooks' outputs: every figure must be there as a PNG."""
+    for name in ("01_preprocessing", "02_training", "04_results", "05_figure2"):
+        cells = json.loads((executed / f"{name}.ipynb").read_text())["cells"]
+        outputs = [o for c in cells for o in c.get("outputs", [])]
+        assert any("image/png" in o.get("data", {}) for o in outputs), f"{name} shows no figure"
+        leaked = [o for o in outputs if "<Figure size" in "".join(o.get("data", {}).get("text/plain", ""))
+                  and "image/png" not in o.get("data", {})]
+        assert not leaked, f"{name}: a figure printed as text instead of an image"
+
