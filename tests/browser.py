@@ -126,7 +126,7 @@ class Browser:
 
         Args:
             path: the HTML file to open.
-            screenshot: PNG to write (the top 1280 × 1600 pixels), or ``None``.
+            screenshot: PNG of the whole page (1280 pixels wide) to write, or ``None``.
             timeout_ms: how long to wait for the page and for MathJax.
 
         Returns:
@@ -197,7 +197,7 @@ class Browser:
             )
             if screenshot is not None:
                 visit.screenshot = Path(screenshot)
-                page.screenshot(path=str(visit.screenshot))
+                page.screenshot(path=str(visit.screenshot), full_page=True)
         finally:
             context.close()
         return visit
