@@ -45,6 +45,7 @@ class ModelConfig:
     n_slots: int = 2  # = number of sources; 1 for the autoencoder
     resnet_blocks: tuple[int, ...] = (3, 4, 6, 3)  # ResNet-34
     resnet_width: int = 64  # channels of the first ResNet stage (doubles per stage)
+    root_stride: int = 1  # [choice] 1: root at full resolution; 2: root strides, stage 4 does not
     slot_dim: int = 4096  # d: learned queries and slots live in R^4096
     attn_dim: int = 512  # [choice] width of attention/MLP blocks; z and queries projected to it
     attn_heads: int = 8  # [choice]
@@ -102,7 +103,8 @@ PRESETS: dict[str, Preset] = {
         "cpu",
         model=ModelConfig(
             resnet_blocks=(1, 1, 1, 1),
-            resnet_width=8,
+            resnet_width=4,
+            root_stride=2,  # stage 1 at 128 × 32: its backward pass at 256 × 64 dominated a step
             slot_dim=256,
             attn_dim=64,
             attn_heads=4,
@@ -118,7 +120,7 @@ PRESETS: dict[str, Preset] = {
             batch_seconds=8.0,  # 16 crops of 0.5 s, 8 crops of 1 s: the same cost per step
             learning_rate=5e-3,
             warmup_steps=100,
-            steps=1_200,
+            steps=2_200,
             log_every=50,
             checkpoint_every=100,
             num_workers=0,

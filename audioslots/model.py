@@ -126,27 +126,31 @@ class ResNetEncoder(nn.Module):
 
     The ImageNet ResNet root (7 × 7 convolution with stride 2, then a stride-2 max-pool) divides
     the resolution by 4 before the first stage. The paper reduces that stride to keep spatial
-    resolution; [choice] we keep the 7 × 7 convolution at stride 1 and drop the max-pool, so only
-    stages 2–4 downsample (stride 2 each): total stride 8, 256 × 64 → 32 × 8.
+    resolution; [choice] we drop the max-pool and, by default (``root_stride=1``), run the 7 × 7
+    convolution at stride 1, so only stages 2–4 downsample (stride 2 each): total stride 8,
+    256 × 64 → 32 × 8. With ``root_stride=2`` the root keeps its stride 2 and stage 4 does not
+    downsample instead: the same 32 × 8 grid, with stage 1 at a quarter of the cells (the `cpu`
+    preset uses this, since stage 1's backward pass at full resolution dominates a CPU step).
     Normalisation is BatchNorm, as in ResNet.
 
     Args:
         blocks: BasicBlocks per stage; four stages, ``(3, 4, 6, 3)`` is ResNet-34.
         width: channels of the first stage; stage ``k`` has ``width * 2**k``.
         in_channels: input channels (1: a magnitude spectrogram).
+        root_stride: stride of the root convolution, 1 or 2 (the total stride is 8 either way).
     """
 
-    def __init__(self, blocks: tuple[int, ...], width: int, in_channels: int = 1):
+    def __init__(self, blocks: tuple[int, ...], width: int, in_channels: int = 1, root_stride: int = 1):
         super().__init__()
         self.root = nn.Sequential(
-            nn.Conv2d(in_channels, width, 7, stride=1, padding=3, bias=False),
+            nn.Conv2d(in_channels, width, 7, stride=root_stride, padding=3, bias=False),
             nn.BatchNorm2d(width),
             nn.ReLU(inplace=True),
         )
         stages, channels = [], width
         for index, n_blocks in enumerate(blocks):
             out_channels = width * 2**index
-            stride = 1 if index == 0 else 2
+            stride = 1 if index == 0 or (root_stride == 2 and index == len(blocks) - 1) else 2
             layers = [BasicBlock(channels, out_channels, stride)]
             layers += [BasicBlock(out_channels, out_channels, 1) for _ in range(n_blocks - 1)]
             stages.append(nn.Sequential(*layers))
@@ -392,7 +396,7 @@ class AudioSlots(nn.Module):
         super().__init__()
         _check_config(config)
         self.config = config
-        self.encoder = ResNetEncoder(config.resnet_blocks, config.resnet_width)
+        self.encoder = ResNetEncoder(config.resnet_blocks, config.resnet_width, root_stride=config.root_stride)
         self.transformer = SlotTransformer(
             n_slots=config.n_slots,
             slot_dim=config.slot_dim,
@@ -461,6 +465,8 @@ def _check_config(config: ModelConfig) -> None:
             f"resnet_blocks={config.resnet_blocks} must list four stages of at least one block "
             "each (the total stride 8 needs exactly four)"
         )
+    if config.root_stride not in (1, 2):
+        problems.append(f"root_stride={config.root_stride} must be 1 or 2 (the total stride is 8)")
     if config.attn_dim % config.attn_heads or config.attn_dim % 4:
         problems.append(
             f"attn_dim={config.attn_dim} must be a multiple of 4 and of "

@@ -55,9 +55,20 @@ def test_output_shape_for_one_second_chunk_is_257_by_129(n_slots):
     assert model(torch.rand(2, 257, 129)).shape == (2, n_slots, 257, 129)
 
 
-def test_encoder_grid_is_32_by_8_for_256_by_64_input():
-    encoder = ResNetEncoder(blocks=(1, 1, 1, 1), width=4)
+@pytest.mark.parametrize("root_stride", [1, 2])
+def test_encoder_grid_is_32_by_8_for_256_by_64_input(root_stride):
+    encoder = ResNetEncoder(blocks=(1, 1, 1, 1), width=4, root_stride=root_stride)
     assert encoder(torch.rand(2, 1, 256, 64)).shape == (2, 4 * 8, 32, 8)
+
+
+def test_root_stride_2_moves_the_downsampling_from_stage_4_to_the_root():
+    encoder = ResNetEncoder(blocks=(1, 1, 1, 1), width=4, root_stride=2)
+    after_root = encoder.root(torch.rand(1, 1, 256, 64))
+    assert after_root.shape[-2:] == (128, 32)
+    stage_inputs = [after_root]
+    for stage in encoder.stages:
+        stage_inputs.append(stage(stage_inputs[-1]))
+    assert [x.shape[-2:] for x in stage_inputs[1:]] == [(128, 32), (64, 16), (32, 8), (32, 8)]
 
 
 def test_model_crops_257_by_65_to_the_32_by_8_grid():
@@ -185,6 +196,8 @@ def test_config_that_cannot_build_the_network_raises_config_error():
         tiny_model(attn_dim=18)
     with pytest.raises(ConfigError, match="resnet_blocks"):
         tiny_model(resnet_blocks=(1, 1, 1))
+    with pytest.raises(ConfigError, match="root_stride"):
+        tiny_model(root_stride=4)
 
 
 def test_count_parameters_counts_weights_and_biases():
