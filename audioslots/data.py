@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 from audioslots.audio import read_wav
 from audioslots.errors import DataError
@@ -187,6 +188,7 @@ class LibriMix(torch.utils.data.Dataset):
         self._folders = [rate_folder / split / "mix_clean"] + [
             rate_folder / split / f"s{k}" for k in range(1, n_src + 1)
         ]
+        self._memory: list[torch.Tensor] | None = None  # (1 + n_src, samples) per mixture, once preloaded
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -195,6 +197,24 @@ class LibriMix(torch.utils.data.Dataset):
     def lengths(self) -> list[int]:
         """Samples of each mixture, from the CSV's ``length`` column (no file is opened)."""
         return list(self._lengths)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the split's waveforms take in memory as float32 (from the CSV's lengths)."""
+        return sum(self._lengths) * (1 + self.n_src) * 4
+
+    def preload(self, progress: bool = False) -> LibriMix:
+        """Read every WAV of the split into memory once; later reads and crops come from there.
+
+        Worth it for small splits read many times (the synthetic set: a few hundred MB); a full
+        Libri2Mix training split does not fit. Returns ``self``.
+        """
+        memory = []
+        for index in tqdm(range(len(self)), desc=f"preload {self.split}", disable=not progress):
+            example = self[index]
+            memory.append(torch.cat([example.mixture[None], example.sources]))  # (1 + n_src, samples)
+        self._memory = memory
+        return self
 
     @property
     def mixture_ids(self) -> list[str]:
@@ -229,6 +249,9 @@ class LibriMix(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> Example:
         """The whole utterance ``index``: mixture ``(samples,)``, sources ``(n_src, samples)``."""
         index = self._check_index(index)
+        if self._memory is not None:
+            waveforms = self._memory[index].clone()  # callers may modify what they get
+            return Example(self._ids[index], waveforms[0], waveforms[1:])
         paths = self._wav_paths(index)
         waveforms = [read_wav(p, self.sample_rate) for p in paths]
         for path, waveform in zip(paths, waveforms):
@@ -256,6 +279,10 @@ class LibriMix(torch.utils.data.Dataset):
         if offset < 0 or n_samples <= 0:
             raise ValueError(f"Invalid crop: offset {offset}, n_samples {n_samples}.")
         stop = offset + n_samples
+        if self._memory is not None:
+            stored = self._memory[index][:, offset:stop]  # (1 + n_src, <= n_samples)
+            waveforms = torch.nn.functional.pad(stored, (0, n_samples - stored.shape[1]))
+            return Example(self._ids[index], waveforms[0], waveforms[1:])
         waveforms = [read_wav(p, self.sample_rate, offset, stop) for p in self._wav_paths(index)]
         return Example(self._ids[index], waveforms[0], torch.stack(waveforms[1:]))
 

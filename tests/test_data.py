@@ -172,6 +172,25 @@ def test_crop_reads_the_same_samples_as_the_whole_utterance_and_zero_pads(libri2
     assert (tail.sources[:, 10:] == 0).all() and (tail.mixture[10:] == 0).all()
 
 
+def test_preloaded_split_gives_exactly_what_the_files_give(libri2mix):
+    on_disk = LibriMix(libri2mix, "dev")
+    in_memory = LibriMix(libri2mix, "dev").preload()
+    assert in_memory.nbytes == sum(on_disk.lengths) * 3 * 4
+    for index in range(len(on_disk)):
+        disk, memory = on_disk[index], in_memory[index]
+        assert disk.mixture_id == memory.mixture_id
+        assert torch.equal(disk.mixture, memory.mixture) and torch.equal(disk.sources, memory.sources)
+    for offset, n_samples in [(100, 500), (RATE - 10, 30), (0, 3 * RATE)]:
+        disk, memory = on_disk.crop(1, offset, n_samples), in_memory.crop(1, offset, n_samples)
+        assert torch.equal(disk.mixture, memory.mixture) and torch.equal(disk.sources, memory.sources)
+
+
+def test_preloaded_examples_are_copies(libri2mix):
+    dataset = LibriMix(libri2mix, "dev").preload()
+    dataset[0].sources.zero_()
+    assert dataset[0].sources.abs().sum() > 0
+
+
 def test_max_mixtures_keeps_the_first_rows(libri2mix):
     full, short = LibriMix(libri2mix, "dev"), LibriMix(libri2mix, "dev", max_mixtures=2)
     assert short.mixture_ids == full.mixture_ids[:2]
