@@ -37,7 +37,9 @@ def provenance_table(run_dir: str | Path) -> pd.DataFrame:
         rows += [
             (f"{section}: preset", run["preset"]["name"]),
             (f"{section}: data", _describe_data(run["data"])),
-            (f"{section}: steps × batch", f"{run['steps']} × {run.get('batch_size', run['preset']['train']['batch_size'])}"),
+            (f"{section}: steps × batch", f"{run['steps']} × {run.get('batch_size', run['preset']['train']['batch_size'])} crops"
+                                          + (" (every source of each: one item per source)"
+                                             if run.get("model_kind") == "autoencoder" else "")),
             (f"{section}: device", run["device"]),
             (f"{section}: wall time of the last call", f"{run['wall_seconds_last_call']} s"),
             (f"{section}: final loss", f"{run['final_loss']:.4f}"),

@@ -69,8 +69,9 @@ class CropBatches(torch.utils.data.Dataset):
     """Item ``k`` is the whole training batch of step ``k``: random crops of random mixtures.
 
     Returns ``(mixtures (batch, samples), sources (batch, n_src, samples))``. The autoencoder
-    variant returns one random source per item as both input and target:
-    ``(sources (batch, samples), sources (batch, 1, samples))``.
+    variant returns every source of those crops, each as its own input and target:
+    ``(sources (batch * n_src, samples), sources (batch * n_src, 1, samples))``, so that it
+    learns from exactly the sources the separation model sees.
     """
 
     def __init__(self, dataset: LibriMix, batch_size: int, crop_samples: int, seed: int, kind: str):
@@ -90,8 +91,7 @@ class CropBatches(torch.utils.data.Dataset):
         mixtures = torch.stack([e.mixture for e in examples])  # (batch, samples)
         sources = torch.stack([e.sources for e in examples])  # (batch, n_src, samples)
         if self.kind == "autoencoder":
-            which = torch.from_numpy(rng.integers(sources.shape[1], size=self.batch_size))
-            single = sources[torch.arange(self.batch_size), which]  # (batch, samples)
+            single = sources.flatten(0, 1)  # (batch * n_src, samples)
             return single, single[:, None]
         return mixtures, sources
 

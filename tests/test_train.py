@@ -56,6 +56,18 @@ def test_training_crops_batch_seconds_of_audio_per_step(tiny_data, tmp_path, mon
     assert sizes == [4]
 
 
+def test_autoencoder_batch_is_every_source_of_the_separation_batch(tiny_data):
+    from audioslots.data import LibriMix
+    from audioslots.train import CropBatches
+
+    dataset = LibriMix(tiny_data, "train-360")
+    mixtures, sources = CropBatches(dataset, 3, 800, seed=1, kind="audioslots")[7]
+    inputs, targets = CropBatches(dataset, 3, 800, seed=1, kind="autoencoder")[7]
+    assert mixtures.shape == (3, 800) and sources.shape == (3, 2, 800)
+    assert inputs.shape == (6, 800) and targets.shape == (6, 1, 800)
+    assert torch.equal(inputs, sources.reshape(6, 800)) and torch.equal(targets[:, 0], inputs)
+
+
 def test_training_writes_log_with_step_and_loss_and_a_loadable_checkpoint(tiny_data, tmp_path):
     result = train(TINY, tiny_data, tmp_path / "run", progress=False)
     log = _log(tmp_path / "run")
