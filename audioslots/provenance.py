@@ -21,13 +21,20 @@ PACKAGES = ("audioslots", "torch", "torchaudio", "numpy", "scipy", "pandas", "so
             "matplotlib", "seaborn", "papermill", "jupyter-book")
 
 
+#: Top-level folder that runs write into: a run rewriting its own committed results does not
+#: make the code that produced them "dirty".
+OUTPUTS = "results"
+
+
 def git_commit(path: str | Path = ".") -> str:
-    """The commit checked out at ``path``, with ``-dirty`` if tracked files differ from it."""
+    """The commit checked out at ``path``, with ``-dirty`` if tracked files outside ``results/`` differ."""
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True,
                                 check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=path,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ":(top)", f":(top,exclude){OUTPUTS}"],
+            cwd=path, capture_output=True, text=True, check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
     return commit + ("-dirty" if dirty else "")
