@@ -21,8 +21,8 @@ PACKAGES = ("audioslots", "torch", "torchaudio", "numpy", "scipy", "pandas", "so
             "matplotlib", "seaborn", "papermill", "jupyter-book")
 
 
-#: Top-level folder that runs write into: a run rewriting its own committed results does not
-#: make the code that produced them "dirty".
+#: The top-level folder that runs write into. A run that rewrites its own committed results
+#: does not make the code that produced them "dirty".
 OUTPUTS = "results"
 
 
