@@ -31,7 +31,10 @@ def code(text, tags=()):
     return cell
 
 
-def notebook(cells):
+def notebook(name, cells):
+    # Stable cell ids (nbformat draws random ones): regenerating changes only what was edited.
+    for index, cell in enumerate(cells):
+        cell["id"] = f"{name}-{index:02d}"
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
@@ -247,10 +250,12 @@ glue("table1", report.table1_beside_paper(metrics, "results/paper_table1.csv"))
 The paper's figures survive in our copy of its text only as integer dB parts ("12.x"): they are
 shown as such, never with invented decimals.
 
-## The AudioSlots − Autoencoder gap
+## How far AudioSlots is from the autoencoder
 
 The paper finds AudioSlots within 0.18 ± 0.01 dB of the autoencoder: separation itself is learned
-well, and what limits both is the decoder's detail. Ours, per mask (SI-SNRi, oracle order):
+well, and what limits both is the decoder's detail. Ours, per mask (SI-SNRi, oracle order;
+`gap_db` = autoencoder − AudioSlots, the mean of the per-mixture differences, positive when
+AudioSlots is below its autoencoder ceiling):
 """),
     code("""
 gap = report.gap(metrics)
@@ -312,7 +317,7 @@ def main():
     NOTEBOOKS.mkdir(exist_ok=True)
     for name, cells in [("01_preprocessing", PREPROCESSING), ("02_training", TRAINING), ("03_baselines", BASELINES),
                         ("04_results", RESULTS), ("05_figure2", FIGURE2)]:
-        nbformat.write(notebook(cells), NOTEBOOKS / f"{name}.ipynb")
+        nbformat.write(notebook(name, cells), NOTEBOOKS / f"{name}.ipynb")
 
 
 if __name__ == "__main__":
