@@ -147,10 +147,11 @@ class ResNetEncoder(nn.Module):
             nn.BatchNorm2d(width),
             nn.ReLU(inplace=True),
         )
+        # Total stride 8 either way: the downsampling the root does, stage 4 does not.
+        stage_strides = {1: (1, 2, 2, 2), 2: (1, 2, 2, 1)}[root_stride]
         stages, channels = [], width
-        for index, n_blocks in enumerate(blocks):
+        for index, (n_blocks, stride) in enumerate(zip(blocks, stage_strides)):
             out_channels = width * 2**index
-            stride = 1 if index == 0 or (root_stride == 2 and index == len(blocks) - 1) else 2
             layers = [BasicBlock(channels, out_channels, stride)]
             layers += [BasicBlock(out_channels, out_channels, 1) for _ in range(n_blocks - 1)]
             stages.append(nn.Sequential(*layers))
