@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import jupytext
+import nbformat
 import pandas as pd
 import papermill
 import pytest
@@ -24,6 +26,29 @@ def executed(tiny_data, tmp_path_factory):
         except papermill.PapermillExecutionError as error:
             pytest.fail(f"{name}.ipynb failed in cell {error.exec_count}: {error.ename}: {error.evalue}")
     return run_dir
+
+
+def _cells(notebook):
+    """What a pair must agree on: each cell's type, source and metadata (outputs and ids aside)."""
+    return [(c.cell_type, c.source.strip(), dict(c.metadata)) for c in notebook.cells]
+
+
+def test_every_notebook_is_a_jupytext_pair():
+    """The MyST Markdown file is the source; papermill executes the .ipynb beside it."""
+    notebooks = ROOT / "notebooks"
+    texts = {p.stem for p in notebooks.glob("*.md")}
+    executables = {p.stem for p in notebooks.glob("*.ipynb")}
+    assert texts == executables, (f"unpaired notebooks {sorted(texts ^ executables)}: "
+                                  "run .venv/bin/jupytext --sync notebooks/*.md")
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.md")), ids=lambda p: p.stem)
+def test_text_notebook_and_ipynb_are_in_sync(path):
+    text = jupytext.read(path)
+    executable = nbformat.read(path.with_suffix(".ipynb"), as_version=4)
+    assert _cells(text) == _cells(executable), (
+        f"{path.name} and {path.stem}.ipynb differ: edit the .md, then run .venv/bin/jupytext --sync {path}")
+    assert executable.metadata["kernelspec"]["name"] == text.metadata["kernelspec"]["name"] == "python3"
 
 
 def test_every_notebook_has_a_parameters_cell():
