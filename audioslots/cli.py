@@ -82,14 +82,14 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_separate(args: argparse.Namespace) -> None:
     from audioslots.audio import read_wav, write_wav
-    from audioslots.config import FeatureConfig
+    from audioslots.config import features_from_dict
     from audioslots.separate import separate
     from audioslots.train import load_model, resolve_device
 
     model, config = load_model(args.checkpoint, resolve_device(args.device))
     if config["model_kind"] != "audioslots":
         raise ConfigError(f"{args.checkpoint} is an autoencoder; separation needs an AudioSlots checkpoint.")
-    features = FeatureConfig(**config["preset"]["features"])
+    features = features_from_dict(config["preset"]["features"])
     mixture = read_wav(args.mixture, features.sample_rate)
     sources = separate(model, mixture, features, mask=args.mask, power=args.wiener_power, order="continuity")
     out = Path(args.out_dir)

@@ -22,6 +22,12 @@ class FeatureConfig:
     n_fft: int = 512  # STFT window 512 (Hann)
     hop_samples: int = 125  # STFT hop 125
     compress_power: float = 0.3  # |X| ** 0.3
+    # [choice] How the STFT frames a chunk (see audioslots.features.FRAMINGS). "pad-end" is what
+    # tf.signal.stft / inverse_stft do (the authors' toolkit): frames start at sample 0 and the
+    # inverse under-weights the first n_fft - hop samples of every chunk; it gives ceil(8000 / 125)
+    # = 64 frames, the paper's 256 × 64 grid without dropping a frame. "centred" is torch.stft's
+    # centre=True framing, an exact round trip with 65 frames.
+    framing: str = "pad-end"
 
     @property
     def chunk_samples(self) -> int:
@@ -34,7 +40,9 @@ class FeatureConfig:
 
     @property
     def n_frames(self) -> int:
-        """Frames of a centred STFT of one chunk (65 for 0.5 s at hop 125)."""
+        """STFT frames of one chunk: 64 for 0.5 s at hop 125 with ``pad-end``, 65 ``centred``."""
+        if self.framing == "pad-end":
+            return -(-self.chunk_samples // self.hop_samples)
         return 1 + self.chunk_samples // self.hop_samples
 
 
@@ -153,6 +161,11 @@ PRESETS: dict[str, Preset] = {
         ),
     ),
 }
+
+
+def features_from_dict(values: dict) -> FeatureConfig:
+    """A ``FeatureConfig`` from a run's stored config; runs from before ``framing`` existed were ``centred``."""
+    return FeatureConfig(**{"framing": "centred", **values})
 
 
 def get_preset(name: str) -> Preset:

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from audioslots.config import FeatureConfig
+from audioslots.config import FeatureConfig, features_from_dict
 from audioslots.data import LibriMix
 from audioslots.errors import ConfigError
 from audioslots.masks import MASKS
@@ -90,7 +90,7 @@ def evaluate_checkpoint(
     """:func:`evaluate` with the model, system name and chunk length read from a checkpoint."""
     model, config = load_model(checkpoint, device)
     system = "Autoencoder" if config["model_kind"] == "autoencoder" else "AudioSlots"
-    features = FeatureConfig(**config["preset"]["features"])
+    features = features_from_dict(config["preset"]["features"])
     if features.sample_rate != dataset.sample_rate:
         raise ConfigError(
             f"{checkpoint} was trained at {features.sample_rate} Hz but the data is {dataset.sample_rate} Hz; "

@@ -21,6 +21,16 @@ from audioslots.errors import ConfigError, DataError
 # works for signals shorter than half a window. The round trip is exact either way.
 PAD_MODE = "constant"
 
+#: How a chunk is cut into STFT frames (``FeatureConfig.framing``):
+#:
+#: - ``pad-end``: ``tf.signal.stft`` / ``tf.signal.inverse_stft`` with ``inverse_stft_window_fn``,
+#:   the authors' toolkit. Frames start at sample 0, the end is zero-padded to
+#:   ``(F - 1) * hop + n_fft`` samples with ``F = ceil(N / hop)``. The inverse divides by the
+#:   *steady-state* sum of squared windows, so the first ``n_fft - hop`` samples of every chunk,
+#:   covered by fewer frames, come back attenuated: a chunk-boundary artefact.
+#: - ``centred``: ``torch.stft(center=True)``, half a window of zeros at either end; exact inverse.
+FRAMINGS = ("pad-end", "centred")
+
 
 def chunk(waveform: torch.Tensor, chunk_samples: int) -> torch.Tensor:
     """Split a waveform into non-overlapping chunks, zero-padding the end.
@@ -75,7 +85,31 @@ def stitch(chunks: torch.Tensor, length: int) -> torch.Tensor:
 
 
 def _window(config: FeatureConfig, like: torch.Tensor) -> torch.Tensor:
-    return torch.hann_window(config.n_fft, device=like.device, dtype=like.dtype)
+    return torch.hann_window(config.n_fft, device=like.device, dtype=like.dtype)  # periodic, as tf's
+
+
+def _check_framing(config: FeatureConfig) -> None:
+    if config.framing not in FRAMINGS:
+        raise ConfigError(f"Unknown STFT framing {config.framing!r}: choose one of {', '.join(FRAMINGS)}.")
+
+
+def pad_end_frames(samples: int, hop_samples: int) -> int:
+    """``F = ceil(samples / hop)``: frames of a ``pad-end`` STFT (64 for 8000 samples at hop 125)."""
+    return -(-samples // hop_samples)
+
+
+def inverse_window(config: FeatureConfig, like: torch.Tensor) -> torch.Tensor:
+    """``tf.signal.inverse_stft_window_fn``: the window divided by its steady-state overlap.
+
+    ``d[i] = sum_k w[(i mod hop) + k * hop] ** 2`` is the sum of the squared windows of all frames
+    that overlap sample ``i`` of a frame far from the signal's edges; ``w / d`` makes the overlap-add
+    of ``w * (w / d)`` exactly 1 there. Shape ``(n_fft,)``.
+    """
+    window = _window(config, like)
+    hop, n_fft = config.hop_samples, config.n_fft
+    padded = torch.nn.functional.pad(window**2, (0, pad_end_frames(n_fft, hop) * hop - n_fft))
+    overlap = padded.reshape(-1, hop).sum(0)  # (hop,)
+    return window / overlap.repeat(pad_end_frames(n_fft, hop))[:n_fft]
 
 
 def _stft_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -84,26 +118,32 @@ def _stft_dtype(dtype: torch.dtype) -> torch.dtype:
 
 
 def stft(waveform: torch.Tensor, config: FeatureConfig) -> torch.Tensor:
-    """Centred short-time Fourier transform with a Hann window (PAPER.md, Pipeline 1).
+    """Short-time Fourier transform with a Hann window (PAPER.md, Pipeline 1).
 
     Args:
         waveform: ``(..., samples)`` real signal.
-        config: ``n_fft`` (window and FFT size, 512) and ``hop_samples`` (125).
+        config: ``n_fft`` (window and FFT size, 512), ``hop_samples`` (125) and ``framing``
+            (see :data:`FRAMINGS`).
 
     Returns:
         Complex ``(..., n_freq, n_frames)`` with ``n_freq = n_fft // 2 + 1`` (257) and
-        ``n_frames = 1 + samples // hop_samples`` (65 for a 0.5 s chunk, 129 for 1 s), as
-        ``FeatureConfig.n_freq`` and ``FeatureConfig.n_frames`` say. Float32 (complex64)
-        unless the input is float64.
+        ``n_frames = ceil(samples / hop)`` for ``pad-end`` (64 for a 0.5 s chunk, 128 for 1 s) or
+        ``1 + samples // hop`` for ``centred`` (65, 129), as ``FeatureConfig.n_frames`` says.
+        Float32 (complex64) unless the input is float64.
     """
+    _check_framing(config)
     x = waveform.to(_stft_dtype(waveform.dtype))
     flat = x.reshape(-1, x.shape[-1])  # torch.stft takes (batch, samples) only
+    if config.framing == "pad-end":
+        frames = pad_end_frames(flat.shape[-1], config.hop_samples)
+        padded_length = (frames - 1) * config.hop_samples + config.n_fft
+        flat = torch.nn.functional.pad(flat, (0, padded_length - flat.shape[-1]))
     spectrum = torch.stft(
         flat,
         n_fft=config.n_fft,
         hop_length=config.hop_samples,
         window=_window(config, flat),
-        center=True,
+        center=config.framing == "centred",
         pad_mode=PAD_MODE,
         return_complex=True,
     )  # (batch, n_freq, n_frames)
@@ -119,7 +159,9 @@ def istft(spectrum: torch.Tensor, config: FeatureConfig, length: int) -> torch.T
         length: samples of the output (the chunk length the STFT was taken of).
 
     Returns:
-        Real ``(..., length)``; ``istft(stft(x), config, len(x))`` equals ``x`` up to rounding.
+        Real ``(..., length)``. With ``centred`` framing ``istft(stft(x), config, len(x))`` equals
+        ``x`` up to rounding; with ``pad-end`` it does too except for the first ``n_fft - hop``
+        samples, which come back attenuated (as in the authors' TensorFlow pipeline).
 
     Raises:
         ~audioslots.errors.DataError: if the spectrum is real or does not have
@@ -132,7 +174,10 @@ def istft(spectrum: torch.Tensor, config: FeatureConfig, length: int) -> torch.T
             f"The spectrum has {spectrum.shape[-2]} frequency bins but n_fft={config.n_fft} "
             f"needs {config.n_freq}; pass the FeatureConfig it was computed with."
         )
+    _check_framing(config)
     flat = spectrum.reshape(-1, *spectrum.shape[-2:])
+    if config.framing == "pad-end":
+        return _istft_pad_end(flat, config, length).reshape(*spectrum.shape[:-2], length)
     window = _window(config, flat.real)
     waveform = torch.istft(
         flat,
@@ -143,6 +188,20 @@ def istft(spectrum: torch.Tensor, config: FeatureConfig, length: int) -> torch.T
         length=length,
     )  # (batch, length)
     return waveform.reshape(*spectrum.shape[:-2], length)
+
+
+def _istft_pad_end(spectrum: torch.Tensor, config: FeatureConfig, length: int) -> torch.Tensor:
+    """``tf.signal.inverse_stft`` with ``inverse_stft_window_fn``: ``(batch, F, T)`` → ``(batch, length)``."""
+    frames = torch.fft.irfft(spectrum.transpose(1, 2), n=config.n_fft)  # (batch, T, n_fft)
+    frames = frames * inverse_window(config, frames)
+    n_frames = frames.shape[1]
+    total = (n_frames - 1) * config.hop_samples + config.n_fft
+    waveform = torch.nn.functional.fold(
+        frames.transpose(1, 2), output_size=(1, total), kernel_size=(1, config.n_fft),
+        stride=(1, config.hop_samples),
+    )  # overlap-add: (batch, 1, 1, total)
+    waveform = waveform.reshape(-1, total)[:, :length]
+    return torch.nn.functional.pad(waveform, (0, length - waveform.shape[-1]))
 
 
 def compress(magnitude: torch.Tensor, power: float = 0.3) -> torch.Tensor:
@@ -187,6 +246,6 @@ def spectrogram(waveform: torch.Tensor, config: FeatureConfig) -> torch.Tensor:
         config: STFT parameters and ``compress_power``.
 
     Returns:
-        Real ``(..., n_freq, n_frames)``, 257 × 65 for a 0.5 s chunk.
+        Real ``(..., n_freq, n_frames)``, 257 × 64 for a 0.5 s chunk (``pad-end``).
     """
     return compress(stft(waveform, config).abs(), config.compress_power)

@@ -170,13 +170,13 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
 
 def preset_from_dict(values: dict) -> Preset:
     """Inverse of ``dataclasses.asdict`` for :class:`~audioslots.config.Preset`."""
-    from audioslots.config import FeatureConfig
+    from audioslots.config import features_from_dict
 
     model = dict(values["model"])
     model["resnet_blocks"] = tuple(model["resnet_blocks"])
     return Preset(
         name=values["name"],
-        features=FeatureConfig(**values["features"]),
+        features=features_from_dict(values["features"]),
         model=ModelConfig(**model),
         train=TrainConfig(**values["train"]),
     )

@@ -1,14 +1,17 @@
 """Specification of audioslots.features: chunking, STFT round trip, compression."""
 
+import numpy as np
 import pytest
 import torch
 
 from audioslots.config import FeatureConfig
 from audioslots.errors import ConfigError, DataError
-from audioslots.features import chunk, compress, decompress, istft, spectrogram, stft, stitch
+from audioslots.features import chunk, compress, decompress, inverse_window, istft, spectrogram, stft, stitch
 
-HALF_SECOND = FeatureConfig()
-ONE_SECOND = FeatureConfig(chunk_seconds=1.0)
+HALF_SECOND = FeatureConfig(framing="centred")
+ONE_SECOND = FeatureConfig(chunk_seconds=1.0, framing="centred")
+PAD_END = FeatureConfig(framing="pad-end")
+PAD_END_1S = FeatureConfig(chunk_seconds=1.0, framing="pad-end")
 
 
 @pytest.mark.parametrize("config", [HALF_SECOND, ONE_SECOND], ids=["0.5s", "1s"])
@@ -115,3 +118,80 @@ def test_decompress_clamps_negative_values_to_zero():
 def test_decompress_rejects_a_non_positive_power():
     with pytest.raises(ConfigError, match="power"):
         decompress(torch.ones(3), 0.0)
+
+
+# --- pad-end framing: tf.signal.stft / tf.signal.inverse_stft, checked against loops over frames
+
+
+def _periodic_hann(n):
+    return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)
+
+
+def _brute_force_pad_end_stft(x, n_fft, hop):
+    """Frame k covers samples [k*hop, k*hop + n_fft) of x zero-padded at the end; ceil(N/hop) frames."""
+    n_frames = -(-len(x) // hop)
+    padded = np.zeros((n_frames - 1) * hop + n_fft)
+    padded[: len(x)] = x
+    w = _periodic_hann(n_fft)
+    return np.stack([np.fft.rfft(padded[k * hop: k * hop + n_fft] * w) for k in range(n_frames)], axis=1)
+
+
+def _brute_force_pad_end_istft(spectrum, n_fft, hop, length):
+    """Overlap-add of irfft(frame) * w / d, with d[i] the sum over every frame offset j*hop of w[i - j*hop]**2."""
+    w = _periodic_hann(n_fft)
+    d = np.zeros(n_fft)
+    for i in range(n_fft):
+        for j in range(-(n_fft // hop) - 1, n_fft // hop + 2):
+            if 0 <= i - j * hop < n_fft:
+                d[i] += w[i - j * hop] ** 2
+    n_frames = spectrum.shape[1]
+    out = np.zeros((n_frames - 1) * hop + n_fft)
+    for k in range(n_frames):
+        out[k * hop: k * hop + n_fft] += np.fft.irfft(spectrum[:, k], n=n_fft) * w / d
+    return out[:length]
+
+
+def test_pad_end_grid_is_257_by_64_and_257_by_128():
+    assert (PAD_END.n_freq, PAD_END.n_frames) == (257, 64)
+    assert (PAD_END_1S.n_freq, PAD_END_1S.n_frames) == (257, 128)
+
+
+@pytest.mark.parametrize("samples", [8000, 16000, 1001, 125])
+def test_pad_end_stft_matches_a_brute_force_reference(samples):
+    x = np.random.default_rng(samples).standard_normal(samples)
+    ours = stft(torch.from_numpy(x), PAD_END).numpy()
+    expected = _brute_force_pad_end_stft(x, PAD_END.n_fft, PAD_END.hop_samples)
+    assert ours.shape == expected.shape == (257, -(-samples // 125))
+    np.testing.assert_allclose(ours, expected, atol=1e-9)
+
+
+@pytest.mark.parametrize("samples", [8000, 16000, 1001])
+def test_pad_end_istft_matches_a_brute_force_reference(samples):
+    spectrum = _brute_force_pad_end_stft(np.random.default_rng(1).standard_normal(samples), 512, 125)
+    rng = np.random.default_rng(2)
+    spectrum = spectrum * (rng.random(spectrum.shape) + 0.5)  # not the STFT of any signal
+    ours = istft(torch.from_numpy(spectrum), PAD_END, samples).numpy()
+    np.testing.assert_allclose(ours, _brute_force_pad_end_istft(spectrum, 512, 125, samples), atol=1e-9)
+
+
+def test_pad_end_round_trip_is_exact_after_the_first_n_fft_minus_hop_samples_only():
+    x = torch.randn(3, 8000, dtype=torch.float64)
+    restored = istft(stft(x, PAD_END), PAD_END, 8000)
+    edge = PAD_END.n_fft - PAD_END.hop_samples  # 387 samples covered by fewer frames
+    torch.testing.assert_close(restored[:, edge:], x[:, edge:])
+    error = (restored[:, :edge] - x[:, :edge]).abs().amax(-1)
+    assert (error > 0.1 * x[:, :edge].abs().amax(-1)).all()
+
+
+def test_inverse_window_overlap_adds_to_one_in_the_steady_state():
+    w = torch.hann_window(512, dtype=torch.float64)
+    product = w * inverse_window(PAD_END, w)
+    total = torch.zeros(512 + 10 * 125, dtype=torch.float64)
+    for k in range(11):
+        total[k * 125: k * 125 + 512] += product
+    torch.testing.assert_close(total[512:10 * 125], torch.ones(10 * 125 - 512, dtype=torch.float64))
+
+
+def test_unknown_framing_is_a_config_error():
+    with pytest.raises(ConfigError, match="framing"):
+        stft(torch.randn(8000), FeatureConfig(framing="center"))
