@@ -13,7 +13,7 @@ PRESET ?= cpu
 DEVICE ?= auto
 SEED ?= 0
 
-.PHONY: setup reproduce test clean-book
+.PHONY: setup reproduce test book clean-book
 
 setup: $(STAMP)
 
@@ -38,6 +38,13 @@ reproduce: $(STAMP)
 	    -r preset $(PRESET) -r data_root "$(DATA_ROOT)" -r run_dir $(RUN) -r device $(DEVICE) -p seed $(SEED) \
 	    -p progress False --log-output --no-progress-bar || exit 1; \
 	done
+	$(BIN)/python -m audioslots.book tag $(RUN)/.executing
 	mkdir -p $(RUN)/notebooks && mv $(RUN)/.executing/*.ipynb $(RUN)/notebooks/ && rmdir $(RUN)/.executing
+	$(MAKE) book RUN=$(RUN)
+
+# The book shows the run RUN (make book RUN=results/paper): its notebooks are staged into
+# book/run/ (generated), with a banner naming the commit that made them; all runs' Table 1 too.
+book: $(STAMP)
+	$(BIN)/python -m audioslots.book stage $(RUN)
 	$(BIN)/jupyter-book build book/
 	@echo "The book: file://$(CURDIR)/book/_build/html/index.html"

@@ -126,7 +126,8 @@ class LibriMix(torch.utils.data.Dataset):
         split: One of :data:`SPLITS`.
         n_src: Sources per mixture: 2 for Libri2Mix, 3 for Libri3Mix.
         sample_rate: In Hz; every WAV read must have this rate.
-        mode: ``"min"`` (utterances cut to the shorter source, as the paper uses) or ``"max"``.
+        mode: ``"min"`` (utterances cut to the shorter source; our default) or ``"max"``.
+            [choice] The paper names the clean 16 kHz Libri2Mix but not the mode.
         max_mixtures: Keep only the first this many mixtures of the CSV (``None``: all).
 
     Raises:

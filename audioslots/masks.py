@@ -42,7 +42,9 @@ def ibm(estimates: torch.Tensor) -> torch.Tensor:
 def wiener_like(estimates: torch.Tensor, power: float = 2.0, eps: float = 1e-8) -> torch.Tensor:
     """Wiener-like mask ``Ŝ_i ** p / Σ_j Ŝ_j ** p``: each source's share of the estimated power.
 
-    [choice] The paper writes the power-2 form; ``power`` makes the exponent a parameter.
+    [choice] The power 2 (estimated power over total estimated power): the paper's formula is
+    illegible in our copy; power 2 is what its cited reference [33] (Erdogan et al.) calls
+    "Wiener-like". ``power`` makes the exponent a parameter.
 
     Args:
         estimates: ``(..., n_src, freq, frames)`` non-negative linear magnitudes.
