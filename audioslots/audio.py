@@ -131,8 +131,44 @@ def read_wav(
     read_stop = min(stop, frames)
     if start < read_stop:
         data, _ = sf.read(str(path), start=start, stop=read_stop, dtype="float32")
+        _check_finite(data, path)
         waveform[: len(data)] = data
     return torch.from_numpy(waveform)
+
+
+def _check_finite(data: np.ndarray, path: Path) -> None:
+    # Float WAVs can hold NaN/Inf; one such sample would turn every metric of the file into NaN.
+    if not np.isfinite(data).all():
+        bad = int((~np.isfinite(data)).sum())
+        raise DataError(f"{path} holds {bad} NaN or infinite sample(s); re-create the file.")
+
+
+def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """Any file libsndfile reads (WAV, FLAC, OGG, …), every channel, at its own rate.
+
+    For the user's own recordings (``audioslots separate``) and for LibriSpeech FLAC; data sets
+    read by :class:`~audioslots.data.LibriMix` go through the stricter :func:`read_wav`.
+
+    Returns:
+        ``(channels, samples)`` float32 array and the sample rate in Hz.
+
+    Raises:
+        DataError: The file is missing, unreadable, empty, or holds NaN/infinite samples.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} does not exist or is not a file; check the path.")
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (samples, channels)
+    except (sf.SoundFileError, RuntimeError) as error:
+        reason = str(error).split(": ", 1)[-1].rstrip(".")
+        raise DataError(f"{path} is not an audio file libsndfile can read ({reason}); convert it to WAV or FLAC.") from None
+    if path.suffix.lower() == ".wav":
+        _check_riff_not_truncated(path)
+    if data.shape[0] == 0:
+        raise DataError(f"{path} is empty (0 samples).")
+    _check_finite(data, path)
+    return np.ascontiguousarray(data.T), rate
 
 
 def to_pcm16(waveform: np.ndarray) -> np.ndarray:
@@ -183,3 +219,36 @@ def write_wav(path: str | os.PathLike, waveform, sample_rate: int) -> Path:
         temp.unlink(missing_ok=True)
         raise
     return path
+
+
+def load_for_model(path: str | os.PathLike, sample_rate: int, notice=None):
+    """A user's recording as the model needs it: mono, at ``sample_rate``.
+
+    Several channels are averaged and another rate is resampled (``torchaudio.functional.resample``,
+    windowed sinc), each with a one-line ``notice``.
+
+    Returns:
+        ``(waveform (samples,) float32 tensor, restore)``; ``restore(signal)`` gives
+        ``(input_rate, signal resampled back to the input's rate)`` for writing results.
+    """
+    import torchaudio.functional as AF
+
+    data, rate = read_audio(path)
+    waveform = torch.from_numpy(data)  # (channels, samples)
+    if waveform.shape[0] > 1:
+        if notice:
+            notice(f"{path}: {waveform.shape[0]} channels mixed down to mono.")
+        waveform = waveform.mean(0, keepdim=True)
+    if rate != sample_rate:
+        if notice:
+            notice(f"{path}: resampled from {rate} Hz to the model's {sample_rate} Hz; sources are written at {rate} Hz.")
+        waveform = AF.resample(waveform, rate, sample_rate)
+    length = data.shape[1]
+
+    def restore(signal: torch.Tensor):
+        if rate == sample_rate:
+            return rate, signal
+        back = AF.resample(signal[None].float(), sample_rate, rate)[0]
+        return rate, torch.nn.functional.pad(back, (0, max(0, length - back.shape[-1])))[:length]
+
+    return waveform[0], restore

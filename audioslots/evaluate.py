@@ -17,15 +17,19 @@ from tqdm.auto import tqdm
 
 from audioslots.config import FeatureConfig, features_from_dict
 from audioslots.data import LibriMix
-from audioslots.errors import ConfigError
+from audioslots.errors import ConfigError, DataError
+from audioslots.features import chunk, chunk_hop, decompress
 from audioslots.masks import MASKS
 from audioslots.metrics import si_snri
-from audioslots.separate import audioslots_estimates, autoencoder_estimates, masked_sources, oracle_estimates
+from audioslots.separate import masked_sources, oracle_estimates, order_slots, predict
 from audioslots.train import load_model
 
 SYSTEMS = ("Oracle", "Autoencoder", "AudioSlots")
-METRIC_COLUMNS = ["mixture_id", "system", "order", "chunk_seconds", "mask", "si_snr", "si_snri", "n_src"]
-TABLE1_COLUMNS = ["system", "chunk_seconds", "mask", "si_snr", "si_snri", "n_mixtures"]
+METRIC_COLUMNS = ["mixture_id", "system", "order", "chunk_seconds", "framing", "chunk_overlap", "mask",
+                  "si_snr", "si_snri", "n_src"]
+TABLE1_COLUMNS = ["system", "chunk_seconds", "framing", "chunk_overlap", "mask", "si_snr", "si_snri", "n_mixtures"]
+#: Mixtures whose chunks go through the network together (one forward pass per batch of chunks).
+MIXTURES_PER_BATCH = 16
 
 
 def evaluate(
@@ -36,76 +40,139 @@ def evaluate(
     model: torch.nn.Module | None = None,
     masks: tuple[str, ...] = MASKS,
     power: float = 2.0,
-    order: str = "oracle",
+    orders: tuple[str, ...] = ("oracle",),
+    chunk_overlap: float = 0.0,
     progress: bool = True,
 ) -> pd.DataFrame:
     """Score one system on every mixture of ``dataset``.
 
+    The chunks of :data:`MIXTURES_PER_BATCH` mixtures go through the network together, on the
+    model's device; each prediction is computed once and reused for every slot order and mask.
+
     Args:
         system: ``Oracle`` (no model), ``Autoencoder`` or ``AudioSlots`` (a trained ``model``).
         dataset: whole test utterances.
-        features: the preprocessing, including ``chunk_seconds``.
-        masks: mask kinds to score (the estimates are computed once and reused).
+        features: the preprocessing, including ``chunk_seconds`` and ``framing``.
+        masks: mask kinds to score.
         power: exponent of the Wiener-like mask.
-        order: how AudioSlots' slots are ordered per chunk (``oracle`` as in the paper, or ``continuity``).
+        orders: how AudioSlots' slots are ordered per chunk (``oracle`` as in the paper, and/or
+            ``continuity``); the other systems have their sources' order.
+        chunk_overlap: fraction of a chunk that consecutive chunks share (0: the paper's
+            non-overlapping chunks; 0.5: cross-faded half-overlapping chunks).
 
     Returns:
         Tidy frame with columns ``METRIC_COLUMNS``; ``si_snr`` and ``si_snri`` are means over the
         sources of the mixture (dB), after matching estimates to references.
+
+    Raises:
+        DataError: a mixture or source is unusable (see :class:`~audioslots.data.LibriMix`), or a
+            score is not finite; nothing is returned then.
     """
     if system not in SYSTEMS:
         raise ConfigError(f"Unknown system {system!r}: choose one of {', '.join(SYSTEMS)}.")
     if (model is None) != (system == "Oracle"):
         raise ConfigError(f"System {system} {'needs' if model is None else 'takes no'} trained model.")
+    hop = chunk_hop(features.chunk_samples, chunk_overlap)
+    orders = tuple(orders) if system == "AudioSlots" else ("given",)
     rows = []
-    for index in tqdm(range(len(dataset)), desc=f"evaluate {system} {features.chunk_seconds:g} s", disable=not progress):
-        example = dataset[index]
-        if system == "Oracle":
-            estimates = oracle_estimates(example.sources, features)
-        elif system == "Autoencoder":
-            estimates = autoencoder_estimates(model, example.sources, features)
-        else:
-            estimates = audioslots_estimates(model, example.mixture, features, order=order, sources=example.sources)
-        for mask in masks:
-            separated = masked_sources(estimates, example.mixture, features, mask=mask, power=power)
-            snr, snri = si_snri(separated, example.sources, example.mixture)
-            rows.append({
-                "mixture_id": example.mixture_id, "system": system,
-                "order": order if system == "AudioSlots" else "given",
-                "chunk_seconds": features.chunk_seconds, "mask": mask,
-                "si_snr": snr.mean().item(), "si_snri": snri.mean().item(), "n_src": len(example.sources),
-            })
-    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
+    bar = tqdm(total=len(dataset), desc=f"evaluate {system} {features.chunk_seconds:g} s", disable=not progress)
+    for first in range(0, len(dataset), MIXTURES_PER_BATCH):
+        examples = [dataset[i] for i in range(first, min(first + MIXTURES_PER_BATCH, len(dataset)))]
+        for example, estimates_by_order in zip(examples, _estimates(system, examples, features, model, orders, hop)):
+            for order, estimates in estimates_by_order.items():
+                for mask in masks:
+                    separated = masked_sources(estimates, example.mixture, features, mask=mask, power=power,
+                                               hop_samples=hop)
+                    snr, snri = si_snri(separated, example.sources, example.mixture)
+                    rows.append({
+                        "mixture_id": example.mixture_id, "system": system, "order": order,
+                        "chunk_seconds": features.chunk_seconds, "framing": features.framing,
+                        "chunk_overlap": chunk_overlap, "mask": mask,
+                        "si_snr": snr.mean().item(), "si_snri": snri.mean().item(), "n_src": len(example.sources),
+                    })
+            bar.update(1)
+    bar.close()
+    metrics = pd.DataFrame(rows, columns=METRIC_COLUMNS)
+    check_finite(metrics)
+    return metrics
+
+
+def _estimates(system, examples, features, model, orders, hop) -> list[dict[str, torch.Tensor]]:
+    """Per example, ``{order: (n_chunks, n_src, F, T) linear magnitudes}``; one network pass for all."""
+    if system == "Oracle":
+        return [{"given": oracle_estimates(e.sources, features, hop)} for e in examples]
+    if system == "Autoencoder":
+        inputs = [chunk(e.sources, features.chunk_samples, hop) for e in examples]  # (n_src, chunks, chunk) each
+        flat = torch.cat([x.flatten(0, 1) for x in inputs])
+        predicted = decompress(predict(model, flat, features)[:, 0], features.compress_power)
+        out, start = [], 0
+        for x in inputs:
+            part = predicted[start:start + x.shape[0] * x.shape[1]].unflatten(0, x.shape[:2])  # (n_src, chunks, F, T)
+            out.append({"given": part.transpose(0, 1)})
+            start += x.shape[0] * x.shape[1]
+        return out
+    inputs = [chunk(e.mixture, features.chunk_samples, hop) for e in examples]  # (chunks, chunk) each
+    predicted = predict(model, torch.cat(inputs), features).split([len(x) for x in inputs])
+    return [{order: order_slots(p, features, order=order, sources=e.sources, hop_samples=hop) for order in orders}
+            for p, e in zip(predicted, examples)]
+
+
+def check_finite(metrics: pd.DataFrame) -> None:
+    """Refuse NaN or infinite scores: a mean must never skip a mixture silently."""
+    bad = metrics[~np.isfinite(metrics[["si_snr", "si_snri"]].to_numpy(dtype=float)).all(axis=1)]
+    if len(bad):
+        ids = ", ".join(sorted(set(bad["mixture_id"].astype(str)))[:5])
+        raise DataError(f"{len(bad)} score(s) are NaN or infinite (mixtures {ids}); check those files "
+                        "(silent or corrupt audio) — no mean is taken over a partial set.")
 
 
 def evaluate_checkpoint(
     checkpoint: str | Path,
     dataset: LibriMix,
     *,
-    order: str = "oracle",
+    orders: tuple[str, ...] = ("oracle",),
     power: float = 2.0,
+    framing: str | None = None,
+    chunk_overlap: float = 0.0,
     device: str = "cpu",
     progress: bool = True,
 ) -> pd.DataFrame:
-    """:func:`evaluate` with the model, system name and chunk length read from a checkpoint."""
+    """:func:`evaluate` with the model, system name and features read from a checkpoint.
+
+    ``framing`` overrides the checkpoint's STFT framing (``None`` keeps it).
+    """
     model, config = load_model(checkpoint, device)
     system = "Autoencoder" if config["model_kind"] == "autoencoder" else "AudioSlots"
     features = features_from_dict(config["preset"]["features"])
+    if framing is not None:
+        features = dataclasses.replace(features, framing=framing)
     if features.sample_rate != dataset.sample_rate:
         raise ConfigError(
             f"{checkpoint} was trained at {features.sample_rate} Hz but the data is {dataset.sample_rate} Hz; "
             "use the matching --sample-rate."
         )
-    return evaluate(system, dataset, features, model=model, power=power, order=order, progress=progress)
+    return evaluate(system, dataset, features, model=model, power=power, orders=orders,
+                    chunk_overlap=chunk_overlap, progress=progress)
 
 
 def oracle_features(features: FeatureConfig, chunk_seconds: float) -> FeatureConfig:
     return dataclasses.replace(features, chunk_seconds=chunk_seconds)
 
 
+def _keys(metrics: pd.DataFrame) -> list[str]:
+    # Metrics written before framing/overlap existed were centred, non-overlapping runs.
+    for column, legacy in (("framing", "centred"), ("chunk_overlap", 0.0)):
+        if column not in metrics:
+            metrics[column] = legacy
+    return [k for k in ("data", "system", "order", "chunk_seconds", "framing", "chunk_overlap", "mask") if k in metrics]
+
+
 def table1(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Means over mixtures (each already a mean over its sources), one row per system × chunk × mask."""
-    keys = ["system", "order", "chunk_seconds", "mask"]
+    """Means over mixtures (each already a mean over its sources), one row per data × system × chunk ×
+    framing × overlap × mask. Refuses NaN scores rather than averaging over the others."""
+    metrics = metrics.copy()
+    check_finite(metrics)
+    keys = _keys(metrics)
     summary = (
         metrics.groupby(keys, sort=False)
         .agg(si_snr=("si_snr", "mean"), si_snri=("si_snri", "mean"), n_mixtures=("mixture_id", "nunique"))
@@ -114,7 +181,7 @@ def table1(metrics: pd.DataFrame) -> pd.DataFrame:
     # The paper's rows use oracle stitching; ground-truth-free stitching gets its own label.
     free = summary["order"] == "continuity"
     summary.loc[free, "system"] = summary.loc[free, "system"] + " (no oracle order)"
-    return summary[TABLE1_COLUMNS]
+    return summary[(["data"] if "data" in summary else []) + TABLE1_COLUMNS]
 
 
 def confidence_interval(values: np.ndarray, level: float = 0.95) -> float:
@@ -130,7 +197,8 @@ def confidence_interval(values: np.ndarray, level: float = 0.95) -> float:
 def table1_with_ci(metrics: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     """:func:`table1` plus the half-width of the confidence interval of each mean over mixtures."""
     out = table1(metrics)
-    keys = ["system", "order", "chunk_seconds", "mask"]
+    metrics = metrics.copy()
+    keys = _keys(metrics)
     ci = (
         metrics.groupby(keys, sort=False)
         .agg(si_snr_ci=("si_snr", lambda v: confidence_interval(v, level)),

@@ -32,33 +32,99 @@ PAD_MODE = "constant"
 FRAMINGS = ("pad-end", "centred")
 
 
-def chunk(waveform: torch.Tensor, chunk_samples: int) -> torch.Tensor:
-    """Split a waveform into non-overlapping chunks, zero-padding the end.
+def chunk(waveform: torch.Tensor, chunk_samples: int, hop_samples: int | None = None) -> torch.Tensor:
+    """Split a waveform into chunks, zero-padding the end.
 
     Args:
         waveform: ``(..., samples)`` real signal.
         chunk_samples: length of one chunk (``FeatureConfig.chunk_samples``, 8000 for 0.5 s).
+        hop_samples: distance between chunk starts; ``None`` (= ``chunk_samples``) gives the
+            paper's non-overlapping chunks (PAPER.md, Pipeline 6), less gives overlapping ones
+            (see :func:`overlap_add`).
 
     Returns:
-        ``(..., n_chunks, chunk_samples)`` with ``n_chunks = ceil(samples / chunk_samples)``;
-        the last chunk is zero-padded (PAPER.md, Pipeline 6).
+        ``(..., n_chunks, chunk_samples)`` with ``n_chunks = 1 + ceil(max(samples - chunk, 0) / hop)``
+        (``ceil(samples / chunk_samples)`` without overlap); the last chunk is zero-padded.
 
     Raises:
-        ~audioslots.errors.ConfigError: if ``chunk_samples`` is not a positive integer.
+        ~audioslots.errors.ConfigError: if ``chunk_samples`` or ``hop_samples`` is not a positive
+            integer, or the hop is longer than a chunk.
         ~audioslots.errors.DataError: if the waveform has no samples.
     """
-    if int(chunk_samples) != chunk_samples or chunk_samples <= 0:
-        raise ConfigError(
-            f"chunk_samples must be a positive whole number of samples, got {chunk_samples!r}; "
-            "check chunk_seconds and sample_rate."
-        )
-    chunk_samples = int(chunk_samples)
+    chunk_samples = _whole_samples(chunk_samples, "chunk_samples")
+    hop = chunk_samples if hop_samples is None else _whole_samples(hop_samples, "hop_samples")
+    if hop > chunk_samples:
+        raise ConfigError(f"The hop between chunks ({hop}) cannot exceed the chunk length ({chunk_samples}).")
     samples = waveform.shape[-1]
     if samples == 0:
         raise DataError("The waveform is empty (0 samples), so it cannot be split into chunks.")
-    n_chunks = math.ceil(samples / chunk_samples)
-    padded = torch.nn.functional.pad(waveform, (0, n_chunks * chunk_samples - samples))
-    return padded.reshape(*waveform.shape[:-1], n_chunks, chunk_samples)
+    n_chunks = 1 + math.ceil(max(samples - chunk_samples, 0) / hop)
+    padded = torch.nn.functional.pad(waveform, (0, (n_chunks - 1) * hop + chunk_samples - samples))
+    return padded.unfold(-1, chunk_samples, hop).contiguous()  # (..., n_chunks, chunk_samples)
+
+
+def _whole_samples(value, name: str) -> int:
+    if int(value) != value or value <= 0:
+        raise ConfigError(
+            f"{name} must be a positive whole number of samples, got {value!r}; "
+            "check chunk_seconds, the chunk overlap and sample_rate."
+        )
+    return int(value)
+
+
+def chunk_hop(chunk_samples: int, overlap: float) -> int:
+    """Samples between chunk starts for a fractional ``overlap`` in ``[0, 1)`` (0.5: half a chunk)."""
+    if not 0 <= overlap < 1:
+        raise ConfigError(f"The chunk overlap must be in [0, 1), e.g. 0.5, not {overlap!r}.")
+    return max(1, round(chunk_samples * (1 - overlap)))
+
+
+def crossfade_window(chunk_samples: int, hop_samples: int, dtype=torch.float32) -> torch.Tensor:
+    """Weights of one chunk in :func:`overlap_add`: 1, with raised-cosine ramps over the overlaps.
+
+    The ramps are ``chunk - hop`` samples long; where two chunks overlap one fades out as the next
+    fades in (``sin² + cos² = 1``). Without overlap the window is all ones. Shape ``(chunk_samples,)``.
+    """
+    window = torch.ones(chunk_samples, dtype=dtype)
+    ramp = min(chunk_samples - hop_samples, chunk_samples // 2)
+    if ramp > 0:
+        rise = torch.sin(0.5 * math.pi * (torch.arange(ramp, dtype=torch.float64) + 0.5) / ramp) ** 2
+        window[:ramp] = rise.to(dtype)
+        window[-ramp:] = rise.flip(0).to(dtype)
+    return window
+
+
+def overlap_add(chunks: torch.Tensor, hop_samples: int, length: int) -> torch.Tensor:
+    """Cross-fade overlapping chunks back into one waveform (weighted overlap-add).
+
+    Each output sample is the :func:`crossfade_window`-weighted mean of the chunks that cover it,
+    so the first and last chunk keep full weight at the signal's ends. With ``hop_samples`` equal
+    to the chunk length this is :func:`stitch`.
+
+    Args:
+        chunks: ``(..., n_chunks, chunk_samples)`` as cut by ``chunk(x, chunk_samples, hop_samples)``.
+        hop_samples: the hop they were cut with.
+        length: samples of the original waveform.
+
+    Returns:
+        ``(..., length)``.
+    """
+    n_chunks, chunk_samples = chunks.shape[-2:]
+    if hop_samples == chunk_samples:
+        return stitch(chunks, length)
+    total = (n_chunks - 1) * hop_samples + chunk_samples
+    if length < 0 or length > total:
+        raise ConfigError(f"Cannot overlap-add {n_chunks} chunks into {length} samples (at most {total}).")
+    window = crossfade_window(chunk_samples, hop_samples, chunks.dtype).to(chunks.device)
+    flat = (chunks * window).reshape(-1, n_chunks, chunk_samples)
+
+    def fold(frames):  # (batch, n_chunks, chunk) → (batch, total), summing overlaps
+        return torch.nn.functional.fold(frames.transpose(1, 2), output_size=(1, total), kernel_size=(1, chunk_samples),
+                                        stride=(1, hop_samples)).reshape(-1, total)
+
+    weights = fold(window.expand(1, n_chunks, chunk_samples))  # (1, total), > 0 everywhere
+    out = fold(flat) / weights
+    return out.reshape(*chunks.shape[:-2], total)[..., :length]
 
 
 def stitch(chunks: torch.Tensor, length: int) -> torch.Tensor:

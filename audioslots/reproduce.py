@@ -21,11 +21,17 @@ import torch
 from audioslots import provenance
 from audioslots.config import Preset, get_preset, replace
 from audioslots.data import LibriMix
-from audioslots.evaluate import evaluate, evaluate_checkpoint, table1
+from audioslots.evaluate import check_finite, evaluate, evaluate_checkpoint, table1
+from audioslots.librimix import build_librimix
 from audioslots.synth import SynthConfig, synthesize_librimix
 from audioslots.train import TrainResult, load_model, resolve_device, train
 
 SYNTHETIC_ROOT = Path("data/synthetic/Libri2Mix")
+#: The vendored real speech (251 LibriSpeech speakers, CC BY 4.0) and the mini Libri2Mix built from it.
+SPEECH_DIR = Path("data/librispeech-mini")
+REAL_ROOT = Path("data/real/Libri2Mix")
+#: ``data_root`` values of the notebooks that name an embedded data set rather than a folder.
+EMBEDDED = {"": "real", "real": "real", "synthetic": "synthetic"}
 
 #: Run name → (model kind, chunk seconds) of each network that Table 1 needs trained.
 RUNS = {
@@ -44,19 +50,34 @@ ROWS = {
 
 
 def prepare_data(data_root: str | Path = "", seed: int = 0, synthetic_root: str | Path = SYNTHETIC_ROOT,
-                 progress: bool = True) -> tuple[Path, dict]:
+                 real_root: str | Path = REAL_ROOT, progress: bool = True) -> tuple[Path, dict]:
     """The data folder to use and its description for the provenance.
 
-    An empty ``data_root`` means the embedded synthetic set: it is generated (once) into
-    ``synthetic_root`` from ``seed``. Otherwise ``data_root`` is a LibriMix folder, read as is.
+    ``""`` (or ``"real"``) means the embedded real speech: a speaker-disjoint mini Libri2Mix is
+    built (once) into ``real_root`` from the vendored LibriSpeech utterances by the LibriMix recipe
+    (:mod:`audioslots.librimix`). ``"synthetic"`` means the embedded speech-like synthetic set,
+    generated (once) into ``synthetic_root``. Anything else is a LibriMix folder, read as is.
     """
-    if str(data_root):
+    kind = EMBEDDED.get(str(data_root))
+    if kind is None:
         root = Path(data_root)
         LibriMix(root, "test")  # fails early, with a clear sentence, if the folder is not LibriMix
         return root, {"source": "LibriMix", "root": str(root.resolve())}
-    root = synthesize_librimix(synthetic_root, seed=seed, progress=progress)
-    return root, {"source": "synthetic", "seed": seed, "root": str(Path(root).resolve()),
-                  "config": SynthConfig().to_dict()}
+    if kind == "synthetic":
+        root = synthesize_librimix(synthetic_root, seed=seed, progress=progress)
+        return root, {"source": "synthetic", "seed": seed, "root": str(Path(root).resolve()),
+                      "config": SynthConfig().to_dict()}
+    root = build_librimix(SPEECH_DIR, real_root, seed=seed, progress=progress)
+    settings = (Path(root) / "wav16k" / "min" / "metadata" / "build.json").read_text()
+    import json
+
+    return root, {"source": "real", "seed": seed, "root": str(Path(root).resolve()), "speech": str(SPEECH_DIR),
+                  "config": json.loads(settings)}
+
+
+def data_label(data_info: dict) -> str:
+    """Short name of a run's data for tables: ``real speech (LibriSpeech mini)``, ``synthetic`` or ``LibriMix``."""
+    return {"real": "real speech (LibriSpeech mini)", "synthetic": "synthetic"}.get(data_info.get("source"), "LibriMix")
 
 
 def resolve_preset(name: str, seed: int = 0, steps: int | None = None) -> Preset:
@@ -81,60 +102,100 @@ def train_run(name: str, preset: Preset, data_root: str | Path, run_dir: str | P
     return result
 
 
-def evaluate_runs(systems: list[tuple[str, float]], data_root: str | Path, run_dir: str | Path, *,
-                  split: str = "test", device: str = "cpu", orders: tuple[str, ...] = ("oracle", "continuity"),
+#: The STFT framing of the paper's rows (``FeatureConfig.framing`` of the presets).
+PAPER_FRAMING = get_preset("paper").features.framing
+
+
+def metrics_stem(system: str, chunk_seconds: float, framing: str | None = None, chunk_overlap: float = 0.0) -> str:
+    """File stem of a system's metrics: ``oracle_0.5s``, ``oracle_0.5s_centred``, ``audioslots_0.5s_overlap50``."""
+    stem = f"{system.lower()}_{chunk_seconds:g}s"
+    if framing not in (None, PAPER_FRAMING):
+        stem += f"_{framing}"
+    if chunk_overlap:
+        stem += f"_overlap{round(100 * chunk_overlap)}"
+    return stem
+
+
+def evaluate_runs(systems: list[tuple], data_root: str | Path, run_dir: str | Path, *,
+                  split: str = "test", device: str = "auto", orders: tuple[str, ...] = ("oracle", "continuity"),
                   data_info: dict | None = None, progress: bool = True) -> pd.DataFrame:
-    """Score systems on ``split`` and write ``run_dir/metrics/<system>_<chunk>s.csv`` for each.
+    """Score systems on ``split`` and write ``run_dir/metrics/<stem>.csv`` for each (see :func:`metrics_stem`).
 
     Args:
-        systems: ``(system, chunk_seconds)`` pairs, e.g. ``[("Oracle", 0.5), ("AudioSlots", 1.0)]``;
-            trained systems are read from the checkpoints of :data:`RUNS` in ``run_dir``.
+        systems: ``(system, chunk_seconds[, framing[, chunk_overlap]])`` tuples, e.g.
+            ``[("Oracle", 0.5), ("Oracle", 0.5, "centred"), ("AudioSlots", 0.5, None, 0.5)]``;
+            ``framing`` ``None`` is the preset's (``pad-end``). Trained systems are read from the
+            checkpoints of :data:`RUNS` in ``run_dir``.
+        device: where the networks run (``auto``: CUDA when available).
         orders: slot orders scored for AudioSlots (``oracle`` as the paper, ``continuity`` without ground truth).
 
     Returns:
-        The per-mixture metrics of all systems.
+        The per-mixture metrics of all systems, with a ``data`` column naming the data set.
     """
     run_dir = Path(run_dir)
     dataset = LibriMix(data_root, split)
+    dev = resolve_device(device)
+    data_info = data_info or {"root": str(data_root)}
     frames = []
-    for system, chunk_seconds in systems:
+    for system, chunk_seconds, *rest in systems:
+        framing = rest[0] if rest else None
+        chunk_overlap = rest[1] if len(rest) > 1 else 0.0
         start = time.perf_counter()
-        stem = f"{system.lower()}_{chunk_seconds:g}s"
+        stem = metrics_stem(system, chunk_seconds, framing, chunk_overlap)
         if system == "Oracle":
             features = dataclasses.replace(get_preset("paper").features, chunk_seconds=chunk_seconds,
-                                           sample_rate=dataset.sample_rate)
-            metrics = evaluate("Oracle", dataset, features, progress=progress)
+                                           sample_rate=dataset.sample_rate, framing=framing or PAPER_FRAMING)
+            metrics = evaluate("Oracle", dataset, features, chunk_overlap=chunk_overlap, progress=progress)
         else:
-            checkpoint = run_dir / stem / "checkpoint.pt"
-            metrics = pd.concat([
-                evaluate_checkpoint(checkpoint, dataset, order=order, device=device, progress=progress)
-                for order in (orders if system == "AudioSlots" else ("oracle",))
-            ], ignore_index=True)
+            checkpoint = run_dir / metrics_stem(system, chunk_seconds) / "checkpoint.pt"
+            metrics = evaluate_checkpoint(checkpoint, dataset, orders=orders if system == "AudioSlots" else ("oracle",),
+                                          framing=framing, chunk_overlap=chunk_overlap, device=dev, progress=progress)
+        metrics.insert(0, "data", data_label(data_info))
         path = run_dir / "metrics" / f"{stem}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         metrics.to_csv(path, index=False)
         provenance.record(run_dir, f"evaluate:{stem}", {
-            "data": data_info or {"root": str(data_root)}, "split": split, "n_mixtures": len(dataset),
-            "device": provenance.device_name(device), "wall_seconds": round(time.perf_counter() - start, 1),
+            "data": data_info, "split": split, "n_mixtures": len(dataset),
+            "device": provenance.device_name(dev), "wall_seconds": round(time.perf_counter() - start, 1),
             "file": str(path.relative_to(run_dir)),
         })
         frames.append(metrics)
     return pd.concat(frames, ignore_index=True)
 
 
+def row_label(system: str, chunk_seconds: float, framing: str = PAPER_FRAMING, chunk_overlap: float = 0.0,
+              order: str = "oracle") -> str:
+    """The row of Table 1: the paper's name (``Oracle (1 s)``), plus what differs from the paper's setting."""
+    label = ROWS.get((system, float(chunk_seconds)), f"{system} ({float(chunk_seconds):g} s)")
+    if framing != PAPER_FRAMING:
+        label += f" ({framing} STFT)"
+    if chunk_overlap:
+        label += f" ({round(100 * chunk_overlap)} % overlap)"
+    if order == "continuity":
+        label += " (no oracle order)"
+    return label
+
+
 def load_metrics(run_dir: str | Path) -> pd.DataFrame:
     """All per-mixture metrics of a run, with a ``label`` column naming the row of Table 1."""
     files = sorted((Path(run_dir) / "metrics").glob("*.csv"))
     metrics = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
-    labels = [ROWS.get((s, c), f"{s} ({c:g} s)") for s, c in zip(metrics["system"], metrics["chunk_seconds"])]
-    metrics["label"] = [f"{label} (no oracle order)" if order == "continuity" else label
-                        for label, order in zip(labels, metrics["order"])]
+    check_finite(metrics)
+    if "framing" not in metrics:  # runs from before the framing option: centred, no overlap
+        metrics["framing"], metrics["chunk_overlap"] = "centred", 0.0
+    metrics["label"] = [row_label(*row) for row in zip(metrics["system"], metrics["chunk_seconds"], metrics["framing"],
+                                                       metrics["chunk_overlap"], metrics["order"])]
     return metrics
 
 
 def write_table1(run_dir: str | Path) -> pd.DataFrame:
     """Summarise the run's metrics into ``run_dir/table1.csv`` (see :func:`audioslots.evaluate.table1`)."""
-    summary = table1(load_metrics(run_dir))
+    metrics = load_metrics(run_dir)
+    summary = table1(metrics)
+    summary.insert(0, "label", [
+        row_label(s.replace(" (no oracle order)", ""), c, f, o, "continuity" if s.endswith("(no oracle order)") else "oracle")
+        for s, c, f, o in zip(summary["system"], summary["chunk_seconds"], summary["framing"], summary["chunk_overlap"])
+    ])
     summary.to_csv(Path(run_dir) / "table1.csv", index=False, float_format="%.4f")
     return summary
 

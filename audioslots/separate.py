@@ -3,6 +3,11 @@
 mixture → non-overlapping chunks → STFT → compressed magnitude → network → decompressed
 estimates → slot order per chunk → masks → mixture STFT × mask → inverse STFT → stitched sources.
 
+Every function takes ``hop_samples``: ``None`` is the paper's non-overlapping chunks; a shorter
+hop (``features.chunk_hop(chunk_samples, 0.5)``) separates overlapping chunks and cross-fades
+them (:func:`audioslots.features.overlap_add`), beyond the paper, against its chunk-boundary
+artefacts.
+
 Three ways to obtain the per-chunk magnitude estimates, one per row of Table 1:
 
 - :func:`audioslots_estimates` — the separation model (slot order unknown, resolved per chunk);
@@ -18,7 +23,7 @@ import torch
 
 from audioslots.config import FeatureConfig
 from audioslots.errors import ConfigError
-from audioslots.features import chunk, decompress, istft, spectrogram, stft, stitch
+from audioslots.features import chunk, decompress, istft, overlap_add, spectrogram, stft
 from audioslots.loss import hungarian_match, pairwise_mse
 from audioslots.masks import apply_masks, compute_masks
 
@@ -27,24 +32,25 @@ ORDERS = ("oracle", "continuity")
 
 @torch.no_grad()
 def predict(model: torch.nn.Module, chunks: torch.Tensor, features: FeatureConfig, batch_size: int = 64) -> torch.Tensor:
-    """Compressed-magnitude predictions of ``model`` for waveform chunks.
+    """Compressed-magnitude predictions of ``model`` for waveform chunks, on the model's device.
 
     Args:
-        chunks: ``(n_chunks, chunk_samples)`` waveform chunks.
+        chunks: ``(n_chunks, chunk_samples)`` waveform chunks (of one or many mixtures).
+        batch_size: chunks per forward pass.
 
     Returns:
-        ``(n_chunks, n_slots, freq, frames)`` compressed magnitudes (unbounded network output).
+        ``(n_chunks, n_slots, freq, frames)`` compressed magnitudes (unbounded network output), on the CPU.
     """
     device = next(model.parameters()).device
     out = []
     for start in range(0, chunks.shape[0], batch_size):
-        batch = chunks[start:start + batch_size].to(device)
+        batch = chunks[start:start + batch_size].to(device, non_blocking=True)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            out.append(model(spectrogram(batch, features)).float().cpu())
-    return torch.cat(out)
+            out.append(model(spectrogram(batch, features)).float())
+    return torch.cat(out).cpu()
 
 
-def oracle_estimates(sources: torch.Tensor, features: FeatureConfig) -> torch.Tensor:
+def oracle_estimates(sources: torch.Tensor, features: FeatureConfig, hop_samples: int | None = None) -> torch.Tensor:
     """Per-chunk magnitudes of the ground-truth sources after the paper's preprocessing.
 
     Args:
@@ -53,33 +59,35 @@ def oracle_estimates(sources: torch.Tensor, features: FeatureConfig) -> torch.Te
     Returns:
         ``(n_chunks, n_src, freq, frames)`` linear magnitudes (compressed, then decompressed).
     """
-    chunks = chunk(sources, features.chunk_samples).transpose(0, 1)  # (n_chunks, n_src, chunk)
+    chunks = chunk(sources, features.chunk_samples, hop_samples).transpose(0, 1)  # (n_chunks, n_src, chunk)
     compressed = spectrogram(chunks, features)
     return decompress(compressed, features.compress_power)
 
 
-def autoencoder_estimates(model: torch.nn.Module, sources: torch.Tensor, features: FeatureConfig) -> torch.Tensor:
+def autoencoder_estimates(model: torch.nn.Module, sources: torch.Tensor, features: FeatureConfig,
+                          hop_samples: int | None = None) -> torch.Tensor:
     """Each source's chunks reconstructed by the n = 1 network from that source alone.
 
     Returns:
         ``(n_chunks, n_src, freq, frames)`` linear magnitudes, in the order of ``sources``.
     """
-    per_source = [predict(model, chunk(s, features.chunk_samples), features)[:, 0] for s in sources]
-    return decompress(torch.stack(per_source, dim=1), features.compress_power)
+    chunks = chunk(sources, features.chunk_samples, hop_samples)  # (n_src, n_chunks, chunk)
+    predicted = predict(model, chunks.flatten(0, 1), features)[:, 0]  # (n_src * n_chunks, F, T)
+    return decompress(predicted.unflatten(0, chunks.shape[:2]).transpose(0, 1), features.compress_power)
 
 
-def audioslots_estimates(
-    model: torch.nn.Module,
-    mixture: torch.Tensor,
+def order_slots(
+    predicted: torch.Tensor,
     features: FeatureConfig,
     *,
     order: str = "continuity",
     sources: torch.Tensor | None = None,
+    hop_samples: int | None = None,
 ) -> torch.Tensor:
-    """The separation model's per-chunk estimates, slots put in a consistent order across chunks.
+    """Put one mixture's per-chunk predictions in a consistent slot order and decompress them.
 
     Args:
-        mixture: ``(samples,)``.
+        predicted: ``(n_chunks, n_slots, freq, frames)`` compressed magnitudes from :func:`predict`.
         order: ``oracle`` matches each chunk's slots to the ground truth, as the paper does (needs
             ``sources``); ``continuity`` needs no ground truth (see :func:`continuity_order`).
         sources: ``(n_src, samples)`` ground truth, only for ``order="oracle"``.
@@ -89,16 +97,39 @@ def audioslots_estimates(
     """
     if order not in ORDERS:
         raise ConfigError(f"Unknown stitching order {order!r}: choose one of {', '.join(ORDERS)}.")
-    predicted = predict(model, chunk(mixture, features.chunk_samples), features)  # (chunks, n, F, T)
     if order == "oracle":
         if sources is None:
             raise ConfigError("Oracle stitching needs the ground-truth sources; use order='continuity' without them.")
-        target = spectrogram(chunk(sources, features.chunk_samples).transpose(0, 1), features)
+        target = spectrogram(chunk(sources, features.chunk_samples, hop_samples).transpose(0, 1), features)
         perm = hungarian_match(pairwise_mse(predicted, target))  # (chunks, n): slot matched to source j
     else:
         perm = continuity_order(predicted)
     ordered = torch.gather(predicted, 1, perm[:, :, None, None].expand_as(predicted))
     return decompress(ordered, features.compress_power)
+
+
+def audioslots_estimates(
+    model: torch.nn.Module,
+    mixture: torch.Tensor,
+    features: FeatureConfig,
+    *,
+    order: str = "continuity",
+    sources: torch.Tensor | None = None,
+    hop_samples: int | None = None,
+) -> torch.Tensor:
+    """The separation model's per-chunk estimates, slots put in a consistent order across chunks.
+
+    Args:
+        mixture: ``(samples,)``.
+        order, sources: see :func:`order_slots`.
+
+    Returns:
+        ``(n_chunks, n_slots, freq, frames)`` linear magnitudes.
+    """
+    if order not in ORDERS:
+        raise ConfigError(f"Unknown stitching order {order!r}: choose one of {', '.join(ORDERS)}.")
+    predicted = predict(model, chunk(mixture, features.chunk_samples, hop_samples), features)  # (chunks, n, F, T)
+    return order_slots(predicted, features, order=order, sources=sources, hop_samples=hop_samples)
 
 
 def continuity_order(predicted: torch.Tensor, boundary_frames: int = 4) -> torch.Tensor:
@@ -138,6 +169,7 @@ def masked_sources(
     *,
     mask: str = "ibm",
     power: float = 2.0,
+    hop_samples: int | None = None,
 ) -> torch.Tensor:
     """Turn per-chunk magnitude estimates into waveforms by masking the mixture's STFT.
 
@@ -145,15 +177,17 @@ def masked_sources(
         estimates: ``(n_chunks, n_src, freq, frames)`` linear magnitudes, consistently ordered.
         mixture: ``(samples,)``.
         mask: ``ibm`` or ``wiener`` (exponent ``power``).
+        hop_samples: the chunk hop the estimates were made with (``None``: no overlap).
 
     Returns:
-        ``(n_src, samples)`` separated sources, stitched and cut to the mixture's length.
+        ``(n_src, samples)`` separated sources, stitched (or cross-faded) and cut to the mixture's length.
     """
-    chunks = chunk(mixture, features.chunk_samples)  # (n_chunks, chunk)
+    hop = features.chunk_samples if hop_samples is None else hop_samples
+    chunks = chunk(mixture, features.chunk_samples, hop)  # (n_chunks, chunk)
     mixture_spec = stft(chunks, features)  # (n_chunks, F, T) complex
     masks = compute_masks(estimates.to(mixture_spec.real.dtype), mask, power)  # (n_chunks, n, F, T)
     separated = istft(apply_masks(masks, mixture_spec), features, features.chunk_samples)  # (n_chunks, n, chunk)
-    return stitch(separated.transpose(0, 1), mixture.shape[-1])
+    return overlap_add(separated.transpose(0, 1), hop, mixture.shape[-1])
 
 
 def separate(
@@ -165,13 +199,14 @@ def separate(
     power: float = 2.0,
     order: str = "continuity",
     sources: torch.Tensor | None = None,
+    hop_samples: int | None = None,
 ) -> torch.Tensor:
     """Separate one mixture with a trained AudioSlots model: ``(samples,)`` → ``(n_slots, samples)``."""
-    estimates = audioslots_estimates(model, mixture, features, order=order, sources=sources)
-    return masked_sources(estimates, mixture, features, mask=mask, power=power)
+    estimates = audioslots_estimates(model, mixture, features, order=order, sources=sources, hop_samples=hop_samples)
+    return masked_sources(estimates, mixture, features, mask=mask, power=power, hop_samples=hop_samples)
 
 
 __all__ = [
-    "ORDERS", "predict", "oracle_estimates", "autoencoder_estimates", "audioslots_estimates",
+    "ORDERS", "predict", "oracle_estimates", "autoencoder_estimates", "order_slots", "audioslots_estimates",
     "continuity_order", "masked_sources", "separate",
 ]

@@ -6,7 +6,10 @@ import torch
 
 from audioslots.config import FeatureConfig
 from audioslots.errors import ConfigError, DataError
-from audioslots.features import chunk, compress, decompress, inverse_window, istft, spectrogram, stft, stitch
+from audioslots.features import (
+    chunk, chunk_hop, compress, crossfade_window, decompress, inverse_window, istft, overlap_add, spectrogram, stft,
+    stitch,
+)
 
 HALF_SECOND = FeatureConfig(framing="centred")
 ONE_SECOND = FeatureConfig(chunk_seconds=1.0, framing="centred")
@@ -195,3 +198,44 @@ def test_inverse_window_overlap_adds_to_one_in_the_steady_state():
 def test_unknown_framing_is_a_config_error():
     with pytest.raises(ConfigError, match="framing"):
         stft(torch.randn(8000), FeatureConfig(framing="center"))
+
+
+# --- overlapping chunks
+
+
+def test_chunk_with_a_hop_cuts_overlapping_windows_and_pads_the_last():
+    waveform = torch.arange(10, dtype=torch.float32)
+    chunks = chunk(waveform, 4, hop_samples=2)  # starts 0, 2, 4, 6 → the last covers 6..9
+    assert chunks.shape == (4, 4)
+    torch.testing.assert_close(chunks[1], torch.tensor([2.0, 3.0, 4.0, 5.0]))
+    torch.testing.assert_close(chunks[3], torch.tensor([6.0, 7.0, 8.0, 9.0]))
+
+
+@pytest.mark.parametrize("samples", [8000, 20000, 20001, 3000])
+@pytest.mark.parametrize("hop", [4000, 6000, 1000])
+def test_overlap_add_of_unchanged_chunks_gives_back_the_waveform(samples, hop):
+    waveform = torch.randn(2, samples, dtype=torch.float64)
+    chunks = chunk(waveform, 8000, hop)
+    torch.testing.assert_close(overlap_add(chunks, hop, samples), waveform)
+
+
+def test_overlap_add_cross_fades_between_chunks_with_weights_summing_to_one():
+    ones = torch.ones(3, 8000, dtype=torch.float64)
+    ones[1] *= 3.0  # chunk 1 says 3, its neighbours 1
+    out = overlap_add(ones, 4000, 16000)
+    window = crossfade_window(8000, 4000, torch.float64)
+    # sample 4000: the end of chunk 0's fade-out (weight w[4000]) meets the start of chunk 1's fade-in (w[0])
+    torch.testing.assert_close(window[0] + window[4000], torch.tensor(1.0, dtype=torch.float64))
+    torch.testing.assert_close(out[4000], 1.0 + 2 * window[0])
+    assert (out >= 1 - 1e-12).all() and (out <= 3 + 1e-12).all()
+    assert torch.all(torch.diff(out[:8000]) >= -1e-12)  # a monotone fade in, no jump at the boundary
+
+
+def test_crossfade_window_without_overlap_is_all_ones():
+    assert torch.equal(crossfade_window(8000, 8000), torch.ones(8000))
+
+
+@pytest.mark.parametrize("overlap", [-0.1, 1.0])
+def test_chunk_overlap_outside_0_1_is_a_config_error(overlap):
+    with pytest.raises(ConfigError, match="overlap"):
+        chunk_hop(8000, overlap)
