@@ -319,7 +319,7 @@ def figure2(
     columns: Sequence[dict],
     sample_rate: int,
     hop_samples: int,
-    highlight_hz: float = 4000.0,
+    highlight_hz: float | None = None,
     caption: str | None = None,
 ) -> Figure:
     """The paper's Figure 2: mixture, ground truth, autoencoder and AudioSlots spectrograms.
@@ -327,8 +327,10 @@ def figure2(
     One column per example; rows: the input mixture, then for each source i its ground truth,
     its autoencoder reconstruction and its AudioSlots estimate, all compressed magnitudes. All
     panels share one colour scale, from 0 to the largest value of the grid (negative
-    predictions are drawn as 0, which is what ``decompress`` makes of them), and the band above
-    ``highlight_hz``, where the paper notes blurred detail, is outlined with a dashed box.
+    predictions are drawn as 0, which is what ``decompress`` makes of them). With
+    ``highlight_hz``, the band above it is outlined with a dashed box (none by default: where
+    detail is lost is measured by :func:`audioslots.report.reconstruction_by_band`, not assumed).
+    Panels are about 4 × 1.7 inches, readable on a laptop screen.
 
     Args:
         columns: One dict per example with ``title`` (str), ``mixture`` ``(freq, frames)`` and
@@ -337,7 +339,7 @@ def figure2(
             truth's source order (e.g. matched with the Hungarian loss).
         sample_rate: In Hz (sets the kHz axis).
         hop_samples: STFT hop (sets the time axis).
-        highlight_hz: Lower edge of the highlighted band.
+        highlight_hz: Lower edge of the outlined band, or ``None`` for no outline.
         caption: Text above the grid; by default a caption in the words of the paper's.
 
     Returns:
@@ -375,7 +377,7 @@ def figure2(
             rows += [(f"source {i + 1}\n{name}", stacks[key][i]) for key, name in FIGURE2_ROWS]
         panels.append(rows)
     nyquist_hz = sample_rate / 2
-    if not 0 < highlight_hz < nyquist_hz:
+    if highlight_hz is not None and not 0 < highlight_hz < nyquist_hz:
         raise ConfigError(
             f"highlight_hz must lie between 0 and the Nyquist frequency {nyquist_hz:g} Hz, "
             f"got {highlight_hz!r}."
@@ -385,22 +387,15 @@ def figure2(
 
     n_rows, n_cols = len(panels[0]), len(panels)
     with sns.axes_style("ticks"):
-        fig = Figure(figsize=(2.8 * n_cols + 1.8, 1.25 * n_rows + 1.2), layout="constrained")
+        fig = Figure(figsize=(4.0 * n_cols + 2.0, 1.7 * n_rows + 1.2), layout="constrained")
         axes = fig.subplots(n_rows, n_cols, sharex="col", sharey=True, squeeze=False)
         for c, (column, rows) in enumerate(zip(columns, panels)):
             for r, (name, image) in enumerate(rows):
                 ax = axes[r, c]
                 extent = _spectrogram_extent(*image.shape, sample_rate, hop_samples)
                 im = _show_spectrogram(ax, image, extent, vmin=0.0, vmax=vmax)
-                # Inset the box a little so that its dashed edges are not hidden by the spines.
-                left, right, _, top = extent
-                inset_s, inset_khz = 0.01 * (right - left), 0.01 * (top - highlight_hz / 1000)
-                ax.add_patch(Rectangle(
-                    (left + inset_s, highlight_hz / 1000), right - left - 2 * inset_s,
-                    top - highlight_hz / 1000 - inset_khz,
-                    fill=False, edgecolor=HIGHLIGHT_COLOR, linestyle="--", linewidth=1.2,
-                    label=f"above {highlight_hz / 1000:g} kHz",
-                ))
+                if highlight_hz is not None:
+                    _outline_band(ax, extent, highlight_hz)
                 if c == 0:
                     ax.set_ylabel(f"{name}\nfreq. (kHz)", fontsize="small")
                 if r == 0:
@@ -411,11 +406,69 @@ def figure2(
     if caption is None:
         caption = (
             "Compressed magnitude spectrograms of the input mixture and, per source, the ground "
-            "truth, the autoencoder reconstruction and the AudioSlots estimate. Dashed boxes: "
-            f"frequencies above {highlight_hz / 1000:g} kHz, where detail is blurred."
+            "truth, the autoencoder reconstruction and the AudioSlots estimate."
+            + ("" if highlight_hz is None else f" Dashed boxes: frequencies above {highlight_hz / 1000:g} kHz.")
         )
     # About 11 characters of medium text per inch of figure width.
     fig.suptitle(textwrap.fill(caption, width=int(11 * fig.get_figwidth())), fontsize="medium")
+    return fig
+
+
+def _outline_band(ax, extent, highlight_hz: float) -> None:
+    """Dashed box over the band above ``highlight_hz`` (kHz axis), inset from the spines."""
+    left, right, _, top = extent
+    inset_s, inset_khz = 0.01 * (right - left), 0.01 * (top - highlight_hz / 1000)
+    ax.add_patch(Rectangle(
+        (left + inset_s, highlight_hz / 1000), right - left - 2 * inset_s,
+        top - highlight_hz / 1000 - inset_khz,
+        fill=False, edgecolor=HIGHLIGHT_COLOR, linestyle="--", linewidth=1.2,
+        label=f"above {highlight_hz / 1000:g} kHz",
+    ))
+
+
+def band_errors(errors: pd.DataFrame) -> Figure:
+    """Bar chart of :func:`audioslots.report.reconstruction_by_band`: relative error per band and system."""
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(7.5, 3.6), layout="constrained")
+        ax = fig.subplots()
+        sns.barplot(errors, x="band", y="relative error", hue="system", ax=ax)
+        ax.set_xlabel("frequency band")
+        ax.set_ylabel("MSE / ground truth's mean square")
+        ax.set_title("Reconstruction error per frequency band (compressed magnitudes)")
+    return fig
+
+
+def architecture(shapes: Sequence[tuple[str, str, tuple]], title: str | None = None) -> Figure:
+    """Figure 1: the AudioSlots pipeline as boxes with the tensor shapes of a run.
+
+    Args:
+        shapes: ``(stage, what it is, shape)`` per stage, in order, e.g. from
+            :func:`audioslots.report.architecture_shapes` (traced through the model, not typed).
+        title: Text above the boxes.
+
+    Returns:
+        A figure with one box per stage, joined by arrows, each naming its shape as ``a × b``.
+
+    Raises:
+        ~audioslots.errors.DataError: if ``shapes`` is empty.
+    """
+    if not shapes:
+        raise DataError("architecture needs at least one (stage, description, shape) triple, got none.")
+    n = len(shapes)
+    fig = Figure(figsize=(2.2 * n + 0.4, 2.6), layout="constrained")
+    ax = fig.subplots()
+    ax.set_xlim(0, n)
+    ax.set_ylim(0, 1)
+    ax.axis("off")
+    for i, (stage, what, shape) in enumerate(shapes):
+        text = f"{stage}\n" + " × ".join(str(d) for d in shape) + "\n" + textwrap.fill(what, 24)
+        ax.text(i + 0.5, 0.5, text, ha="center", va="center", fontsize="small",
+                bbox={"boxstyle": "round,pad=0.5", "facecolor": "#eef3fb", "edgecolor": "#3b5b92"})
+        if i + 1 < n:
+            ax.annotate("", xy=(i + 1.08, 0.5), xytext=(i + 0.92, 0.5),
+                        arrowprops={"arrowstyle": "->", "color": "#3b5b92"})
+    if title:
+        fig.suptitle(title, fontsize="medium")
     return fig
 
 

@@ -314,6 +314,71 @@ def transformer_sizes() -> pd.DataFrame:
     return pd.DataFrame(rows).round(2)
 
 
+def architecture_shapes(model_config, features: FeatureConfig, n_src: int | None = None) -> list[tuple[str, str, tuple]]:
+    """The tensor shapes along AudioSlots for one chunk, traced through the model (meta device).
+
+    Args:
+        model_config: the network's :class:`~audioslots.config.ModelConfig`.
+        features: the chunk length and STFT (:class:`~audioslots.config.FeatureConfig`).
+        n_src: slots; ``None`` keeps ``model_config.n_slots``.
+
+    Returns:
+        ``(stage, what it is, shape)`` per stage, batch dimension dropped, from the compressed
+        spectrogram to the predicted spectrograms.
+    """
+    import dataclasses
+
+    if n_src is not None:
+        model_config = dataclasses.replace(model_config, n_slots=n_src)
+    with torch.device("meta"):
+        model = AudioSlots(model_config).to("meta").eval()
+        x = torch.zeros(1, features.n_freq, features.n_frames)
+    with torch.no_grad():
+        z = model.encoder_features(x)  # (1, C, F/8, T/8)
+        slots = model.transformer(z)  # (1, n, d)
+        out = model.decoder(slots, features.n_freq, features.n_frames)  # (1, n, F, T)
+    stride = x.shape[1] // z.shape[2]
+    return [
+        ("STFT, |X|^0.3", f"{features.chunk_seconds:g} s chunk, (freq, frames)", tuple(x.shape[1:])),
+        ("encoder input", f"cropped to a multiple of {stride}", (1, (x.shape[1] // stride) * stride,
+                                                                (x.shape[2] // stride) * stride)),
+        ("ResNet grid z", "(channels, freq cells, time cells)", tuple(z.shape[1:])),
+        ("slot transformer", f"{model_config.transformer_layers} layers, learned queries", tuple(slots.shape[1:])),
+        ("broadcast decoder", "slot + Fourier features per cell", (slots.shape[1], features.n_freq * features.n_frames,
+                                                                    slots.shape[2] + 2 * model_config.fourier_features)),
+        ("spectrograms", "one per slot, (slots, freq, frames)", tuple(out.shape[1:])),
+    ]
+
+
+def reconstruction_by_band(columns: list[dict], sample_rate: int,
+                           bands_khz: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 8.0)) -> pd.DataFrame:
+    """Reconstruction error of the autoencoder and AudioSlots per frequency band (compressed magnitudes).
+
+    Args:
+        columns: Figure 2 columns (:func:`figure2_column`), one per chunk; estimates in the
+            ground truth's order.
+        sample_rate: In Hz (bin ``k`` of ``F`` is at ``k / (F - 1) * sample_rate / 2``).
+        bands_khz: Band edges in kHz; the last band includes the Nyquist bin.
+
+    Returns:
+        One row per band × system: ``band``, ``system``, ``mse`` (mean squared error per
+        cell), ``relative error`` (that MSE over the ground truth's mean square in the band:
+        comparable across loud and quiet bands) and ``chunks``.
+    """
+    rows = []
+    n_freq = columns[0]["ground_truth"].shape[-2]
+    freqs_khz = np.linspace(0.0, sample_rate / 2000, n_freq)
+    for low, high in zip(bands_khz[:-1], bands_khz[1:]):
+        pick = (freqs_khz >= low) & ((freqs_khz < high) | (high == bands_khz[-1]))
+        truth = np.concatenate([np.asarray(c["ground_truth"])[:, pick].ravel() for c in columns])
+        for key, name in (("autoencoder", "Autoencoder"), ("audioslots", "AudioSlots")):
+            estimate = np.concatenate([np.asarray(c[key])[:, pick].ravel() for c in columns])
+            mse = float(np.mean((estimate - truth) ** 2))
+            rows.append({"band": f"{low:g}–{high:g} kHz", "system": name, "mse": mse,
+                         "relative error": mse / max(float(np.mean(truth ** 2)), 1e-12), "chunks": len(columns)})
+    return pd.DataFrame(rows)
+
+
 def figure2_column(example: Example, models: dict, features: FeatureConfig, chunk_index: int = 0) -> dict:
     """One column of Figure 2: compressed spectrograms of one chunk of ``example``.
 
@@ -347,5 +412,6 @@ def listening_examples(example: Example, model: torch.nn.Module, features: Featu
 
 
 __all__ = ["provenance_table", "ours", "table1_beside_paper", "gap", "claims", "table1_of_runs", "model_summary",
+           "architecture_shapes", "reconstruction_by_band",
            "transformer_sizes",
            "figure2_column", "listening_examples"]

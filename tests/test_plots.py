@@ -299,3 +299,55 @@ def test_plots_leave_pyplot_and_global_style_untouched():
     plots.metric_distributions(metrics_frame([("Oracle", 0.5)]))
     assert plt.get_fignums() == figures_before
     assert dict(matplotlib.rcParams) == style_before
+
+
+def test_figure2_draws_no_band_outline_unless_asked():
+    """Where detail is lost is measured (report.reconstruction_by_band), not drawn as a fact."""
+    fig = plots.figure2(figure2_columns(n_examples=1, n_src=1), FEATURES.sample_rate, FEATURES.hop_samples)
+    assert not [p for ax in image_axes(fig) for p in ax.patches if isinstance(p, Rectangle)]
+
+
+def test_figure2_panels_are_large_enough_to_read_on_a_laptop():
+    fig = plots.figure2(figure2_columns(n_examples=3, n_src=2), FEATURES.sample_rate, FEATURES.hop_samples)
+    width, height = fig.get_size_inches()
+    assert width / 3 >= 3.5 and height / 7 >= 1.5
+
+
+# architecture (Figure 1) ----------------------------------------------------------------------
+
+
+def test_architecture_draws_one_box_per_stage_with_its_traced_shape():
+    from audioslots.config import get_preset
+    from audioslots.report import architecture_shapes
+
+    preset = get_preset("tiny")
+    shapes = architecture_shapes(preset.model, preset.features)
+    fig = plots.architecture(shapes)
+    texts = [t.get_text() for t in fig.axes[0].texts if t.get_text()]  # arrows are empty annotations
+    assert len(texts) == len(shapes)
+    for text, (_, _, shape) in zip(texts, shapes):
+        assert " × ".join(str(d) for d in shape) in text
+    assert shapes[-1][2] == (preset.model.n_slots, preset.features.n_freq, preset.features.n_frames)
+
+
+def test_architecture_rejects_no_stages():
+    with pytest.raises(DataError):
+        plots.architecture([])
+
+
+# band errors ----------------------------------------------------------------------------------
+
+
+def test_reconstruction_by_band_is_zero_for_a_perfect_estimate_and_grows_where_the_estimate_is_off():
+    from audioslots.report import reconstruction_by_band
+
+    column = figure2_columns(n_examples=1, n_src=2)[0]
+    truth = np.asarray(column["ground_truth"])
+    off = truth.copy()
+    off[:, truth.shape[1] // 2:] += 1.0  # only the upper half of the bins (4–8 kHz) is wrong
+    errors = reconstruction_by_band([dict(column, autoencoder=truth, audioslots=off)], FEATURES.sample_rate)
+    by = errors.set_index(["band", "system"])["mse"]
+    assert by[("0–1 kHz", "Autoencoder")] == 0 and by[("4–8 kHz", "Autoencoder")] == 0
+    assert by[("0–1 kHz", "AudioSlots")] == 0 and by[("4–8 kHz", "AudioSlots")] > 0.9
+    fig = plots.band_errors(errors)
+    assert fig.axes[0].get_xlabel() == "frequency band"
