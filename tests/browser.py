@@ -69,6 +69,8 @@ class PageVisit:
         audio_players: number of ``<audio>`` elements.
         broken_audio: ``src`` of every ``<audio>`` whose media failed or has no usable source.
         screenshot: where the screenshot was written, if one was asked for.
+        visible_text: the page's rendered text (``innerText``: folded code and removed or
+            hidden cells are not in it), one line per block, table cells separated by tabs.
     """
 
     url: str
@@ -81,6 +83,7 @@ class PageVisit:
     audio_players: int = 0
     broken_audio: list[str] = field(default_factory=list)
     screenshot: Path | None = None
+    visible_text: str = ""
 
     @property
     def unexpected_console_errors(self) -> list[str]:
@@ -195,6 +198,7 @@ class Browser:
                          .filter(a => a.error !== null || a.networkState === 3)
                          .map(a => (a.currentSrc || a.innerHTML).slice(0, 80))"""
             )
+            visit.visible_text = page.evaluate("() => document.body.innerText")
             if screenshot is not None:
                 visit.screenshot = Path(screenshot)
                 page.screenshot(path=str(visit.screenshot), full_page=True)

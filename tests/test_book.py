@@ -397,3 +397,96 @@ def test_results_page_works_offline_in_the_browser(visits, doc):
     assert visit.remote_requests == []
     assert visit.unexpected_console_errors == []
     assert visit.broken_images == [] and visit.broken_audio == []
+
+
+# ----------------------------------------------------------------------------------------------
+# Publishing: the GitHub Pages workflow
+
+
+WORKFLOW = ROOT / ".github" / "workflows" / "book.yml"
+
+
+def _check_workflow(path: Path) -> subprocess.CompletedProcess:
+    """Validate a workflow against GitHub's workflow schema as vendored by the pinned check-jsonschema."""
+    checker = Path(sys.executable).with_name("check-jsonschema")
+    if not checker.exists():
+        pytest.fail(f"{checker} not found: install the pinned requirements (make setup).")
+    return subprocess.run([str(checker), "--builtin-schema", "vendor.github-workflows", str(path)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_book_workflow_is_a_valid_github_workflow():
+    result = _check_workflow(WORKFLOW)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_workflow_check_rejects_an_invalid_workflow(tmp_path):
+    broken = yaml.safe_load(WORKFLOW.read_text())
+    del broken["jobs"]["build"]["runs-on"]
+    broken["jobs"]["build"]["steps"][0]["uses"] = 42
+    (tmp_path / "broken.yml").write_text(yaml.safe_dump(broken))
+    assert _check_workflow(tmp_path / "broken.yml").returncode != 0
+
+
+def test_book_workflow_builds_from_committed_results_and_deploys_to_pages():
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    steps = [s for job in workflow["jobs"].values() for s in job["steps"]]
+    uses = [s["uses"].split("@")[0] for s in steps if "uses" in s]
+    assert "actions/upload-pages-artifact" in uses and "actions/deploy-pages" in uses
+    commands = "\n".join(s.get("run", "") for s in steps)
+    assert "audioslots.book stage results/" in commands and "jupyter-book build --all -W -n" in commands
+    assert not re.search(r"papermill|make reproduce|audioslots train|audioslots evaluate", commands), \
+        "the workflow must publish committed results, never train or execute notebooks"
+    assert workflow["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading experience, the stale-result banner and the Status table
+
+
+def _run_pages() -> list[str]:
+    return [doc for doc in toc_files() if doc.startswith("run/notebooks/")]
+
+
+@skip_while_placeholders
+def test_no_parameter_cell_or_code_is_visible_by_default(visits):
+    """Parameter cells (the notebook's and papermill's) are removed; code is folded, outputs show."""
+    for doc in _run_pages():
+        text = visits(doc).visible_text
+        assert text.strip(), f"{doc}: empty page"
+        for code in ('run_dir = "', "run_dir = '", 'preset = "', "from audioslots"):
+            assert code not in text, f"{doc}: {code!r} is visible without unfolding a cell"
+
+
+@skip_while_placeholders
+def test_status_table_states_the_018_db_claim_with_this_runs_verdict(visits):
+    from audioslots.report import claims
+    from audioslots.reproduce import load_metrics
+
+    expected = claims(load_metrics(BOOK / "run"), PAPER_TABLE1)
+    gap = expected[expected["claim of the paper"].str.contains("0.18")]
+    lines = [line for line in visits("intro").visible_text.splitlines() if "0.18 ± 0.01 dB of the autoencoder" in line]
+    assert len(lines) == len(gap) > 0, lines
+    for line, row in zip(lines, gap.to_dict("records")):
+        cells = [c.strip() for c in line.split("\t")]
+        assert row["verdict"] in cells and row["mask"] in cells and row["this run"] in cells, (cells, row)
+
+
+@skip_while_placeholders
+def test_every_run_page_names_the_runs_commit_and_warns_exactly_when_stale(built_book):
+    from audioslots.book import staleness
+
+    commit = json.loads((BOOK / "run" / "provenance.json").read_text())["commit"]
+    stale = staleness(commit, ROOT).stale
+    for doc in ["intro", *_run_pages()]:
+        page = html_path(doc).read_text(encoding="utf-8")
+        assert commit[:7] in _page_text(doc), f"{doc} does not name the run's commit"
+        assert ("stale-run" in page) == stale, f"{doc}: stale banner {'missing' if stale else 'shown'}"
+        assert ("run-commit" in page) != stale
+
+
+@skip_while_placeholders
+def test_every_run_page_lists_each_committed_runs_table1(built_book):
+    runs = sorted(p.parent.name for p in (ROOT / "results").glob("*/table1.csv"))
+    cells = [set(t) for t in parse_page(html_path("results")).tables]
+    assert runs and any(set(runs) | {"paper", "system"} <= header for header in cells), runs

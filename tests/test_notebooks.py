@@ -83,3 +83,21 @@ def test_figures_are_saved_as_images_in_the_executed_notebooks(executed):
                   and "image/png" not in o.get("data", {})]
         assert not leaked, f"{name}: a figure printed as text instead of an image"
 
+
+
+def test_prepare_notebook_removes_parameter_cells_and_folds_code_only():
+    from audioslots.book import prepare_notebook
+
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Title"),
+        nbformat.v4.new_code_cell("preset = 'cpu'", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("preset = 'tiny'", metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_code_cell("plot()"),
+        nbformat.v4.new_code_cell("x", metadata={"tags": ["remove-input"]}),
+    ])
+    sources = [c.source for c in notebook.cells]
+    prepare_notebook(prepare_notebook(notebook))  # idempotent
+    tags = [c.metadata.get("tags", []) for c in notebook.cells]
+    assert tags == [[], ["parameters", "remove-cell"], ["injected-parameters", "remove-cell"], ["hide-input"],
+                    ["remove-input"]]
+    assert [c.source for c in notebook.cells] == sources

@@ -39,3 +39,83 @@ def test_changed_code_is_dirty(repo):
 
 def test_outside_a_checkout_says_so(tmp_path):
     assert git_commit(tmp_path).startswith("unknown")
+
+
+# The book's stale-result banner (audioslots.book.staleness / banner) -------------------------
+
+
+@pytest.fixture
+def code_repo(tmp_path):
+    """A checkout with the folders that affect results (audioslots/, notebooks/) and a run."""
+    for path, text in {"audioslots/model.py": "x = 1\n", "notebooks/01.md": "# 1\n", "README.md": "r\n",
+                       "results/cpu/table1.csv": "a\n1\n"}.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "run")
+    return tmp_path
+
+
+def _commit_all(repo, message):
+    _git(repo, "add", ".")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message)
+
+
+def test_run_of_the_current_code_is_not_stale(code_repo):
+    from audioslots.book import staleness
+
+    state = staleness(_git(code_repo, "rev-parse", "HEAD"), code_repo)
+    assert not state.stale and state.changed == [] and state.reason == ""
+
+
+def test_changes_outside_library_and_notebooks_do_not_make_a_run_stale(code_repo):
+    from audioslots.book import staleness
+
+    run = _git(code_repo, "rev-parse", "HEAD")
+    (code_repo / "README.md").write_text("changed\n")
+    (code_repo / "results" / "cpu" / "table1.csv").write_text("a\n2\n")
+    _commit_all(code_repo, "docs and results")
+    assert not staleness(run, code_repo).stale
+
+
+def test_library_committed_since_the_run_makes_it_stale(code_repo):
+    from audioslots.book import staleness
+
+    run = _git(code_repo, "rev-parse", "HEAD")
+    (code_repo / "audioslots" / "model.py").write_text("x = 2\n")
+    _commit_all(code_repo, "code")
+    state = staleness(run, code_repo)
+    assert state.stale and state.changed == ["audioslots/model.py"] and "audioslots/model.py" in state.reason
+
+
+def test_uncommitted_and_untracked_notebook_changes_make_a_run_stale(code_repo):
+    from audioslots.book import staleness
+
+    run = _git(code_repo, "rev-parse", "HEAD")
+    (code_repo / "notebooks" / "01.md").write_text("# 1, edited\n")
+    (code_repo / "notebooks" / "02.md").write_text("# 2\n")
+    assert staleness(run, code_repo).changed == ["notebooks/01.md", "notebooks/02.md"]
+
+
+def test_a_dirty_or_unknown_run_commit_is_stale(code_repo):
+    from audioslots.book import staleness
+
+    head = _git(code_repo, "rev-parse", "HEAD")
+    assert staleness(head + "-dirty", code_repo).stale
+    assert staleness("0" * 40, code_repo).stale
+
+
+def test_banner_names_the_commit_and_warns_only_when_stale(code_repo):
+    import json
+
+    from audioslots.book import banner
+
+    run_dir = code_repo / "results" / "cpu"
+    head = _git(code_repo, "rev-parse", "HEAD")
+    (run_dir / "provenance.json").write_text(json.dumps({"commit": head}))
+    fresh = banner(run_dir, code_repo, name="results/cpu")
+    assert head[:7] in fresh and "stale-run" not in fresh
+    (code_repo / "audioslots" / "model.py").write_text("x = 3\n")
+    stale = banner(run_dir, code_repo, name="results/cpu")
+    assert head[:7] in stale and "stale-run" in stale and "audioslots/model.py" in stale
