@@ -361,9 +361,9 @@ def reconstruction_by_band(columns: list[dict], sample_rate: int,
         bands_khz: Band edges in kHz; the last band includes the Nyquist bin.
 
     Returns:
-        One row per band × system: ``band``, ``system``, ``mse`` (mean squared error per
-        cell), ``relative error`` (that MSE over the ground truth's mean square in the band:
-        comparable across loud and quiet bands) and ``chunks``.
+        A table with one row per band and system and the columns ``band``, ``system``, ``mse``
+        (mean squared error per cell), ``relative error`` (that MSE over the ground truth's mean
+        square in the band, comparable across loud and quiet bands) and ``chunks``.
     """
     rows = []
     n_freq = columns[0]["ground_truth"].shape[-2]
