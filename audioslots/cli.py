@@ -43,21 +43,29 @@ def cmd_synth_data(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from audioslots.train import train
+    from audioslots.train import TrainingStopped, train
 
     preset = replace(
         get_preset(args.preset), chunk_seconds=args.chunk_seconds, steps=args.steps,
         batch_size=args.batch_size, learning_rate=args.lr, warmup_steps=args.warmup_steps,
-        seed=args.seed, num_workers=args.num_workers,
+        seed=args.seed, num_workers=args.num_workers, autocast=args.autocast, clip_grad_norm=args.clip_grad_norm,
+        checkpoint_minutes=args.checkpoint_minutes, max_nonfinite_steps=args.max_nonfinite_steps,
     )
     if args.batch_size is not None:  # an explicit batch size wins over the preset's batch_seconds
         preset = dataclasses.replace(preset, train=dataclasses.replace(preset.train, batch_seconds=None))
-    result = train(
-        preset, args.data, args.out, kind=args.model, split=args.split, n_src=args.n_src,
-        sample_rate=args.sample_rate, mode=args.mode, device=args.device, progress=not args.no_progress,
-    )
-    print(f"Trained {args.model} to step {result.step} in {result.run_dir} "
-          f"(final loss {result.final_loss:.4f}, {result.steps_per_second:.2f} steps/s this call)")
+    try:
+        result = train(
+            preset, args.data, args.out, kind=args.model, split=args.split, n_src=args.n_src,
+            sample_rate=args.sample_rate, mode=args.mode, device=args.device, progress=not args.no_progress,
+            compile=args.compile,
+        )
+    except TrainingStopped as stopped:  # preempted: exit as the signal would have, after checkpointing
+        if os.environ.get("RANK", "0") == "0":
+            print(f"audioslots train: {stopped}", file=sys.stderr)
+        sys.exit(128 + stopped.signal_number)
+    if os.environ.get("RANK", "0") == "0":  # torchrun: one summary, from the process that wrote the files
+        print(f"Trained {args.model} to step {result.step} in {result.run_dir} "
+              f"(final loss {result.final_loss:.4f}, {result.steps_per_second:.2f} steps/s this call)")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -122,7 +130,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup-steps", type=int, help="linear warm-up steps (overrides the preset)")
     p.add_argument("--seed", type=int, help="random seed (overrides the preset)")
     p.add_argument("--num-workers", type=int, help="data-loading processes (overrides the preset)")
-    p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda")
+    p.add_argument("--device", default="auto",
+                   help="auto (CUDA if available), cpu or cuda; under torchrun each process takes cuda:LOCAL_RANK")
+    p.add_argument("--autocast", choices=("auto", "bf16", "off"),
+                   help="bf16 autocast: auto = on CUDA only (preset default), bf16 = on the CPU too, off = float32")
+    p.add_argument("--clip-grad-norm", type=float, metavar="MAX",
+                   help="clip the global gradient norm to MAX (default: no clipping, as the paper)")
+    p.add_argument("--checkpoint-minutes", type=float, metavar="M",
+                   help="also checkpoint every M minutes (preemptible jobs; default: by steps only)")
+    p.add_argument("--max-nonfinite-steps", type=int, metavar="N",
+                   help="stop after N steps in a row with a non-finite loss (skipped; default 5)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the network (for CUDA; slow first steps)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_train)
 

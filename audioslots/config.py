@@ -86,6 +86,18 @@ class TrainConfig:
     # [choice] If set, a batch holds this many seconds of audio (batch_seconds / chunk_seconds
     # crops), so that 0.5 s and 1 s runs cost the same per step; None keeps ``batch_size``.
     batch_seconds: float | None = None
+    # Also checkpoint every this many minutes of wall-clock time (None: every checkpoint_every
+    # steps only): a preempted or crashed job loses at most this much work.
+    checkpoint_minutes: float | None = None
+    # [choice] Clip the global gradient norm to this value; None (no clipping) is the paper, which
+    # names none.
+    clip_grad_norm: float | None = None
+    # A step whose loss or gradient is not finite is skipped (no update); this many in a row stop
+    # the run with an error.
+    max_nonfinite_steps: int = 5
+    # [choice] bf16 autocast of the forward pass: "auto" on CUDA only, "bf16" on the CPU too (how
+    # the paper preset is smoke-tested on CPU), "off" float32 everywhere. The paper does not say.
+    autocast: str = "auto"
 
     def batch_for(self, chunk_seconds: float) -> int:
         """Crops per batch for crops of ``chunk_seconds``."""

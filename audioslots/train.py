@@ -2,22 +2,42 @@
 
 A run folder holds everything a run needs to continue or to be evaluated::
 
-    RUN_DIR/config.json      the resolved preset, model kind and data source
-    RUN_DIR/checkpoint.pt    model, optimiser and RNG state at the last saved step (atomic writes)
-    RUN_DIR/log.csv          step, loss, learning_rate, seconds (one row per ``log_every`` steps)
+    RUN_DIR/config.json          the resolved preset, model kind and data source
+    RUN_DIR/checkpoint.pt        model, optimiser and RNG state at the last saved step (atomic writes)
+    RUN_DIR/checkpoint.prev.pt   the checkpoint before it: resumed from, with a warning, when the
+                                 latest cannot be read
+    RUN_DIR/log.csv              step, loss, learning_rate, seconds, skipped (one row per ``log_every`` steps)
 
 The batch of step ``k`` is drawn from a generator seeded with ``(seed, k)``: it does not depend
 on what ran before, so a resumed run sees exactly the batches an uninterrupted run would.
+
+Long runs on shared machines:
+
+- Several processes (``torchrun --nproc-per-node N -m audioslots train ...``) split each batch
+  and average their gradients; see :mod:`audioslots.distributed` for the commands, multi-node
+  included, and what differs on the CPU.
+- SIGTERM or SIGUSR1 (preemption) finish the current step, checkpoint and raise
+  :class:`TrainingStopped`; re-running the same command resumes exactly. ``checkpoint_minutes``
+  adds checkpoints by wall-clock time.
+- A step whose loss or gradient is not finite is skipped (no update, BatchNorm statistics kept)
+  and counted in the log's ``skipped`` column; ``max_nonfinite_steps`` in a row raise
+  :class:`NonFiniteLoss`. A checkpoint never holds non-finite weights.
+- On CUDA: bf16 autocast, TF32, fused Adam, channels-last convolutions in the encoder, pinned
+  memory, optional ``torch.compile``, and no host sync per step (losses are summed on the device
+  and read at log time).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
 import math
 import os
+import signal
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +45,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from audioslots import distributed
 from audioslots.config import ModelConfig, Preset, TrainConfig
 from audioslots.data import LibriMix
-from audioslots.errors import CheckpointError, ConfigError
+from audioslots.errors import AudioSlotsError, CheckpointError, ConfigError
 from audioslots.features import spectrogram
 from audioslots.loss import matched_mse
 from audioslots.model import AudioSlots
@@ -36,7 +57,22 @@ MODEL_KINDS = ("audioslots", "autoencoder")
 #: Training splits up to this size are read into memory once instead of per crop (the synthetic set
 #: is about 350 MB; a Libri2Mix training split is far larger and stays on disk).
 PRELOAD_BYTES = 1 << 30
-LOG_COLUMNS = ("step", "loss", "learning_rate", "seconds")
+LOG_COLUMNS = ("step", "loss", "learning_rate", "seconds", "skipped")
+AUTOCAST_CHOICES = ("auto", "bf16", "off")
+#: Training options that only say how a run is executed: a resumed run may change them.
+EXECUTION_FIELDS = ("num_workers", "checkpoint_every", "checkpoint_minutes")
+
+
+class TrainingStopped(AudioSlotsError):
+    """A stop signal (preemption) ended the run after checkpointing; re-running resumes it."""
+
+    def __init__(self, message: str, signal_number: int):
+        super().__init__(message)
+        self.signal_number = signal_number
+
+
+class NonFiniteLoss(AudioSlotsError):
+    """The loss or gradient stayed non-finite for ``max_nonfinite_steps`` steps in a row."""
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -72,11 +108,16 @@ class CropBatches(torch.utils.data.Dataset):
     variant returns every source of those crops, each as its own input and target:
     ``(sources (batch * n_src, samples), sources (batch * n_src, 1, samples))``, so that it
     learns from exactly the sources the separation model sees.
+
+    With ``part`` (one process's share under torchrun, :func:`audioslots.distributed.batch_part`)
+    the whole batch's mixtures and offsets are still drawn, so that every share of step ``k`` is
+    the same whatever the number of processes, but only the crops in ``part`` are read.
     """
 
-    def __init__(self, dataset: LibriMix, batch_size: int, crop_samples: int, seed: int, kind: str):
+    def __init__(self, dataset: LibriMix, batch_size: int, crop_samples: int, seed: int, kind: str,
+                 part: slice = slice(None)):
         self.dataset, self.batch_size, self.crop_samples = dataset, batch_size, crop_samples
-        self.seed, self.kind = seed, kind
+        self.seed, self.kind, self.part = seed, kind, part
         self.lengths = np.asarray(dataset.lengths)
 
     def __len__(self) -> int:
@@ -87,6 +128,7 @@ class CropBatches(torch.utils.data.Dataset):
         indices = rng.integers(len(self.dataset), size=self.batch_size)
         spare = np.maximum(self.lengths[indices] - self.crop_samples, 0)
         offsets = (rng.random(self.batch_size) * (spare + 1)).astype(np.int64)
+        indices, offsets = indices[self.part], offsets[self.part]
         examples = [self.dataset.crop(int(i), int(o), self.crop_samples) for i, o in zip(indices, offsets)]
         mixtures = torch.stack([e.mixture for e in examples])  # (batch, samples)
         sources = torch.stack([e.sources for e in examples])  # (batch, n_src, samples)
@@ -103,7 +145,7 @@ def decoded_cells(step: int, grid: tuple[int, int], config: TrainConfig, device)
     n_cells = grid[0] * grid[1]
     generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
     keep = max(1, round(config.decoded_cells * n_cells))
-    return torch.randperm(n_cells, generator=generator)[:keep].to(device)
+    return torch.randperm(n_cells, generator=generator)[:keep].to(device, non_blocking=True)  # no host sync on CUDA
 
 
 @dataclass
@@ -121,6 +163,10 @@ class RunFiles:
         return self.root / "checkpoint.pt"
 
     @property
+    def previous_checkpoint(self) -> Path:
+        return self.root / "checkpoint.prev.pt"
+
+    @property
     def log(self) -> Path:
         return self.root / "log.csv"
 
@@ -135,6 +181,16 @@ def _comparable(config: dict) -> dict:
     return json.loads(json.dumps(config))
 
 
+def _resumable_view(config: dict) -> dict:
+    """What must match for a run to resume: not the data root (data moves between machines), not
+    how the run is executed, and training options added since the run began take their defaults."""
+    view = _comparable(config)
+    view["data"] = {k: v for k, v in view["data"].items() if k != "root"}
+    train = {**dataclasses.asdict(TrainConfig()), **view["preset"]["train"]}
+    view["preset"]["train"] = {k: v for k, v in train.items() if k not in EXECUTION_FIELDS}
+    return view
+
+
 def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
     keys = sorted(set(old) | set(new))
     out = []
@@ -147,10 +203,20 @@ def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def save_checkpoint(path: Path, state: dict) -> None:
-    """Write atomically: a crash mid-write leaves the previous checkpoint intact."""
+def save_checkpoint(path: Path, state: dict, keep_previous: bool = True) -> None:
+    """Write atomically: a crash mid-write leaves the previous checkpoint intact.
+
+    With ``keep_previous`` the checkpoint being replaced stays as ``checkpoint.prev.pt``, the
+    fallback when the new one turns out unreadable (a disk filled up, a file system that lost
+    the last write).
+    """
     tmp = path.with_suffix(".pt.tmp")
-    torch.save(state, tmp)
+    with tmp.open("wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    if keep_previous and path.exists():
+        os.replace(path, path.with_suffix(".prev.pt"))
     os.replace(tmp, path)
 
 
@@ -166,6 +232,30 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     if not isinstance(state, dict) or "config" not in state or "model" not in state:
         raise CheckpointError(f"{path} is not an AudioSlots checkpoint (no config/model inside).")
     return state
+
+
+def _resume_state(files: RunFiles, warn: bool) -> tuple[dict | None, Path | None]:
+    """The latest readable checkpoint of a run folder and its path; ``(None, None)`` for a new run.
+
+    An unreadable ``checkpoint.pt`` falls back to ``checkpoint.prev.pt`` with a warning.
+    """
+    problems = []
+    for path in (files.checkpoint, files.previous_checkpoint):
+        if not path.exists():
+            continue
+        try:
+            state = load_checkpoint(path)
+        except CheckpointError as error:
+            problems.append(str(error))
+            continue
+        if problems and warn:
+            warnings.warn(f"{problems[0]} Resuming from the previous checkpoint {path} (step {state['step']}) instead.",
+                          stacklevel=3)
+        return state, path
+    if problems:
+        raise CheckpointError(f"{' '.join(problems)} No readable checkpoint is left in {files.root}; "
+                              "delete the folder to start the run afresh, or choose another --out folder.")
+    return None, None
 
 
 def preset_from_dict(values: dict) -> Preset:
@@ -199,7 +289,8 @@ def _read_log(path: Path, up_to_step: int) -> list[dict]:
     if not path.exists():
         return []
     with path.open() as f:
-        return [row for row in csv.DictReader(f) if int(row["step"]) <= up_to_step]
+        rows = [row for row in csv.DictReader(f) if int(row["step"]) <= up_to_step]
+    return [{"skipped": "0", **row} for row in rows]  # logs from before skipping existed skipped none
 
 
 def _write_log(path: Path, rows: list[dict]) -> None:
@@ -218,6 +309,57 @@ class TrainResult:
     final_loss: float
     seconds: float
     steps_per_second: float
+    skipped_steps: int = 0  # steps of this call whose update was skipped (non-finite loss or gradient)
+
+
+def use_bf16(config: TrainConfig, device: torch.device) -> bool:
+    """Whether the forward pass runs under bf16 autocast (``TrainConfig.autocast``)."""
+    if config.autocast not in AUTOCAST_CHOICES:
+        raise ConfigError(f"Unknown autocast {config.autocast!r}: choose one of {', '.join(AUTOCAST_CHOICES)}.")
+    return config.autocast == "bf16" or (config.autocast == "auto" and device.type == "cuda")
+
+
+@contextlib.contextmanager
+def cuda_speedups(device: torch.device):
+    """TF32 matmuls and convolutions and cuDNN autotuning (fixed shapes) while training on CUDA.
+
+    The previous settings come back afterwards, so that evaluation in the same process is unchanged.
+    """
+    if device.type != "cuda":
+        yield
+        return
+    previous = (torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark)
+    torch.set_float32_matmul_precision("high")
+    torch.backends.cudnn.allow_tf32 = torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(previous[0])
+        torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark = previous[1:]
+
+
+def _optimizer_state(saved: dict, fused: bool) -> dict:
+    """A saved Adam state for this device's implementation: a CUDA (fused) run may resume on the CPU and back."""
+    groups = [{**group, "fused": fused or None, "foreach": None} for group in saved["param_groups"]]
+    return {**saved, "param_groups": groups}
+
+
+def adam_step(optimizer: torch.optim.Optimizer, finite: torch.Tensor) -> None:
+    """Update the weights unless ``finite`` (a 0-d bool tensor) is false, without a host sync on CUDA.
+
+    On CUDA the optimiser is fused Adam, which skips its whole update (weights, moments and step
+    count) on the device when ``found_inf`` is 1, as under ``torch.amp.GradScaler``. Elsewhere
+    reading the flag costs nothing.
+    """
+    if getattr(optimizer, "defaults", {}).get("fused"):
+        optimizer.found_inf = (~finite).float()
+        optimizer.step()
+    elif finite:
+        optimizer.step()
+
+
+def _nonfinite_entries(state: dict) -> list[str]:
+    return [name for name, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
 
 
 def train(
@@ -233,11 +375,14 @@ def train(
     device: str = "auto",
     progress: bool = True,
     stop_after: int | None = None,
+    compile: bool = False,
 ) -> TrainResult:
     """Train AudioSlots (or its autoencoder) on ``split`` of a LibriMix-layout folder.
 
-    Re-running with the same arguments resumes from ``run_dir/checkpoint.pt``; a run folder
-    written with another configuration is refused rather than overwritten.
+    Re-running with the same arguments resumes from ``run_dir/checkpoint.pt`` (or, if that cannot
+    be read, ``checkpoint.prev.pt``); a run folder written with another configuration is refused
+    rather than overwritten. Started by ``torchrun``, every process calls this and trains its share
+    of each batch (:mod:`audioslots.distributed`); rank 0 alone writes files.
 
     Args:
         preset: resolved configuration (see :mod:`audioslots.config`).
@@ -245,104 +390,198 @@ def train(
         run_dir: where the config, checkpoint and log are written.
         kind: ``audioslots`` (one slot per source) or ``autoencoder`` (one slot, fed a single source).
         split, n_src, sample_rate, mode: which LibriMix data to read.
-        device: ``auto``, ``cpu`` or ``cuda``.
+        device: ``auto``, ``cpu`` or ``cuda`` (under torchrun, CUDA means ``cuda:LOCAL_RANK``).
         progress: show a progress bar.
         stop_after: stop (with a checkpoint) once this step is reached, as an interruption would.
+        compile: ``torch.compile`` the network (meant for CUDA; the first steps are slow).
 
     Returns:
         TrainResult with the last step, the mean loss of the last logged window and the speed.
+
+    Raises:
+        TrainingStopped: SIGTERM or SIGUSR1 arrived; the step it was at is checkpointed.
+        NonFiniteLoss: ``max_nonfinite_steps`` steps in a row had a non-finite loss or gradient.
     """
     if preset.features.sample_rate != sample_rate:
         preset = dataclasses.replace(preset, features=dataclasses.replace(preset.features, sample_rate=sample_rate))
     model_config = model_config_for(preset, kind, n_src)
-    dev = resolve_device(device)
+    ranks = distributed.ranks_from_environment()
+    dev = distributed.process_device(resolve_device(device), ranks)
+    cfg = preset.train
+    bf16 = use_bf16(cfg, dev)
+    batch_size = cfg.batch_for(preset.features.chunk_seconds)
+    part = distributed.batch_part(batch_size, ranks)
     files = RunFiles(Path(run_dir))
     dataset = LibriMix(data_root, split, n_src=n_src, sample_rate=sample_rate, mode=mode)
     data = {"root": str(Path(data_root).resolve()), "split": split, "n_src": n_src,
             "sample_rate": sample_rate, "mode": mode}
     config = _comparable(run_config(preset, kind, data))
 
-    cfg = preset.train
-    torch.manual_seed(cfg.seed)
-    model = AudioSlots(model_config).to(dev)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
-    step = 0
-    if files.checkpoint.exists():
-        state = load_checkpoint(files.checkpoint)
-        # The data root may move between machines; everything else must match.
-        old, new = dict(state["config"]), dict(config)
-        old["data"] = {k: v for k, v in old["data"].items() if k != "root"}
-        new["data"] = {k: v for k, v in new["data"].items() if k != "root"}
-        diff = _differences(old, new)
-        if diff:
-            raise CheckpointError(
-                f"{files.checkpoint} was written with a different configuration ({'; '.join(diff[:3])}); "
-                "re-run with the same options or choose another --out folder."
-            )
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"]["torch"])
-        step = int(state["step"])
-    files.root.mkdir(parents=True, exist_ok=True)
-    files.config.write_text(json.dumps(config, indent=2) + "\n")
-    log_rows = _read_log(files.log, step)
-    _write_log(files.log, log_rows)
+    with contextlib.ExitStack() as context:
+        control = context.enter_context(distributed.process_group(dev, ranks))
+        stop = context.enter_context(distributed.StopSignals())
+        context.enter_context(cuda_speedups(dev))
 
-    def checkpoint() -> None:
-        save_checkpoint(files.checkpoint, {
-            "step": step, "config": config, "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(), "rng": {"torch": torch.get_rng_state()},
-        })
+        torch.manual_seed(cfg.seed)
+        model = distributed.synchronise_batch_norm(AudioSlots(model_config), dev, ranks).to(dev)
+        if dev.type == "cuda":
+            model.encoder.to(memory_format=torch.channels_last)  # NHWC convolutions on tensor cores
+        fused = dev.type == "cuda"  # CPU: the default implementation, as the reference runs used
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate, fused=fused or None)
+        step = 0
+        state, resumed_from = _resume_state(files, warn=ranks.is_main)
+        if state is not None:
+            diff = _differences(_resumable_view(state["config"]), _resumable_view(config))
+            if diff:
+                raise CheckpointError(
+                    f"{resumed_from} was written with a different configuration ({'; '.join(diff[:3])}); "
+                    "re-run with the same options or choose another --out folder."
+                )
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(_optimizer_state(state["optimizer"], fused))
+            torch.set_rng_state(state["rng"]["torch"])
+            step = int(state["step"])
+        # After a fall-back the unreadable latest checkpoint is replaced, not kept as the previous one.
+        keep_previous = resumed_from != files.previous_checkpoint
+        log_rows = []
+        if ranks.is_main:
+            files.root.mkdir(parents=True, exist_ok=True)
+            files.config.write_text(json.dumps(config, indent=2) + "\n")
+            log_rows = _read_log(files.log, step)
+            _write_log(files.log, log_rows)
+        network = distributed.data_parallel(model, dev, ranks)
+        if compile:
+            network = torch.compile(network)
 
-    if dataset.nbytes <= PRELOAD_BYTES:
-        dataset.preload(progress=progress)  # same samples as from disk, without 3 file reads per crop
-    batch_size = cfg.batch_for(preset.features.chunk_seconds)
-    batches = CropBatches(dataset, batch_size, preset.features.chunk_samples, cfg.seed, kind)
-    end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
-    loader = torch.utils.data.DataLoader(
-        batches, batch_size=None, sampler=range(step, end), num_workers=cfg.num_workers,
-        pin_memory=dev.type == "cuda", persistent_workers=False,
-    )
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda")
-    bar = tqdm(total=cfg.steps, initial=step, desc=f"train {kind}", disable=not progress, unit="step")
-    window: list[float] = []
-    start, start_step = time.perf_counter(), step
-    model.train()
-    try:
-        for inputs, targets in loader:
-            inputs, targets = inputs.to(dev, non_blocking=True), targets.to(dev, non_blocking=True)
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(step, cfg)
-            with autocast:
-                features = spectrogram(inputs, preset.features)  # (batch, freq, frames)
-                target_features = spectrogram(targets, preset.features)  # (batch, n, freq, frames)
-                cells = decoded_cells(step, target_features.shape[-2:], cfg, dev)
-                predictions = model(features, cells)  # (batch, n, freq, frames) or (batch, n, K, 1)
-                if cells is not None:
-                    target_features = target_features.flatten(-2)[..., cells, None]  # (batch, n, K, 1)
-                loss, _ = matched_mse(predictions.float(), target_features.float())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-            window.append(loss.item())
-            bar.update(1)
-            if step % cfg.log_every == 0 or step == end:
-                mean_loss = float(np.mean(window))
-                window.clear()
-                log_rows.append({"step": step, "loss": f"{mean_loss:.6g}",
-                                 "learning_rate": f"{learning_rate(step - 1, cfg):.6g}",
-                                 "seconds": f"{time.perf_counter() - start:.3f}"})
-                _write_log(files.log, log_rows)
-                bar.set_postfix(loss=f"{mean_loss:.4f}")
-            if step % cfg.checkpoint_every == 0:
-                checkpoint()
-    except KeyboardInterrupt:
-        checkpoint()
+        # The log window (steps since the last log row), on the device: read at log time only. It is
+        # part of the checkpoint, so a resumed run logs exactly what an uninterrupted one does.
+        window = (state or {}).get("window", {})
+        loss_sum = torch.tensor(float(window.get("loss_sum", 0.0)), dtype=torch.float64, device=dev)
+        window_steps = int(window.get("steps", 0))
+        skipped = torch.tensor(int(window.get("skipped", 0)), device=dev)
+        nonfinite_run = torch.zeros((), dtype=torch.int64, device=dev)  # non-finite steps in a row, now
+        longest_run = torch.zeros((), dtype=torch.int64, device=dev)  # and the most since the last check
+        skipped_total = 0
+        buffers = list(model.buffers())  # BatchNorm statistics: a skipped step must not change them either
+        good_buffers = [b.clone() for b in buffers]
+
+        saved_step = step if state is not None else None
+
+        def checkpoint() -> None:
+            nonlocal keep_previous, last_save, saved_step
+            if saved_step == step:
+                return
+            last_save, saved_step = time.monotonic(), step
+            if not ranks.is_main:
+                return
+            weights = model.state_dict()
+            bad = _nonfinite_entries(weights)
+            if bad:  # skipped updates keep weights finite: this guards the guard
+                raise NonFiniteLoss(f"Refusing to checkpoint non-finite weights ({', '.join(bad[:3])}) at step {step} "
+                                    f"in {files.root}; the checkpoint of an earlier step is kept.")
+            save_checkpoint(files.checkpoint, {
+                "step": step, "config": config, "model": weights, "optimizer": optimizer.state_dict(),
+                "rng": {"torch": torch.get_rng_state()},
+                "window": {"loss_sum": loss_sum.item(), "steps": window_steps, "skipped": int(skipped.item())},
+            }, keep_previous=keep_previous)
+            keep_previous = True
+
+        if dataset.nbytes <= PRELOAD_BYTES:
+            dataset.preload(progress=progress and ranks.is_main)  # same samples as from disk, without 3 reads per crop
+        batches = CropBatches(dataset, batch_size, preset.features.chunk_samples, cfg.seed, kind, part)
+        end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
+        loader = torch.utils.data.DataLoader(
+            batches, batch_size=None, sampler=range(step, end), num_workers=cfg.num_workers,
+            pin_memory=dev.type == "cuda", persistent_workers=False,
+        )
+        autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16)
+        bar = tqdm(total=cfg.steps, initial=step, desc=f"train {kind}", disable=not (progress and ranks.is_main),
+                   unit="step")
+        start, start_step, last_save = time.perf_counter(), step, time.monotonic()
+        network.train()
+        try:
+            for inputs, targets in loader:
+                inputs, targets = inputs.to(dev, non_blocking=True), targets.to(dev, non_blocking=True)
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate(step, cfg)
+                for good, buffer in zip(good_buffers, buffers):
+                    good.copy_(buffer)
+                with autocast:
+                    features = spectrogram(inputs, preset.features)  # (batch, freq, frames)
+                    target_features = spectrogram(targets, preset.features)  # (batch, n, freq, frames)
+                    cells = decoded_cells(step, target_features.shape[-2:], cfg, dev)
+                    predictions = network(features, cells)  # (batch, n, freq, frames) or (batch, n, K, 1)
+                    if cells is not None:
+                        target_features = target_features.flatten(-2)[..., cells, None]  # (batch, n, K, 1)
+                    loss, _ = matched_mse(predictions.float(), target_features.float())
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+
+                # Skip a non-finite step on the device: the loss (mean over processes) and the gradient
+                # (already averaged by DDP) are the same on every process, so all skip together.
+                step_loss = distributed.mean_over_ranks(loss.detach(), ranks)
+                gradients = [p.grad for p in model.parameters() if p.grad is not None]
+                if cfg.clip_grad_norm is None:
+                    grad_norm = torch.nn.utils.get_total_norm(gradients)
+                else:
+                    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
+                finite = torch.isfinite(step_loss) & torch.isfinite(grad_norm)  # 0-d bool, on the device
+                adam_step(optimizer, finite)
+                for good, buffer in zip(good_buffers, buffers):
+                    buffer.copy_(torch.where(finite, buffer, good))
+                loss_sum += torch.where(finite, step_loss.double(), 0.0)
+                skipped += ~finite
+                nonfinite_run = (nonfinite_run + 1) * ~finite
+                longest_run = torch.maximum(longest_run, nonfinite_run)
+                step += 1
+                window_steps += 1
+                bar.update(1)
+
+                log_now = step % cfg.log_every == 0 or step == end
+                # On CUDA the run of non-finite steps is looked at when logging only (a look every step
+                # would sync); the steps in between changed nothing, so looking late only delays the error.
+                look = log_now or dev.type != "cuda"
+                longest = int(longest_run.item()) if look else 0
+                if look:
+                    longest_run.copy_(nonfinite_run)
+                give_up = longest >= cfg.max_nonfinite_steps
+                if log_now or give_up:
+                    n_skipped = int(skipped.item())
+                    skipped_total += n_skipped
+                    mean_loss = loss_sum.item() / (window_steps - n_skipped) if window_steps > n_skipped else math.nan
+                    log_rows.append({"step": step, "loss": f"{mean_loss:.6g}",
+                                     "learning_rate": f"{learning_rate(step - 1, cfg):.6g}",
+                                     "seconds": f"{time.perf_counter() - start:.3f}", "skipped": n_skipped})
+                    if ranks.is_main:
+                        _write_log(files.log, log_rows)
+                    bar.set_postfix(loss=f"{mean_loss:.4f}")
+                    loss_sum.zero_()
+                    skipped.zero_()
+                    window_steps = 0
+                if give_up:
+                    raise NonFiniteLoss(
+                        f"The loss or gradient was not finite for {longest} steps in a row (by step {step}) in "
+                        f"{files.root}; those updates were skipped and the last checkpoint holds finite weights. "
+                        "Lower the learning rate (--lr), clip gradients (--clip-grad-norm) or train without "
+                        "autocast (--autocast off), then re-run."
+                    )
+                minutes = cfg.checkpoint_minutes
+                if step % cfg.checkpoint_every == 0 or (minutes and time.monotonic() - last_save >= 60 * minutes):
+                    checkpoint()
+                if distributed.any_rank(stop.received is not None, ranks, control):
+                    checkpoint()
+                    received = stop.received or signal.SIGTERM  # the signal reached another process
+                    raise TrainingStopped(
+                        f"Stopped by {received.name} at step {step} of {cfg.steps}; the checkpoint of step {step} "
+                        f"is in {files.root}: re-run the same command to resume.",
+                        int(received),
+                    )
+        except KeyboardInterrupt:
+            checkpoint()
+            bar.close()
+            raise
         bar.close()
-        raise
-    bar.close()
-    checkpoint()
+        checkpoint()
     seconds = time.perf_counter() - start
     final_loss = float(log_rows[-1]["loss"]) if log_rows else float("nan")
-    return TrainResult(files.root, step, final_loss, seconds, (step - start_step) / max(seconds, 1e-9))
+    return TrainResult(files.root, step, final_loss, seconds, (step - start_step) / max(seconds, 1e-9), skipped_total)
