@@ -87,27 +87,67 @@ def test_interrupted_run_resumed_with_the_same_call_ends_with_the_same_loss(tiny
     assert _log(tmp_path / "resumed")["loss"].tolist() == _log(tmp_path / "full")["loss"].tolist()
 
 
-def test_run_killed_mid_way_and_restarted_ends_like_an_uninterrupted_run(tiny_data, tmp_path):
-    command = [sys.executable, "-m", "audioslots", "train", "--data", str(tiny_data), "--preset", "tiny",
-               "--steps", "60", "--no-progress", "--model", "autoencoder"]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    subprocess.run(command + ["--out", str(tmp_path / "full")], check=True, env=env, capture_output=True)
+CLI_COMMAND = [sys.executable, "-m", "audioslots", "train", "--preset", "tiny", "--steps", "60", "--no-progress",
+               "--model", "autoencoder"]
+CLI_ENV = dict(os.environ, OMP_NUM_THREADS="1")
 
-    killed_dir = tmp_path / "killed"
-    process = subprocess.Popen(command + ["--out", str(killed_dir)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+@pytest.fixture(scope="module")
+def uninterrupted_cli_run(tiny_data, tmp_path_factory):
+    """The log of a 60-step CLI run that nothing interrupted."""
+    run_dir = tmp_path_factory.mktemp("uninterrupted") / "run"
+    subprocess.run(CLI_COMMAND + ["--data", str(tiny_data), "--out", str(run_dir)], check=True, env=CLI_ENV,
+                   capture_output=True)
+    return _log(run_dir)
+
+
+def _logged_steps(run_dir) -> int:
+    try:
+        return len((run_dir / "log.csv").read_text().splitlines()) - 1
+    except FileNotFoundError:
+        return 0
+
+
+def _start_and_signal(command, run_dir, signum) -> subprocess.Popen:
+    """Start a CLI run and send it ``signum`` once it has checkpointed and logged 5 steps."""
+    process = subprocess.Popen(command + ["--out", str(run_dir)], env=CLI_ENV, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while time.time() < deadline and process.poll() is None:
-        if (killed_dir / "checkpoint.pt").exists() and len(_log(killed_dir)) >= 5:
-            process.send_signal(signal.SIGKILL)
+        if (run_dir / "checkpoint.pt").exists() and _logged_steps(run_dir) >= 5:
+            process.send_signal(signum)
             break
         time.sleep(0.01)
-    process.wait()
+    return process
+
+
+def test_run_killed_mid_way_and_restarted_ends_like_an_uninterrupted_run(tiny_data, tmp_path, uninterrupted_cli_run):
+    command = CLI_COMMAND + ["--data", str(tiny_data)]
+    killed_dir = tmp_path / "killed"
+    process = _start_and_signal(command, killed_dir, signal.SIGKILL)
+    process.communicate()
     assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     assert load_checkpoint(killed_dir / "checkpoint.pt")["step"] < 60
 
-    subprocess.run(command + ["--out", str(killed_dir)], check=True, env=env, capture_output=True)
-    assert _log(killed_dir)["loss"].iloc[-1] == _log(tmp_path / "full")["loss"].iloc[-1]
+    subprocess.run(command + ["--out", str(killed_dir)], check=True, env=CLI_ENV, capture_output=True)
+    assert _log(killed_dir)["loss"].iloc[-1] == uninterrupted_cli_run["loss"].iloc[-1]
+
+
+def test_sigterm_checkpoints_the_step_it_was_at_and_rerun_ends_like_an_uninterrupted_run(
+        tiny_data, tmp_path, uninterrupted_cli_run):
+    command = CLI_COMMAND + ["--data", str(tiny_data)]
+    run_dir = tmp_path / "preempted"
+    process = _start_and_signal(command, run_dir, signal.SIGTERM)
+    _, stderr = process.communicate()
+    assert process.returncode == 128 + signal.SIGTERM, "the run finished before it could be stopped"
+    assert "Stopped by SIGTERM" in stderr and "re-run the same command to resume" in stderr
+    assert "Traceback" not in stderr
+    stopped_at = load_checkpoint(run_dir / "checkpoint.pt")["step"]
+    assert 5 <= stopped_at < 60 and _log(run_dir)["step"].iloc[-1] == stopped_at
+
+    subprocess.run(command + ["--out", str(run_dir)], check=True, env=CLI_ENV, capture_output=True)
+    assert load_checkpoint(run_dir / "checkpoint.pt")["step"] == 60
+    assert _log(run_dir)["loss"].tolist() == uninterrupted_cli_run["loss"].tolist()
 
 
 def test_resuming_with_another_configuration_is_refused_and_leaves_the_checkpoint_alone(tiny_data, tmp_path):
@@ -137,3 +177,139 @@ def test_autoencoder_has_one_slot_and_learns_from_single_sources(tiny_data, tmp_
     train(TINY, tiny_data, tmp_path / "ae", kind="autoencoder", progress=False)
     model, config = load_model(tmp_path / "ae" / "checkpoint.pt")
     assert config["model_kind"] == "autoencoder" and model.config.n_slots == 1
+
+
+def _inject_nan_inputs(monkeypatch, nan_steps):
+    """Make the input spectrograms of the steps in ``nan_steps`` (0-based, counted over calls) all NaN.
+
+    The network's output is then NaN, its BatchNorm statistics too, and so are the loss and the
+    gradient. scipy's Hungarian solver refuses NaN costs, so those steps are scored unmatched.
+    """
+    import audioslots.train as training
+
+    spectrogram_calls, loss_calls = iter(range(10**6)), iter(range(10**6))
+    real_spectrogram, real_loss = training.spectrogram, training.matched_mse
+
+    def spectrogram(waveforms, features):
+        out = real_spectrogram(waveforms, features)
+        call = next(spectrogram_calls)  # two calls per step: the inputs, then the targets
+        return out * math.nan if call % 2 == 0 and call // 2 in nan_steps else out
+
+    def matched_mse(pred, target):
+        if next(loss_calls) in nan_steps:
+            return (pred - target).square().mean(), None
+        return real_loss(pred, target)
+
+    monkeypatch.setattr(training, "spectrogram", spectrogram)
+    monkeypatch.setattr(training, "matched_mse", matched_mse)
+
+
+def test_non_finite_steps_are_skipped_logged_and_leave_weights_and_batchnorm_untouched(tiny_data, tmp_path, monkeypatch):
+    _inject_nan_inputs(monkeypatch, {2, 3})  # steps 3 and 4
+    preset = replace(TINY, steps=8)
+    train(preset, tiny_data, tmp_path / "run", progress=False, stop_after=2)
+    before = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    train(preset, tiny_data, tmp_path / "run", progress=False, stop_after=4)
+    after = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert after["step"] == 4
+    assert all(torch.equal(before["model"][k], after["model"][k]) for k in before["model"])  # BatchNorm too
+    moments = [(i, k) for i, group in before["optimizer"]["state"].items() for k in group]
+    assert all(torch.equal(before["optimizer"]["state"][i][k], after["optimizer"]["state"][i][k]) for i, k in moments)
+
+    result = train(preset, tiny_data, tmp_path / "run", progress=False)
+    log = _log(tmp_path / "run")
+    assert log["skipped"].tolist() == [0, 0, 1, 1, 0, 0, 0, 0] and log["loss"][2:4].isna().all()
+    assert result.step == 8 and math.isfinite(result.final_loss)
+    assert all(torch.isfinite(t).all() for t in load_checkpoint(tmp_path / "run" / "checkpoint.pt")["model"].values())
+
+
+def test_non_finite_steps_in_a_row_stop_the_run_with_a_sentence_and_a_finite_checkpoint(tiny_data, tmp_path, monkeypatch):
+    from audioslots.train import NonFiniteLoss
+
+    _inject_nan_inputs(monkeypatch, set(range(2, 100)))
+    with pytest.raises(NonFiniteLoss, match="not finite for 3 steps in a row.*--lr"):
+        train(replace(TINY, steps=8, max_nonfinite_steps=3), tiny_data, tmp_path / "run", progress=False)
+    state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert state["step"] == 4 and all(torch.isfinite(t).all() for t in state["model"].values())
+    assert _log(tmp_path / "run")["skipped"].tolist() == [0, 0, 1, 1, 1]
+
+
+def test_unreadable_latest_checkpoint_falls_back_to_the_previous_with_a_warning(tiny_data, tmp_path):
+    preset = replace(TINY, steps=8)  # a checkpoint every 2 steps
+    full = train(preset, tiny_data, tmp_path / "full", progress=False)
+    train(preset, tiny_data, tmp_path / "run", progress=False, stop_after=4)
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.prev.pt")["step"] == 2
+    latest = tmp_path / "run" / "checkpoint.pt"
+    latest.write_bytes(latest.read_bytes()[:100])
+    with pytest.warns(UserWarning, match="cannot be read.*previous checkpoint.*step 2"):
+        resumed = train(preset, tiny_data, tmp_path / "run", progress=False)
+    assert resumed.step == 8 and resumed.final_loss == full.final_loss
+    assert _log(tmp_path / "run")["loss"].tolist() == _log(tmp_path / "full")["loss"].tolist()
+
+
+def test_no_readable_checkpoint_left_is_a_clear_error(tiny_data, tmp_path):
+    train(replace(TINY, steps=4), tiny_data, tmp_path / "run", progress=False)
+    for name in ("checkpoint.pt", "checkpoint.prev.pt"):
+        (tmp_path / "run" / name).write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="No readable checkpoint.*delete the folder"):
+        train(replace(TINY, steps=4), tiny_data, tmp_path / "run", progress=False)
+
+
+def test_checkpoint_minutes_adds_checkpoints_by_wall_clock_time(tiny_data, tmp_path, monkeypatch):
+    import audioslots.train as training
+
+    saved = []
+    real = training.save_checkpoint
+    monkeypatch.setattr(training, "save_checkpoint", lambda path, state, **kw: (saved.append(state["step"]),
+                                                                                 real(path, state, **kw)))
+    train(replace(TINY, steps=4, checkpoint_every=1000, checkpoint_minutes=1e-9), tiny_data, tmp_path / "run",
+          progress=False)
+    assert saved == [1, 2, 3, 4]
+
+
+def test_run_from_before_the_new_training_options_resumes_and_its_log_gains_the_skipped_column(tiny_data, tmp_path):
+    preset = replace(TINY, steps=4)
+    train(preset, tiny_data, tmp_path / "run", progress=False, stop_after=2)
+    path = tmp_path / "run" / "checkpoint.pt"
+    state = torch.load(path, weights_only=True)
+    for name in ("checkpoint_minutes", "clip_grad_norm", "max_nonfinite_steps", "autocast"):
+        del state["config"]["preset"]["train"][name]
+    del state["window"]
+    torch.save(state, path)
+    log = tmp_path / "run" / "log.csv"
+    log.write_text("\n".join(",".join(line.split(",")[:4]) for line in log.read_text().splitlines()) + "\n")
+    assert train(preset, tiny_data, tmp_path / "run", progress=False).step == 4
+    assert _log(tmp_path / "run")["skipped"].tolist() == [0, 0, 0, 0]
+
+
+def test_clip_grad_norm_and_bf16_autocast_on_cpu_train(tiny_data, tmp_path):
+    result = train(replace(TINY, steps=2, clip_grad_norm=0.1, autocast="bf16"), tiny_data, tmp_path / "run",
+                   device="cpu", progress=False)
+    assert result.step == 2 and math.isfinite(result.final_loss)
+
+
+def test_unknown_autocast_is_refused_with_the_choices(tiny_data, tmp_path):
+    from audioslots.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="autocast 'fp8'.*auto, bf16, off"):
+        train(replace(TINY, autocast="fp8"), tiny_data, tmp_path / "run", progress=False)
+
+
+@pytest.mark.slow  # two paper-size steps on the CPU: about 20 s on 2 cores, 2 GB; part of the default run
+def test_paper_preset_trains_in_bf16_on_cpu_resumes_and_separates_a_chunk(tiny_data, tmp_path):
+    from audioslots.config import features_from_dict
+    from audioslots.data import LibriMix
+    from audioslots.separate import predict
+
+    paper = replace(get_preset("paper"), batch_size=2, steps=2, autocast="bf16", num_workers=0, log_every=1,
+                    checkpoint_every=1)
+    train(paper, tiny_data, tmp_path / "paper", device="cpu", progress=False, stop_after=1)
+    assert load_checkpoint(tmp_path / "paper" / "checkpoint.pt")["step"] == 1
+    result = train(paper, tiny_data, tmp_path / "paper", device="cpu", progress=False)
+    assert result.step == 2 and math.isfinite(result.final_loss)
+
+    model, config = load_model(tmp_path / "paper" / "checkpoint.pt")
+    features = features_from_dict(config["preset"]["features"])
+    mixture = LibriMix(tiny_data, "test")[0].mixture[: features.chunk_samples]
+    estimate = predict(model, mixture[None], features)
+    assert estimate.shape == (1, 2, features.n_freq, features.n_frames) and torch.isfinite(estimate).all()
