@@ -27,7 +27,7 @@ $(STAMP): requirements.txt pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-NOTEBOOKS := 01_preprocessing 02_training 03_baselines 04_results 05_figure2
+NOTEBOOKS := 01_preprocessing 02_training 03_baselines 04_results 05_figure2 06_chunk_boundaries
 
 # Notebooks are executed into a scratch folder and moved into $(RUN)/notebooks only when all of
 # them succeeded: a failed run never replaces the notebooks the book shows.

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from audioslots.config import PRESETS, get_preset, replace
 from audioslots.errors import AudioSlotsError, ConfigError
+from audioslots.features import FRAMINGS
 
 SAMPLE_RATES = (8000, 16000)
 MODES = ("min", "max")
@@ -26,6 +27,17 @@ def _add_data_options(parser: argparse.ArgumentParser, split_default: str | None
                         help="picks wav16k/ or wav8k/ (default 16000)")
     parser.add_argument("--mode", default="min", choices=MODES, help="LibriMix mode folder (default min)")
     parser.add_argument("--n-src", type=int, default=2, choices=(2, 3), help="sources per mixture (default 2)")
+
+
+def _add_framing_option(parser: argparse.ArgumentParser, default_text: str) -> None:
+    parser.add_argument("--framing", choices=FRAMINGS,
+                        help=f"STFT framing: pad-end (tf.signal.stft, the authors' toolkit) or centred (default: {default_text})")
+
+
+def _add_overlap_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--chunk-overlap", type=float, default=0.0, metavar="FRACTION",
+                        help="share of a chunk that consecutive chunks overlap, cross-faded (default 0: the paper's "
+                             "non-overlapping chunks; e.g. 0.5)")
 
 
 def _atomic_csv(frame, path: Path) -> None:
@@ -46,7 +58,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from audioslots.train import TrainingStopped, train
 
     preset = replace(
-        get_preset(args.preset), chunk_seconds=args.chunk_seconds, steps=args.steps,
+        get_preset(args.preset), chunk_seconds=args.chunk_seconds, framing=args.framing, steps=args.steps,
         batch_size=args.batch_size, learning_rate=args.lr, warmup_steps=args.warmup_steps,
         seed=args.seed, num_workers=args.num_workers, autocast=args.autocast, clip_grad_norm=args.clip_grad_norm,
         checkpoint_minutes=args.checkpoint_minutes, max_nonfinite_steps=args.max_nonfinite_steps,
@@ -72,25 +84,32 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from audioslots.config import FeatureConfig
     from audioslots.data import LibriMix
     from audioslots.evaluate import evaluate, evaluate_checkpoint, table1
+    from audioslots.train import resolve_device
 
     dataset = LibriMix(args.data, args.split, n_src=args.n_src, sample_rate=args.sample_rate, mode=args.mode,
                        max_mixtures=args.max_mixtures)
     if args.oracle:
-        features = FeatureConfig(sample_rate=args.sample_rate, chunk_seconds=args.chunk_seconds or 0.5)
-        metrics = evaluate("Oracle", dataset, features, power=args.wiener_power, progress=not args.no_progress)
+        features = FeatureConfig(sample_rate=args.sample_rate, chunk_seconds=args.chunk_seconds or 0.5,
+                                 framing=args.framing or FeatureConfig.framing)
+        metrics = evaluate("Oracle", dataset, features, power=args.wiener_power, chunk_overlap=args.chunk_overlap,
+                           progress=not args.no_progress)
     else:
         if args.chunk_seconds is not None:
             raise ConfigError("--chunk-seconds applies to --oracle only; a checkpoint fixes its own chunk length.")
-        metrics = evaluate_checkpoint(args.checkpoint, dataset, order=args.order, power=args.wiener_power,
-                                      device=args.device, progress=not args.no_progress)
+        metrics = evaluate_checkpoint(args.checkpoint, dataset, orders=(args.order,), power=args.wiener_power,
+                                      framing=args.framing, chunk_overlap=args.chunk_overlap,
+                                      device=resolve_device(args.device), progress=not args.no_progress)
     _atomic_csv(metrics, Path(args.out))
     print(table1(metrics).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"Per-mixture metrics in {args.out}")
 
 
 def cmd_separate(args: argparse.Namespace) -> None:
-    from audioslots.audio import read_wav, write_wav
+    import dataclasses
+
+    from audioslots.audio import load_for_model, write_wav
     from audioslots.config import features_from_dict
+    from audioslots.features import chunk_hop
     from audioslots.separate import separate
     from audioslots.train import load_model, resolve_device
 
@@ -98,12 +117,28 @@ def cmd_separate(args: argparse.Namespace) -> None:
     if config["model_kind"] != "audioslots":
         raise ConfigError(f"{args.checkpoint} is an autoencoder; separation needs an AudioSlots checkpoint.")
     features = features_from_dict(config["preset"]["features"])
-    mixture = read_wav(args.mixture, features.sample_rate)
-    sources = separate(model, mixture, features, mask=args.mask, power=args.wiener_power, order="continuity")
+    if args.framing:
+        features = dataclasses.replace(features, framing=args.framing)
+    mixture, restore = load_for_model(args.mixture, features.sample_rate, notice=print)
+    hop = chunk_hop(features.chunk_samples, args.chunk_overlap)
+    sources = separate(model, mixture, features, mask=args.mask, power=args.wiener_power, order="continuity",
+                       hop_samples=hop)
     out = Path(args.out_dir)
     for i, source in enumerate(sources, start=1):
-        write_wav(out / f"{Path(args.mixture).stem}_s{i}.wav", source, features.sample_rate)
+        rate, samples = restore(source)
+        write_wav(out / f"{Path(args.mixture).stem}_s{i}.wav", samples, rate)
     print(f"Wrote {len(sources)} sources to {out}")
+
+
+def cmd_mix_librispeech(args: argparse.Namespace) -> None:
+    from audioslots.librimix import build_librimix
+
+    root = build_librimix(args.speech_dir, args.out, n_src=args.n_src, seed=args.seed,
+                          mixtures={"train-360": args.train_mixtures, "dev": args.dev_mixtures,
+                                    "test": args.test_mixtures},
+                          dev_fraction=args.dev_speakers, test_fraction=args.test_speakers,
+                          progress=not args.no_progress)
+    print(f"Libri{args.n_src}Mix layout (16 kHz, min mode) in {root}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="audioslots", choices=("audioslots", "autoencoder"),
                    help="audioslots separates; autoencoder (n = 1) reconstructs single sources")
     p.add_argument("--chunk-seconds", type=float, help="crop/chunk length in seconds (preset: 0.5)")
+    _add_framing_option(p, "the preset's: pad-end")
     p.add_argument("--steps", type=int, help="total training steps (overrides the preset)")
     p.add_argument("--batch-size", type=int, help="crops per batch (overrides the preset, whatever the chunk length)")
     p.add_argument("--lr", type=float, help="peak learning rate (overrides the preset)")
@@ -150,23 +186,42 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--oracle", action="store_true", help="masks from the preprocessed ground truth")
     _add_data_options(p, None)
     p.add_argument("--chunk-seconds", type=float, help="chunk length for --oracle (default 0.5)")
+    _add_framing_option(p, "pad-end for --oracle, the checkpoint's otherwise")
+    _add_overlap_option(p)
     p.add_argument("--order", default="oracle", choices=("oracle", "continuity"),
                    help="AudioSlots slot order per chunk: oracle (as the paper) or continuity (no ground truth)")
     p.add_argument("--wiener-power", type=float, default=2.0, help="exponent of the Wiener-like mask (default 2)")
     p.add_argument("--max-mixtures", type=int, help="score only the first N mixtures")
-    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--device", default="auto", help="auto (CUDA if available, default), cpu or cuda")
     p.add_argument("--out", required=True, metavar="METRICS.csv", help="per-mixture metrics CSV to write")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_evaluate)
 
-    p = commands.add_parser("separate", help="separate one mixture WAV into one WAV per source")
-    p.add_argument("mixture", metavar="MIX.wav", help="mono WAV at the model's sample rate")
+    p = commands.add_parser("separate", help="separate one recording into one WAV per source")
+    p.add_argument("mixture", metavar="MIX", help="any file libsndfile reads (WAV, FLAC, OGG, ...), any rate and "
+                   "channel count: it is mixed down and resampled to the model's rate; sources are written at the input's rate")
     p.add_argument("--checkpoint", required=True, metavar="CK", help="checkpoint.pt of a trained AudioSlots run")
     p.add_argument("--out-dir", required=True, metavar="DIR", help="folder for MIX_s1.wav, MIX_s2.wav, ...")
     p.add_argument("--mask", default="wiener", choices=("ibm", "wiener"), help="mask kind (default wiener)")
     p.add_argument("--wiener-power", type=float, default=2.0, help="exponent of the Wiener-like mask (default 2)")
-    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    _add_framing_option(p, "the checkpoint's")
+    _add_overlap_option(p)
+    p.add_argument("--device", default="auto", help="auto (CUDA if available, default), cpu or cuda")
     p.set_defaults(run=cmd_separate)
+
+    p = commands.add_parser("mix-librispeech", help="build a speaker-disjoint LibriMix-layout set from LibriSpeech audio")
+    p.add_argument("speech_dir", metavar="SPEECH_DIR", help="folder of LibriSpeech SPEAKER-CHAPTER-UTTERANCE.flac files "
+                   "(searched recursively), e.g. data/librispeech-mini")
+    p.add_argument("out", metavar="OUT", help="folder to create (it will hold wav16k/min/...), e.g. data/real/Libri2Mix")
+    p.add_argument("--n-src", type=int, default=2, choices=(2, 3), help="speakers per mixture (default 2)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0); the same seed gives the same files")
+    p.add_argument("--train-mixtures", type=int, default=1000, help="mixtures in train-360 (default 1000)")
+    p.add_argument("--dev-mixtures", type=int, default=50, help="mixtures in dev (default 50)")
+    p.add_argument("--test-mixtures", type=int, default=100, help="mixtures in test (default 100)")
+    p.add_argument("--dev-speakers", type=float, default=0.08, help="share of speakers held out for dev (default 0.08)")
+    p.add_argument("--test-speakers", type=float, default=0.16, help="share of speakers held out for test (default 0.16)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=cmd_mix_librispeech)
     return parser
 
 

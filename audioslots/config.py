@@ -40,7 +40,7 @@ class FeatureConfig:
 
     @property
     def n_frames(self) -> int:
-        """STFT frames of one chunk: 64 for 0.5 s at hop 125 with ``pad-end``, 65 ``centred``."""
+        """STFT frames of one chunk (64 for 0.5 s at hop 125 with ``pad-end``, 65 with ``centred``)."""
         if self.framing == "pad-end":
             return -(-self.chunk_samples // self.hop_samples)
         return 1 + self.chunk_samples // self.hop_samples

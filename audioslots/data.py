@@ -230,8 +230,19 @@ class LibriMix(torch.utils.data.Dataset):
             if max_mixtures < 1:
                 raise DataError(f"max_mixtures must be at least 1, not {max_mixtures}.")
             rows = rows[:max_mixtures]
+        ids = [row["mixture_ID"] for row in rows]
+        if len(set(ids)) != len(ids):
+            seen, repeated = set(), []
+            for mixture_id in ids:
+                if mixture_id in seen:
+                    repeated.append(mixture_id)
+                seen.add(mixture_id)
+            raise DataError(
+                f"The metadata CSV {self.metadata_path} lists the mixture ID(s) {', '.join(repeated[:3])} more "
+                "than once; each mixture would be counted twice in every mean. Re-create the CSV."
+            )
         # Plain lists of str/int: cheap to pickle into DataLoader workers.
-        self._ids = [row["mixture_ID"] for row in rows]
+        self._ids = ids
         self._lengths = [int(row["length"]) for row in rows]
         self._paths = [
             [row["mixture_path"], *(row[c] for c in source_columns(n_src))] for row in rows
@@ -344,12 +355,16 @@ class LibriMix(torch.utils.data.Dataset):
             return Example(self._ids[index], waveforms[0], waveforms[1:])
         paths = self._wav_paths(index)
         waveforms = [read_wav(p, self.sample_rate) for p in paths]
-        for path, waveform in zip(paths, waveforms):
+        for k, (path, waveform) in enumerate(zip(paths, waveforms)):
             if len(waveform) != self._lengths[index]:
                 raise DataError(
                     f"{path} has {len(waveform)} samples but {self.metadata_path} says "
                     f"{self._lengths[index]}; the data set is inconsistent: re-generate it."
                 )
+            if k > 0 and not waveform.any():
+                # SI-SNR of an all-zero reference is undefined: it would become NaN or a huge number.
+                raise DataError(f"{path} is silent (all samples are zero), so no separation score exists for "
+                                "it; remove the mixture from the CSV or re-create the file.")
         return Example(self._ids[index], waveforms[0], torch.stack(waveforms[1:]))
 
     def crop(self, index: int, offset: int, n_samples: int) -> Example:

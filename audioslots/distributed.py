@@ -61,7 +61,7 @@ class Ranks:
 
     @property
     def is_main(self) -> bool:
-        """Rank 0: the process that writes files and shows progress."""
+        """Whether this is rank 0, the process that writes files and shows progress."""
         return self.rank == 0
 
     @property

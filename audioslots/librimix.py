@@ -97,11 +97,11 @@ def split_speakers(speakers: list[str], dev_fraction: float, test_fraction: floa
     return {"test": order[:n_test], "dev": order[n_test:n_test + n_dev], "train-360": order[n_test + n_dev:]}
 
 
-def _loudness_normalise(audio: np.ndarray, meter, target: float) -> tuple[np.ndarray, float]:
-    """LibriMix step 3: to ``target`` LUFS, or to a 0.9 peak if that would clip."""
+def _loudness_normalise(audio: np.ndarray, meter, target: float, loudness: float | None = None) -> tuple[np.ndarray, float]:
+    """LibriMix step 3: to ``target`` LUFS, or to a 0.9 peak if that would clip (``loudness``: measured already)."""
     import pyloudnorm
 
-    loudness = meter.integrated_loudness(audio)
+    loudness = meter.integrated_loudness(audio) if loudness is None else loudness
     if not np.isfinite(loudness):
         raise DataError("silent utterance")  # caught and named by the caller
     with warnings.catch_warnings():
@@ -112,11 +112,15 @@ def _loudness_normalise(audio: np.ndarray, meter, target: float) -> tuple[np.nda
     return out, loudness
 
 
-def mix_sources(utterances: list[np.ndarray], targets_lufs: list[float], meter) -> tuple[np.ndarray, list[float]]:
-    """LibriMix steps 3–5 for one mixture: ``(n_src, samples)`` sources (``min`` mode) and their gains."""
+def mix_sources(utterances: list[np.ndarray], targets_lufs: list[float], meter,
+                loudness: list[float] | None = None) -> tuple[np.ndarray, list[float]]:
+    """LibriMix steps 3–5 for one mixture: ``(n_src, samples)`` sources (``min`` mode) and their gains.
+
+    ``loudness``: the utterances' measured loudness (LUFS), if known; measured otherwise.
+    """
     normalised, gains = [], []
-    for audio, target in zip(utterances, targets_lufs):
-        out, _ = _loudness_normalise(audio, meter, target)
+    for k, (audio, target) in enumerate(zip(utterances, targets_lufs)):
+        out, _ = _loudness_normalise(audio, meter, target, None if loudness is None else loudness[k])
         normalised.append(out)
         gains.append(float(np.linalg.norm(out) / np.linalg.norm(audio)))  # both steps are plain scalings
     longest = max(len(a) for a in normalised)
@@ -189,6 +193,13 @@ def build_librimix(
     utterances = find_utterances(speech_dir)
     splits = split_speakers([u.speaker for u in utterances], dev_fraction, test_fraction, seed)
     meter = pyloudnorm.Meter(SAMPLE_RATE)  # ITU-R BS.1770-4, as LibriMix
+    cache: dict[Path, tuple[np.ndarray, float]] = {}  # an utterance is in many mixtures: decode and measure it once
+
+    def load(utterance: Utterance) -> tuple[np.ndarray, float]:
+        if utterance.path not in cache:
+            audio = read_audio(utterance.path)[0].mean(0).astype(np.float64)
+            cache[utterance.path] = audio, meter.integrated_loudness(audio)
+        return cache[utterance.path]
     for split_index, split in enumerate(SPLIT_NAMES):
         members = [u for u in utterances if u.speaker in set(splits[split])]
         rng = np.random.default_rng([seed, 1, split_index])
@@ -198,9 +209,9 @@ def build_librimix(
         for combo in tqdm(combos, desc=f"mix {split}", disable=not progress):
             chosen = [members[i] for i in combo]
             targets = rng.uniform(*LOUDNESS_LUFS, size=n_src).tolist()
-            audio = [read_audio(u.path)[0].mean(0).astype(np.float64) for u in chosen]
+            audio, loudness = zip(*(load(u) for u in chosen))
             try:
-                sources, gains = mix_sources(audio, targets, meter)
+                sources, gains = mix_sources(list(audio), targets, meter, list(loudness))
             except DataError:
                 raise DataError(f"One of {', '.join(str(u.path) for u in chosen)} is silent; remove it.") from None
             mixture_id = "_".join(u.utterance_id for u in chosen)

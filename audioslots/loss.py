@@ -8,6 +8,7 @@ domain. Matching is done without gradients; the gradient flows through the match
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
@@ -44,6 +45,10 @@ def hungarian_match(cost: torch.Tensor) -> torch.Tensor:
         prediction matched to target ``j``, so ``pred[b, perm[b]]`` is in target order.
     """
     cost_cpu = cost.detach().float().cpu().numpy()  # moved once; the solver is per item
+    # A non-finite cost (a diverged step) would make scipy raise; any assignment will do then, the
+    # loss stays non-finite and the training loop skips the step.
+    cost_cpu = np.nan_to_num(cost_cpu, nan=np.finfo(np.float32).max, posinf=np.finfo(np.float32).max,
+                             neginf=np.finfo(np.float32).min)
     perm = torch.empty(cost.shape[0], cost.shape[2], dtype=torch.long)
     for b, item_cost in enumerate(cost_cpu):
         pred_index, target_index = linear_sum_assignment(item_cost)

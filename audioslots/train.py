@@ -59,7 +59,7 @@ MODEL_KINDS = ("audioslots", "autoencoder")
 PRELOAD_BYTES = 1 << 30
 LOG_COLUMNS = ("step", "loss", "learning_rate", "seconds", "skipped")
 AUTOCAST_CHOICES = ("auto", "bf16", "off")
-#: Training options that only say how a run is executed: a resumed run may change them.
+#: Training options that only say how a run is executed, which a resumed run may change.
 EXECUTION_FIELDS = ("num_workers", "checkpoint_every", "checkpoint_minutes")
 
 

@@ -72,15 +72,12 @@ def test_metadata_without_expected_columns_is_named(tiny_data, tmp_path, capsys)
     assert not (tmp_path / "m.csv").exists()
 
 
-@pytest.mark.parametrize("problem", ["sample_rate", "stereo", "empty", "truncated"])
+@pytest.mark.parametrize("problem", ["empty", "truncated"])
 def test_unusable_wav_is_named(trained, tmp_path, capsys, problem):
+    # Other rates and stereo are not problems for `separate`: see the 44.1 kHz stereo FLAC test.
     path = tmp_path / f"{problem}.wav"
     audio = np.zeros(16000, dtype=np.float32)
-    if problem == "sample_rate":
-        sf.write(path, audio, 8000)
-    elif problem == "stereo":
-        sf.write(path, np.stack([audio, audio], 1), 16000)
-    elif problem == "empty":
+    if problem == "empty":
         sf.write(path, audio[:0], 16000)
     else:
         sf.write(path, audio, 16000)
@@ -104,3 +101,44 @@ def test_missing_checkpoint_is_named(tiny_data, tmp_path, capsys):
     code, _, err = run(capsys, "evaluate", "--checkpoint", tmp_path / "none.pt", "--data", tiny_data,
                        "--split", "test", "--out", tmp_path / "m.csv")
     _assert_clear_error(code, err, tmp_path / "none.pt")
+
+
+@pytest.mark.parametrize("chunk_seconds", ["0.5", "1.0"])
+@pytest.mark.parametrize("framing", ["pad-end", "centred"])
+def test_oracle_evaluation_takes_the_framing_and_chunk_length(tiny_data, tmp_path, capsys, framing, chunk_seconds):
+    out_csv = tmp_path / "oracle.csv"
+    code, out, err = run(capsys, "evaluate", "--oracle", "--framing", framing, "--data", tiny_data, "--split", "test",
+                         "--chunk-seconds", chunk_seconds, "--out", out_csv, "--no-progress")
+    assert code == 0, err
+    metrics = pd.read_csv(out_csv)
+    assert set(metrics["framing"]) == {framing} and set(metrics["chunk_seconds"]) == {float(chunk_seconds)}
+    assert (metrics["si_snri"] > 0).all()
+
+
+def test_separate_reads_a_44k_stereo_flac_and_writes_sources_at_its_rate(tiny_data, trained, tmp_path, capsys):
+    mixture = next((tiny_data / "wav16k" / "min" / "test" / "mix_clean").glob("*.wav"))
+    mono, rate = sf.read(mixture, dtype="float32")
+    import torch
+    import torchaudio.functional as AF
+
+    at_44k = AF.resample(torch.from_numpy(mono)[None], rate, 44100)[0].numpy()
+    stereo = np.stack([at_44k, 0.5 * at_44k], axis=1)
+    flac = tmp_path / "song.flac"
+    sf.write(flac, stereo, 44100, format="FLAC")
+    code, out, err = run(capsys, "separate", flac, "--checkpoint", trained / "audioslots" / "checkpoint.pt",
+                         "--out-dir", tmp_path / "sep", "--chunk-overlap", "0.5")
+    assert code == 0, err
+    assert "mixed down" in out and "44100 Hz" in out
+    written = sorted((tmp_path / "sep").glob("song_s*.wav"))
+    assert len(written) == 2
+    for path in written:
+        info = sf.info(path)
+        assert (info.samplerate, info.channels, info.frames) == (44100, 1, len(stereo))
+
+
+def test_separate_names_an_unreadable_file(trained, tmp_path, capsys):
+    bad = tmp_path / "notes.flac"
+    bad.write_text("not audio")
+    code, _, err = run(capsys, "separate", bad, "--checkpoint", trained / "audioslots" / "checkpoint.pt",
+                       "--out-dir", tmp_path / "sep")
+    _assert_clear_error(code, err, bad)

@@ -89,3 +89,9 @@ def test_gradient_flows_through_the_matched_pairs_only():
 def test_mismatched_source_counts_raise_config_error():
     with pytest.raises(ConfigError, match="n_slots"):
         matched_mse(torch.rand(2, 3, 6, 4), torch.rand(2, 2, 6, 4))
+
+
+def test_hungarian_match_of_a_nan_cost_returns_a_permutation_instead_of_raising():
+    cost = torch.tensor([[[float("nan"), 1.0], [2.0, float("inf")]]])
+    perm = hungarian_match(cost)
+    assert sorted(perm[0].tolist()) == [0, 1]

@@ -10,7 +10,7 @@ import papermill
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ["01_preprocessing", "02_training", "03_baselines", "04_results", "05_figure2"]
+NOTEBOOKS = ["01_preprocessing", "02_training", "03_baselines", "04_results", "05_figure2", "06_chunk_boundaries"]
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_executed_notebooks_have_no_error_outputs(executed):
 
 def test_figures_are_saved_as_images_in_the_executed_notebooks(executed):
     """The book renders the notebooks' outputs: every figure must be there as a PNG."""
-    for name in ("01_preprocessing", "02_training", "04_results", "05_figure2"):
+    for name in ("01_preprocessing", "02_training", "04_results", "05_figure2", "06_chunk_boundaries"):
         cells = json.loads((executed / f"{name}.ipynb").read_text())["cells"]
         outputs = [o for c in cells for o in c.get("outputs", [])]
         assert any("image/png" in o.get("data", {}) for o in outputs), f"{name} shows no figure"
