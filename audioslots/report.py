@@ -58,6 +58,8 @@ def provenance_table(run_dir: str | Path) -> pd.DataFrame:
 def _describe_data(data: dict) -> str:
     if data.get("source") == "synthetic":
         return f"embedded synthetic speech-like Libri2Mix layout, seed {data['seed']}"
+    if data.get("source") == "real":
+        return f"real speech: mini Libri2Mix at {data.get('root')}, built from {data.get('speech')} (LibriSpeech), seed {data['seed']}"
     return f"LibriMix at {data.get('root')}"
 
 
