@@ -201,6 +201,7 @@ def write_table1(run_dir: str | Path) -> pd.DataFrame:
 
 
 def load_models(run_dir: str | Path, device: str = "cpu") -> dict[str, torch.nn.Module]:
-    """The trained networks of a run, by run name (those whose checkpoint exists)."""
+    """The trained networks of a run, by run name (those whose checkpoint exists), on ``device`` (``auto``: CUDA if any)."""
+    device = resolve_device(device)
     return {name: load_model(Path(run_dir) / name / "checkpoint.pt", device)[0]
             for name in RUNS if (Path(run_dir) / name / "checkpoint.pt").exists()}

@@ -101,3 +101,24 @@ def test_prepare_notebook_removes_parameter_cells_and_folds_code_only():
     assert tags == [[], ["parameters", "remove-cell"], ["injected-parameters", "remove-cell"], ["hide-input"],
                     ["remove-input"]]
     assert [c.source for c in notebook.cells] == sources
+
+
+#: Library calls that run networks or place them on a device: each notebook call must pass ``device``.
+DEVICE_CALLS = {"train_run", "evaluate_runs", "evaluate_checkpoint", "load_models", "load_model", "train"}
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.md")), ids=lambda p: p.stem)
+def test_notebooks_pass_the_device_parameter_to_every_network_call(path):
+    import ast
+
+    missing = []
+    for cell in jupytext.read(path).cells:
+        if cell.cell_type != "code":
+            continue
+        source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith("%"))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", getattr(node.func, "attr", None))
+                if name in DEVICE_CALLS and "device" not in {k.arg for k in node.keywords}:
+                    missing.append(f"{name}(...) on line {node.lineno}")
+    assert not missing, f"{path.name}: without device=: {missing}"
