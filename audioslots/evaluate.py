@@ -164,7 +164,7 @@ def _keys(metrics: pd.DataFrame) -> list[str]:
     for column, legacy in (("framing", "centred"), ("chunk_overlap", 0.0)):
         if column not in metrics:
             metrics[column] = legacy
-    return [k for k in ("data", "system", "order", "chunk_seconds", "framing", "chunk_overlap", "mask") if k in metrics]
+    return [k for k in ("label", "data", "system", "order", "chunk_seconds", "framing", "chunk_overlap", "mask") if k in metrics]
 
 
 def table1(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -181,7 +181,7 @@ def table1(metrics: pd.DataFrame) -> pd.DataFrame:
     # The paper's rows use oracle stitching; ground-truth-free stitching gets its own label.
     free = summary["order"] == "continuity"
     summary.loc[free, "system"] = summary.loc[free, "system"] + " (no oracle order)"
-    return summary[(["data"] if "data" in summary else []) + TABLE1_COLUMNS]
+    return summary[[c for c in ("label", "data") if c in summary] + TABLE1_COLUMNS]
 
 
 def confidence_interval(values: np.ndarray, level: float = 0.95) -> float:

@@ -190,12 +190,7 @@ def load_metrics(run_dir: str | Path) -> pd.DataFrame:
 
 def write_table1(run_dir: str | Path) -> pd.DataFrame:
     """Summarise the run's metrics into ``run_dir/table1.csv`` (see :func:`audioslots.evaluate.table1`)."""
-    metrics = load_metrics(run_dir)
-    summary = table1(metrics)
-    summary.insert(0, "label", [
-        row_label(s.replace(" (no oracle order)", ""), c, f, o, "continuity" if s.endswith("(no oracle order)") else "oracle")
-        for s, c, f, o in zip(summary["system"], summary["chunk_seconds"], summary["framing"], summary["chunk_overlap"])
-    ])
+    summary = table1(load_metrics(run_dir))  # the row labels of load_metrics come through as a key
     summary.to_csv(Path(run_dir) / "table1.csv", index=False, float_format="%.4f")
     return summary
 
