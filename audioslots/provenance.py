@@ -36,7 +36,9 @@ def git_commit(path: str | Path = ".") -> str:
             cwd=path, capture_output=True, text=True, check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
+        # A copy of a clean checkout without .git (the tree sent to a lent GPU machine) is told
+        # its commit by whoever made the copy (scripts/gpu_session.sh).
+        return os.environ.get("AUDIOSLOTS_SOURCE_COMMIT") or "unknown (not a git checkout)"
     return commit + ("-dirty" if dirty else "")
 
 

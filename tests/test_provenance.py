@@ -37,8 +37,14 @@ def test_changed_code_is_dirty(repo):
     assert git_commit(repo / "pkg") == _git(repo, "rev-parse", "HEAD") + "-dirty"
 
 
-def test_outside_a_checkout_says_so(tmp_path):
+def test_outside_a_checkout_says_so(tmp_path, monkeypatch):
+    monkeypatch.delenv("AUDIOSLOTS_SOURCE_COMMIT", raising=False)
     assert git_commit(tmp_path).startswith("unknown")
+
+
+def test_a_copy_without_git_takes_the_commit_it_is_told(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUDIOSLOTS_SOURCE_COMMIT", "0123abc")
+    assert git_commit(tmp_path) == "0123abc"
 
 
 # The book's stale-result banner (audioslots.book.staleness / banner) -------------------------

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Everything a lent GPU is for, in one call, most valuable first; each step has its own time limit
+# so that one slow step cannot take the others' results with it. Run from the repository root:
+#
+#   AUDIOSLOTS_SOURCE_COMMIT=$(git rev-parse HEAD) OUT=/some/dir bash scripts/gpu_session.sh
+#
+# (AUDIOSLOTS_SOURCE_COMMIT: the clean commit the copied tree is, for provenance when .git is not
+# copied.) Python packages the machine lacks travel as wheels in .whl/ (see the device README).
+# Writes under $OUT: session.log, nvidia-smi.txt, test_cuda.log, the benchmark JSON files and
+# results.tar (the run folder of scripts/gpu_burst.py, without its checkpoints).
+set -uo pipefail
+OUT=${OUT:?set OUT to a folder for the results}
+BURST_SECONDS=${BURST_SECONDS:-180}
+mkdir -p "$OUT"
+exec > >(tee "$OUT/session.log") 2>&1
+start=$(date +%s)
+step() { echo; echo "=== [$(( $(date +%s) - start )) s] $*"; }
+
+export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD
+if compgen -G ".whl/*.whl" >/dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    && export PYTHONPATH=$PWD:/tmp/site
+fi
+nvidia-smi | tee "$OUT/nvidia-smi.txt"
+gpu=$(python3 -c "import torch; print(torch.cuda.get_device_name().split()[1].lower())")  # e.g. h200
+python3 -c "import torch, soundfile, pyloudnorm; print('torch', torch.__version__, torch.cuda.get_device_name())"
+
+step "real-speech mini Libri2Mix"
+python3 -m audioslots mix-librispeech data/librispeech-mini data/real/Libri2Mix --no-progress || exit 1
+
+step "CUDA tests"
+timeout 240 python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tee "$OUT/test_cuda.log"
+
+step "one-process torchrun (NCCL) on the tiny preset"
+timeout 90 torchrun --standalone --nproc_per_node 1 -m audioslots train --preset tiny --device cuda \
+  --data data/real/Libri2Mix --out /tmp/torchrun_tiny --no-progress && tail -3 /tmp/torchrun_tiny/log.csv
+
+step "paper-preset training throughput (eager)"
+throughput=$OUT/train_throughput_paper_${gpu}.json
+timeout 240 python3 benchmarks/train_throughput.py --preset paper --device cuda --steps 40 --warmup 5 \
+  --data data/real/Libri2Mix --out "$throughput"
+
+step "paper-preset burst: ${BURST_SECONDS} s of training, then evaluation on the GPU"
+run=results/paper_burst_${gpu}
+if [ -f "$throughput" ]; then
+  timeout $(( BURST_SECONDS + 200 )) python3 scripts/gpu_burst.py --run-dir "$run" --seconds "$BURST_SECONDS" \
+    --throughput "$throughput"
+  tar --exclude='checkpoint*.pt' -cf "$OUT/results.tar" "$run"
+fi
+
+step "paper-preset training throughput (torch.compile), if time is left"
+if (( $(date +%s) - start < ${COMPILE_IF_BEFORE:-330} )); then
+  timeout 200 python3 benchmarks/train_throughput.py --preset paper --device cuda --steps 40 --warmup 10 --compile \
+    --data data/real/Libri2Mix --out "$OUT/train_throughput_paper_${gpu}_compile.json"
+fi
+step "done"
