@@ -27,7 +27,15 @@ OUTPUTS = "results"
 
 
 def git_commit(path: str | Path = ".") -> str:
-    """The commit checked out at ``path``, with ``-dirty`` if tracked files outside ``results/`` differ."""
+    """The commit checked out at ``path``, with ``-dirty`` if tracked files outside ``results/`` differ.
+
+    ``AUDIOSLOTS_SOURCE_COMMIT``, when set, wins: a copied tree (the one sent to a lent GPU machine)
+    may carry a stale ``.git`` of its own, so whoever made the copy from a clean checkout says which
+    commit it is.
+    """
+    told = os.environ.get("AUDIOSLOTS_SOURCE_COMMIT")
+    if told:  # a copy of a clean checkout (the tree sent to a lent GPU machine; scripts/gpu_session.sh)
+        return told
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True,
                                 check=True).stdout.strip()
@@ -36,9 +44,7 @@ def git_commit(path: str | Path = ".") -> str:
             cwd=path, capture_output=True, text=True, check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        # A copy of a clean checkout without .git (the tree sent to a lent GPU machine) is told
-        # its commit by whoever made the copy (scripts/gpu_session.sh).
-        return os.environ.get("AUDIOSLOTS_SOURCE_COMMIT") or "unknown (not a git checkout)"
+        return "unknown (not a git checkout)"
     return commit + ("-dirty" if dirty else "")
 
 

@@ -30,7 +30,9 @@ from audioslots.config import replace
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run-dir", type=Path, required=True)
-    parser.add_argument("--seconds", type=float, default=180.0, help="training time to fill")
+    parser.add_argument("--seconds", type=float, default=180.0, help="training time to fill, per network")
+    parser.add_argument("--runs", nargs="+", default=["audioslots_0.5s"], choices=["audioslots_0.5s", "autoencoder_0.5s"],
+                        help="networks to train (the autoencoder's steps cost about as much as AudioSlots')")
     parser.add_argument("--throughput", type=Path, help="train_throughput.py JSON of the paper preset on this device")
     parser.add_argument("--steps", type=int, help="training steps (instead of --seconds × measured steps/s)")
     parser.add_argument("--device", default="cuda")
@@ -59,13 +61,15 @@ def main(argv=None) -> int:
         "what": f"time-boxed run of the {args.preset} preset (not the paper's 300 000 steps); warm-up a tenth of the run",
         "steps": args.steps, "warmup_steps": preset.train.warmup_steps, "seconds_asked": args.seconds,
     })
-    start = time.perf_counter()
-    result = train_run("audioslots_0.5s", preset, data_root, args.run_dir, device=args.device, data_info=data_info,
-                       progress=False)
-    print(f"trained {result.step} steps in {time.perf_counter() - start:.0f} s, final loss {result.final_loss:.4f}",
-          flush=True)
-    evaluate_runs([("Oracle", 0.5), ("AudioSlots", 0.5)], data_root, args.run_dir, device=args.device,
-                  data_info=data_info, progress=False)
+    systems = [("Oracle", 0.5)]
+    for name in args.runs:
+        start = time.perf_counter()
+        result = train_run(name, preset, data_root, args.run_dir, device=args.device, data_info=data_info,
+                           progress=False)
+        print(f"{name}: {result.step} steps in {time.perf_counter() - start:.0f} s, final loss {result.final_loss:.4f}",
+              flush=True)
+        systems.append(("AudioSlots" if name.startswith("audioslots") else "Autoencoder", 0.5))
+    evaluate_runs(systems, data_root, args.run_dir, device=args.device, data_info=data_info, progress=False)
     table = write_table1(args.run_dir)
     print(table.to_string(index=False), flush=True)
     return 0

@@ -23,6 +23,11 @@ def repo(tmp_path):
     return tmp_path
 
 
+@pytest.fixture(autouse=True)
+def no_told_commit(monkeypatch):
+    monkeypatch.delenv("AUDIOSLOTS_SOURCE_COMMIT", raising=False)
+
+
 def test_clean_checkout_records_the_bare_commit(repo):
     assert git_commit(repo / "pkg") == _git(repo, "rev-parse", "HEAD")
 
@@ -37,14 +42,13 @@ def test_changed_code_is_dirty(repo):
     assert git_commit(repo / "pkg") == _git(repo, "rev-parse", "HEAD") + "-dirty"
 
 
-def test_outside_a_checkout_says_so(tmp_path, monkeypatch):
-    monkeypatch.delenv("AUDIOSLOTS_SOURCE_COMMIT", raising=False)
+def test_outside_a_checkout_says_so(tmp_path):
     assert git_commit(tmp_path).startswith("unknown")
 
 
-def test_a_copy_without_git_takes_the_commit_it_is_told(tmp_path, monkeypatch):
+def test_a_copied_tree_takes_the_commit_it_is_told_even_with_a_stale_git_of_its_own(repo, monkeypatch):
     monkeypatch.setenv("AUDIOSLOTS_SOURCE_COMMIT", "0123abc")
-    assert git_commit(tmp_path) == "0123abc"
+    assert git_commit(repo / "pkg") == git_commit(repo.parent) == "0123abc"
 
 
 # The book's stale-result banner (audioslots.book.staleness / banner) -------------------------
