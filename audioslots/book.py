@@ -200,10 +200,29 @@ def all_runs_markdown(results: str | Path = "results", paper_csv: str | Path = "
     if not runs:
         return "No run in `results/` has a `table1.csv` yet.\n"
     table = table1_of_runs(runs, paper_csv)
-    parts = []
+    parts = ["## The runs\n\n" + markdown_table(run_summaries(runs))]
     for mask, group in table.groupby("mask", sort=False):
         parts.append(f"## SI-SNRi (dB), {mask} masks\n\n" + markdown_table(group.drop(columns="mask")))
     return "\n".join(parts)
+
+
+def run_summaries(run_dirs: list[str | Path]) -> pd.DataFrame:
+    """One row per run from its ``provenance.json``: commit, device, preset and steps of each network."""
+    rows = []
+    for run_dir in run_dirs:
+        info = provenance.load(run_dir)
+        trained = {k.removeprefix("train:"): v for k, v in info.items() if k.startswith("train:")}
+        presets = sorted({v.get("preset", {}).get("name", "?") for v in trained.values()})
+        devices = sorted({v.get("device", "?") for v in trained.values()})
+        rows.append({
+            "run": Path(run_dir).name,
+            "commit": f"`{info.get('commit', 'unrecorded')[:7]}`",
+            "device": ", ".join(devices) or "—",
+            "preset": ", ".join(presets) or "—",
+            "training steps": ", ".join(f"{name} {v.get('steps', '?'):,}" for name, v in sorted(trained.items())) or "—",
+            "note": info.get("burst", {}).get("what", ""),
+        })
+    return pd.DataFrame(rows)
 
 
 STAGED_FILES = ("provenance.json", "table1.csv")

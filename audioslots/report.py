@@ -236,19 +236,22 @@ def claims(metrics: pd.DataFrame, paper_csv: str | Path | None = None) -> pd.Dat
 def table1_of_runs(run_dirs: list[str | Path], paper_csv: str | Path, metric: str = "si_snri") -> pd.DataFrame:
     """Table 1 (means) of several runs side by side, with the paper's column, one row per system × mask.
 
-    Reads each run's ``table1.csv``; the optional columns ``data`` and ``framing`` (present in
-    runs that record them) become columns of the result, ``—`` where a run lacks them.
+    Reads each run's ``table1.csv``; the optional columns ``data``, ``framing`` and the chunk
+    overlap (present in runs that record them) become columns of the result, ``—`` where a run
+    lacks them.
 
     Returns:
-        Columns ``mask``, ``system``, [``data``, ``framing``,] one per run (named after its
-        folder) and ``paper``.
+        Columns ``mask``, ``system``, [``data``, ``framing``, ``overlap``,] one per run (named
+        after its folder) and ``paper``.
     """
     from audioslots.reproduce import ROWS
 
-    extra = ["data", "framing"]
+    extra = ["data", "framing", "overlap"]
     frames = []
     for run_dir in run_dirs:
         table = pd.read_csv(Path(run_dir) / "table1.csv")
+        if "chunk_overlap" in table:
+            table["overlap"] = [f"{round(100 * o)} %" if o else "none" for o in table["chunk_overlap"]]
         table["system_row"] = [ROWS.get((s, float(c)), f"{s} ({float(c):g} s)")
                                for s, c in zip(table["system"], table["chunk_seconds"])]
         table["run"] = Path(run_dir).name

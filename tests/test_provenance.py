@@ -1,5 +1,6 @@
 """Provenance: the commit a run records."""
 
+import re
 import subprocess
 
 import pytest
@@ -129,3 +130,38 @@ def test_banner_names_the_commit_and_warns_only_when_stale(code_repo):
     (code_repo / "audioslots" / "model.py").write_text("x = 3\n")
     stale = banner(run_dir, code_repo, name="results/cpu")
     assert head[:7] in stale and "stale-run" in stale and "audioslots/model.py" in stale
+
+
+# The book's page of every run (audioslots.book.all_runs_markdown) -------------------------------
+
+
+def _fake_run(results, name, rows, commit, device, steps, burst=None):
+    import json
+
+    import pandas as pd
+
+    run = results / name
+    run.mkdir(parents=True)
+    pd.DataFrame(rows).to_csv(run / "table1.csv", index=False)
+    info = {"commit": commit, "train:audioslots_0.5s": {"preset": {"name": "paper"}, "device": device, "steps": steps}}
+    if burst:
+        info["burst"] = {"what": burst}
+    (run / "provenance.json").write_text(json.dumps(info))
+
+
+def test_every_run_gets_a_column_its_overlap_rows_stay_apart_and_its_provenance_a_row(tmp_path):
+    from audioslots.book import all_runs_markdown
+
+    def row(system, overlap, value):
+        return {"system": system, "chunk_seconds": 0.5, "framing": "pad-end", "chunk_overlap": overlap,
+                "mask": "ibm", "si_snri": value, "data": "real"}
+
+    _fake_run(tmp_path, "cpu", [row("AudioSlots", 0.0, 1.25), row("AudioSlots", 0.5, 2.5)], "a" * 40, "CPU", 900)
+    _fake_run(tmp_path, "gpu", [row("AudioSlots", 0.0, 3.75)], "b" * 40, "NVIDIA H200", 1150, burst="time-boxed")
+    paper = tmp_path / "paper.csv"
+    paper.write_text("paper_row,mask,metric,paper_value\nAudioSlots,ibm,si_snri,9.x\n")
+    page = all_runs_markdown(tmp_path, paper)
+    assert re.search(r"\| AudioSlots \| real \| pad-end \| none \| 1.25 \| 3.75 \| 9.x \|", page)
+    assert re.search(r"\| AudioSlots \| real \| pad-end \| 50 % \| 2.50 \| — \| 9.x \|", page)
+    assert re.search(r"\| gpu \| `bbbbbbb` \| NVIDIA H200 \| paper \| audioslots_0.5s 1,150 \| time-boxed \|", page)
+    assert "| cpu | `aaaaaaa` | CPU | paper | audioslots_0.5s 900 |  |" in page
