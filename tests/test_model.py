@@ -124,6 +124,20 @@ def test_factorised_decoder_equals_plain_decoder():
     torch.testing.assert_close(factorised, plain)
 
 
+def test_inference_in_tiles_on_the_cpu_equals_the_batched_training_form(monkeypatch):
+    decoder = tiny_decoder()
+    monkeypatch.setattr(decoder, "CPU_TILE_CELLS", 1000)  # 257 × 65 = 16 705 cells: 16 full tiles and a rest
+    torch.manual_seed(2)
+    slots = torch.randn(2, 3, 16)
+    batched = decoder(slots, 257, 65)  # gradients on: the batched form
+    with torch.no_grad():
+        tiled = decoder(slots, 257, 65)
+        assert tiled.shape == (2, 3, 257, 65)
+        torch.testing.assert_close(tiled, batched.detach(), rtol=1e-6, atol=1e-6)
+        rows = decoder._decode_in_tiles(slots, fourier_features(257, 65, decoder.fourier_matrix))
+    assert torch.equal(rows.view(2, 3, 257, 65), tiled)
+
+
 def test_fourier_features_shape_range_and_formula():
     matrix = torch.randn(8, 2) * 10.0
     features = fourier_features(257, 65, matrix)
