@@ -12,7 +12,10 @@ A run folder (``results/cpu`` for the reference CPU run) ends up holding::
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import pandas as pd
@@ -88,18 +91,84 @@ def resolve_preset(name: str, seed: int = 0, steps: int | None = None) -> Preset
 def train_run(name: str, preset: Preset, data_root: str | Path, run_dir: str | Path, *,
               device: str = "auto", data_info: dict | None = None, progress: bool = True) -> TrainResult:
     """Train (or resume, or find finished) one of :data:`RUNS` into ``run_dir/name``."""
+    result, seconds, where = _train_one(name, preset, data_root, run_dir, device, progress)
+    _record_training(name, preset, run_dir, result, seconds, where, data_info, data_root)
+    return result
+
+
+def train_runs(names: list[str] | tuple[str, ...], preset: Preset, data_root: str | Path, run_dir: str | Path, *,
+               device: str = "auto", data_info: dict | None = None, progress: bool = True,
+               jobs: int | None = None) -> dict[str, TrainResult]:
+    """Train several of :data:`RUNS`, side by side in separate processes when on the CPU.
+
+    [choice] On a CPU, small networks use several threads poorly: one single-threaded training
+    process per run keeps the cores busier than the runs one after another with every thread.
+    Each process gets
+    ``cores // jobs`` threads (at least 1), so a run's result depends on the core count, as
+    PyTorch's does anyway. On CUDA the runs share the device one after another.
+
+    Args:
+        jobs: processes at once; ``None``: one per run on the CPU (at most one per core, at least 1),
+            1 on CUDA. With 1 the runs are trained in this process.
+
+    Returns:
+        The :class:`~audioslots.train.TrainResult` of each run, by name, in the order of ``names``.
+    """
+    cores = os.cpu_count() or 1
+    if jobs is None:
+        jobs = 1 if resolve_device(device).type == "cuda" else max(1, min(len(names), cores))
+    if jobs <= 1:
+        return {name: train_run(name, preset, data_root, run_dir, device=device, data_info=data_info,
+                                progress=progress) for name in names}
+    threads = max(1, cores // jobs)
+    print(f"Training {', '.join(names)} in {jobs} processes of {threads} thread(s) each "
+          "(each resumes from its checkpoint if interrupted).", flush=True)
+    results = {}
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no state shared with the notebook's
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = {pool.submit(_train_one, name, preset, data_root, run_dir, device, False, threads): name
+                   for name in names}
+        try:
+            for future in as_completed(futures):
+                name = futures[future]
+                result, seconds, where = future.result()
+                _record_training(name, preset, run_dir, result, seconds, where, data_info, data_root)
+                print(f"{name}: step {result.step}, final loss {result.final_loss:.4f} ({seconds:.0f} s)", flush=True)
+                results[name] = result
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return {name: results[name] for name in names}
+
+
+def _train_one(name: str, preset: Preset, data_root: str | Path, run_dir: str | Path, device: str,
+               progress: bool, threads: int | None = None) -> tuple[TrainResult, float, str]:
+    """Train one run (in this process, or in a worker of :func:`train_runs` with ``threads`` threads).
+
+    Returns:
+        The result, the wall time of this call in seconds and the name of the device it ran on.
+    """
+    if threads is not None:
+        torch.set_num_threads(threads)
+    kind, chunk_seconds = RUNS[name]
+    start = time.perf_counter()
+    result = train(replace(preset, chunk_seconds=chunk_seconds), data_root, Path(run_dir) / name, kind=kind,
+                   device=device, progress=progress)
+    return result, time.perf_counter() - start, provenance.device_name(resolve_device(device))
+
+
+def _record_training(name: str, preset: Preset, run_dir: str | Path, result: TrainResult, seconds: float,
+                     device_name: str, data_info: dict | None, data_root: str | Path) -> None:
+    """The run's ``train:<name>`` section of ``provenance.json`` (written by this process only)."""
     kind, chunk_seconds = RUNS[name]
     preset = replace(preset, chunk_seconds=chunk_seconds)
-    start = time.perf_counter()
-    result = train(preset, data_root, Path(run_dir) / name, kind=kind, device=device, progress=progress)
     provenance.record(run_dir, f"train:{name}", {
         "preset": dataclasses.asdict(preset), "model_kind": kind, "data": data_info or {"root": str(data_root)},
         "split": "train-360", "steps": result.step, "batch_size": preset.train.batch_for(chunk_seconds),
         "final_loss": result.final_loss,
-        "device": provenance.device_name(resolve_device(device)),
-        "wall_seconds_last_call": round(time.perf_counter() - start, 1),
+        "device": device_name,
+        "wall_seconds_last_call": round(seconds, 1),
     })
-    return result
 
 
 #: The STFT framing of the paper's rows (``FeatureConfig.framing`` of the presets).

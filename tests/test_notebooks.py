@@ -104,7 +104,7 @@ def test_prepare_notebook_removes_parameter_cells_and_folds_code_only():
 
 
 #: Library calls that run networks or place them on a device: each notebook call must pass ``device``.
-DEVICE_CALLS = {"train_run", "evaluate_runs", "evaluate_checkpoint", "load_models", "load_model", "train"}
+DEVICE_CALLS = {"train_run", "train_runs", "evaluate_runs", "evaluate_checkpoint", "load_models", "load_model", "train"}
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.md")), ids=lambda p: p.stem)
