@@ -108,15 +108,16 @@ def train_runs(names: list[str] | tuple[str, ...], preset: Preset, data_root: st
     PyTorch's does anyway. On CUDA the runs share the device one after another.
 
     Args:
-        jobs: processes at once; ``None``: one per run on the CPU (at most one per core, at least 1),
-            1 on CUDA. With 1 the runs are trained in this process.
+        jobs: processes at once; ``None``: one per run on the CPU (three runs on two cores share
+            them: the runs take unequal times, and a core left idle by the shortest would cost
+            more than the sharing), 1 on CUDA. With 1 the runs are trained in this process.
 
     Returns:
         The :class:`~audioslots.train.TrainResult` of each run, by name, in the order of ``names``.
     """
     cores = os.cpu_count() or 1
     if jobs is None:
-        jobs = 1 if resolve_device(device).type == "cuda" else max(1, min(len(names), cores))
+        jobs = 1 if resolve_device(device).type == "cuda" else len(names)
     if jobs <= 1:
         return {name: train_run(name, preset, data_root, run_dir, device=device, data_info=data_info,
                                 progress=progress) for name in names}
