@@ -379,14 +379,15 @@ class SpatialBroadcastDecoder(nn.Module):
         return self.out(h).view(batch, n, n_freq, n_frames)  # (B, n, F, T)
 
 
-    #: Cells per tile of :meth:`_decode_in_tiles`: a (tile, hidden) activation of 2 MiB at width 128 stays in cache.
+    #: Cells per tile when the full grid is decoded for inference on the CPU (a tile's activation
+    #: of 4096 × 128 floats, 2 MiB, stays in cache).
     CPU_TILE_CELLS = 4096
 
     def _decode_in_tiles(self, slots: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """The full-grid forward pass for inference on the CPU: ``(batch, n, d)`` → ``(batch, n, cells)``.
 
         The same arithmetic as the batched form (equal up to float rounding; bit for bit with the
-        BLAS of our CPU machines), one slot and :attr:`CPU_TILE_CELLS` cells at a time with in-place ReLUs. The
+        BLAS of our CPU machines), one slot and ``CPU_TILE_CELLS`` cells at a time with in-place ReLUs. The
         batched form's ``(batch, n, cells, hidden)`` activations (over 1 GB for 64 chunks of the
         ``cpu`` preset) are allocated and paged in afresh by every layer; tiles are reused from
         the cache, which makes evaluation on 2 cores about 3.5× faster (see
