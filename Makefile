@@ -17,12 +17,10 @@ SEED ?= 0
 
 setup: $(STAMP)
 
-# --no-compile: Python byte-compiles each module the first time it is imported instead of pip
-# compiling every file of every package (half of the install's time on 2 cores).
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q --no-compile -r requirements.txt
+	$(BIN)/python -m pip install -q -r requirements.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
