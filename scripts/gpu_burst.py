@@ -19,12 +19,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 from audioslots import provenance
-from audioslots.reproduce import evaluate_runs, prepare_data, resolve_preset, train_run, write_table1
+from audioslots.reproduce import RUNS, evaluate_runs, prepare_data, resolve_preset, train_runs, write_table1
 from audioslots.config import replace
+
+
+#: Model kind of a run (:data:`~audioslots.reproduce.RUNS`) → its system name in Table 1.
+SYSTEMS = {"audioslots": "AudioSlots", "autoencoder": "Autoencoder"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -61,14 +64,10 @@ def main(argv=None) -> int:
         "what": f"time-boxed run of the {args.preset} preset (not the paper's 300 000 steps); warm-up a tenth of the run",
         "steps": args.steps, "warmup_steps": preset.train.warmup_steps, "seconds_asked": args.seconds,
     })
-    systems = [("Oracle", 0.5)]
-    for name in args.runs:
-        start = time.perf_counter()
-        result = train_run(name, preset, data_root, args.run_dir, device=args.device, data_info=data_info,
-                           progress=False)
-        print(f"{name}: {result.step} steps in {time.perf_counter() - start:.0f} s, final loss {result.final_loss:.4f}",
-              flush=True)
-        systems.append(("AudioSlots" if name.startswith("audioslots") else "Autoencoder", 0.5))
+    for name, result in train_runs(args.runs, preset, data_root, args.run_dir, device=args.device,
+                                   data_info=data_info, progress=False).items():
+        print(f"{name}: {result.step} steps in {result.seconds:.0f} s, final loss {result.final_loss:.4f}", flush=True)
+    systems = [("Oracle", 0.5)] + [(SYSTEMS[RUNS[name][0]], 0.5) for name in args.runs]
     evaluate_runs(systems, data_root, args.run_dir, device=args.device, data_info=data_info, progress=False)
     table = write_table1(args.run_dir)
     print(table.to_string(index=False), flush=True)
