@@ -8,20 +8,31 @@
    predicted compressed spectrograms, against the same between the two true sources'
    compressed spectrograms. A ratio far below 1 means the slots predict alike spectra (both
    close to the mixture): the slots have not learned to tell the voices apart.
+3. **Loss floors.** The final training loss of the run's networks beside the matched MSE of
+   trivial predictors on fresh training crops: a constant, each source's own time-averaged
+   spectrum, and for the separation model the best output that separates nothing (both slots
+   predict the mean of the two sources) and a scaled copy of the mixture. A network above these
+   floors has not learned to reconstruct what it sees, let alone to separate it.
+4. **Attention and time.** The entropy of each layer's cross-attention from the slots to the
+   encoder's grid, against that of uniform attention (every slot reads the average of the
+   grid), and how much the predicted spectrograms vary over the frames of a chunk against the
+   true sources.
 
 Usage, from the repository root, after ``make reproduce`` (the checkpoints are in the run folder,
 not in git)::
 
     .venv/bin/python results/diagnostics/run.py results/cpu --out results/diagnostics
 
-Writes ``train_vs_test.csv``, ``slot_similarity.csv`` (per mixture) and
-``slot_similarity_summary.csv`` with the run's commit and the count of mixtures (the book's
-Deviations page shows the first and the last), and prints them.
+Writes ``train_vs_test.csv``, ``slot_similarity.csv`` (per mixture),
+``slot_similarity_summary.csv``, ``loss_floors.csv`` and ``attention_time.csv`` with the run's
+commit and the count of mixtures or crops (the book's Deviations page shows all but the
+per-mixture one), and prints them.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -33,8 +44,11 @@ from audioslots.data import LibriMix
 from audioslots.evaluate import evaluate_checkpoint
 from audioslots.features import chunk, spectrogram
 from audioslots.reproduce import REAL_ROOT
+from audioslots.loss import matched_mse
 from audioslots.separate import predict
-from audioslots.train import load_model
+from audioslots.train import CropBatches, load_model
+
+FLOOR_CROPS = 256  # training crops the loss floors are measured on
 
 
 def train_vs_test(checkpoint: Path, root: Path, mixtures: int) -> pd.DataFrame:
@@ -66,6 +80,79 @@ def slot_similarity(checkpoint: Path, root: Path, mixtures: int) -> pd.DataFrame
     return table
 
 
+def _training_loss(run: Path) -> float:
+    """Mean loss of the last logged window of a run's training log."""
+    return float(pd.read_csv(run / "log.csv")["loss"].iloc[-1])
+
+
+def loss_floors(run_dir: Path, root: Path, crops: int) -> pd.DataFrame:
+    """The runs' final training losses beside the matched MSE of trivial predictors on training crops."""
+    _, config = load_model(run_dir / "audioslots_0.5s" / "checkpoint.pt")
+    features = features_from_dict(config["preset"]["features"])
+    batches = CropBatches(LibriMix(root, "train-360"), crops, features.chunk_samples, seed=12345, kind="audioslots")
+    mixtures, sources = batches[0]
+    mixture, target = spectrogram(mixtures, features), spectrogram(sources, features)  # (B, F, T), (B, 2, F, T)
+    single = target.flatten(0, 1)[:, None]  # (2B, 1, F, T): the autoencoder's inputs and targets
+
+    def floor(pred: torch.Tensor, truth: torch.Tensor) -> float:
+        return matched_mse(pred.expand_as(truth), truth)[0].item()
+
+    scale = (mixture[:, None] * target).sum() / mixture.square().sum() / target.shape[1]  # least squares
+    rows = [
+        ("AudioSlots", "the network after training (last logged window)", _training_loss(run_dir / "audioslots_0.5s")),
+        ("AudioSlots", "one constant for every cell", floor(target.mean().reshape(1, 1, 1, 1), target)),
+        ("AudioSlots", "a scaled copy of the mixture in both slots", floor(scale * mixture[:, None], target)),
+        ("AudioSlots", "the mean of the two sources in both slots (no separation)",
+         floor(target.mean(1, keepdim=True), target)),
+        ("AudioSlots", "each source's own time-averaged spectrum", floor(target.mean(-1, keepdim=True), target)),
+        ("Autoencoder", "the network after training (last logged window)",
+         _training_loss(run_dir / "autoencoder_0.5s")),
+        ("Autoencoder", "one constant for every cell", floor(single.mean().reshape(1, 1, 1, 1), single)),
+        ("Autoencoder", "the source's own time-averaged spectrum", floor(single.mean(-1, keepdim=True), single)),
+    ]
+    return pd.DataFrame(rows, columns=["network", "prediction", "mse"]).assign(crops=crops)
+
+
+def attention_weights(module, queries: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+    """The softmax weights of an ``audioslots.model.Attention`` call, which its fused kernel does not return.
+
+    ``(batch, n, dim)`` queries attending to a ``(batch, m, dim)`` context → ``(batch, heads, n, m)``.
+    """
+    heads, dim = module.heads, queries.shape[-1]
+    q = module.to_q(queries).unflatten(-1, (heads, dim // heads)).transpose(1, 2)  # (B, h, n, dim/h)
+    k = module.to_k(context).unflatten(-1, (heads, dim // heads)).transpose(1, 2)  # (B, h, m, dim/h)
+    return (q @ k.transpose(-1, -2) / math.sqrt(dim // heads)).softmax(-1)  # (B, h, n, m)
+
+
+def attention_and_time(checkpoint: Path, root: Path, mixtures: int) -> pd.DataFrame:
+    """Cross-attention entropy per layer and the predictions' variation over frames, on test chunks."""
+    model, config = load_model(checkpoint)
+    model.eval()
+    features = features_from_dict(config["preset"]["features"])
+    dataset = LibriMix(root, "test", max_mixtures=mixtures)
+    chunks = torch.cat([chunk(dataset[i].mixture, features.chunk_samples) for i in range(len(dataset))])
+    truth = torch.cat([chunk(dataset[i].sources, features.chunk_samples).transpose(0, 1) for i in range(len(dataset))])
+    weights = []
+
+    def keep_weights(module, inputs, _output):
+        weights.append(attention_weights(module, *inputs))
+
+    hooks = [layer.cross_attn.register_forward_hook(keep_weights) for layer in model.transformer.layers]
+    with torch.no_grad():
+        predicted = predict(model, chunks, features, batch_size=len(chunks))  # (chunks, 2, F, T)
+    for hook in hooks:
+        hook.remove()
+    rows = []
+    for index, w in enumerate(weights):
+        entropy = -(w * w.clamp_min(1e-12).log()).sum(-1).mean().item()
+        rows.append({"quantity": f"cross-attention entropy, layer {index + 1} (nats)", "network": entropy,
+                     "reference": math.log(w.shape[-1]), "reference_is": "uniform attention over the grid"})
+    true_spectra = spectrogram(truth, features)  # (chunks, 2, F, T)
+    rows.append({"quantity": "standard deviation over the frames of a chunk", "network": predicted.std(-1).mean().item(),
+                 "reference": true_spectra.std(-1).mean().item(), "reference_is": "the true sources"})
+    return pd.DataFrame(rows).assign(chunks=len(chunks))
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", type=Path)
@@ -89,6 +176,12 @@ def main(argv=None) -> None:
     summary = summary.assign(mixtures=len(similarity), run_commit=run_commit)
     summary.to_csv(args.out / "slot_similarity_summary.csv", index=False, float_format="%.4f")
     print(summary.to_string(index=False))
+    floors = loss_floors(args.run_dir, args.data, FLOOR_CROPS).assign(run_commit=run_commit)
+    floors.to_csv(args.out / "loss_floors.csv", index=False, float_format="%.4f")
+    print(floors.to_string(index=False))
+    attention = attention_and_time(checkpoint, args.data, args.mixtures).assign(run_commit=run_commit)
+    attention.to_csv(args.out / "attention_time.csv", index=False, float_format="%.4f")
+    print(attention.to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,57 @@
+"""The reference run's diagnostics script (results/diagnostics/run.py) on a tiny trained run."""
+
+import importlib.util
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from audioslots.config import get_preset
+from audioslots.model import Attention
+from audioslots.train import train
+
+SCRIPT = Path(__file__).resolve().parents[1] / "results" / "diagnostics" / "run.py"
+
+
+@pytest.fixture(scope="module")
+def diagnostics():
+    spec = importlib.util.spec_from_file_location("diagnostics_run", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_attention_weights_reproduce_the_attention_output(diagnostics):
+    torch.manual_seed(0)
+    module = Attention(dim=8, heads=2)
+    queries, context = torch.randn(3, 2, 8), torch.randn(3, 5, 8)
+    weights = diagnostics.attention_weights(module, queries, context)  # (3, 2 heads, 2, 5)
+    values = module.to_v(context).unflatten(-1, (2, 4)).transpose(1, 2)  # (3, 2 heads, 5, 4)
+    by_hand = module.proj((weights @ values).transpose(1, 2).flatten(2))
+    torch.testing.assert_close(by_hand, module(queries, context))
+    torch.testing.assert_close(weights.sum(-1), torch.ones(3, 2, 2))
+
+
+def test_the_script_writes_every_table_for_a_run(diagnostics, tiny_data, tmp_path):
+    run = tmp_path / "run"
+    for kind in ("audioslots", "autoencoder"):
+        train(get_preset("tiny"), tiny_data, run / f"{kind}_0.5s", kind=kind, progress=False)
+    out = tmp_path / "out"
+    diagnostics.main([str(run), "--data", str(tiny_data), "--mixtures", "2", "--out", str(out)])
+
+    floors = pd.read_csv(out / "loss_floors.csv").set_index(["network", "prediction"])["mse"]
+    trained = pd.read_csv(run / "audioslots_0.5s" / "log.csv")["loss"].iloc[-1]
+    assert floors["AudioSlots", "the network after training (last logged window)"] == pytest.approx(trained, abs=1e-4)
+    # Both slots alike: the per-cell mean of the sources is the best such prediction, a constant is one.
+    assert (floors["AudioSlots", "the mean of the two sources in both slots (no separation)"]
+            <= floors["AudioSlots", "one constant for every cell"])
+
+    attention = pd.read_csv(out / "attention_time.csv")
+    entropy = attention[attention["quantity"].str.startswith("cross-attention entropy")]
+    assert len(entropy) == get_preset("tiny").model.transformer_layers
+    assert ((entropy["network"] >= 0) & (entropy["network"] <= entropy["reference"] + 1e-6)).all()
+    assert entropy["reference"].iloc[0] == pytest.approx(math.log(32 * 8), abs=1e-4)  # the 0.5 s grid's cells
+    for name in ("train_vs_test.csv", "slot_similarity.csv", "slot_similarity_summary.csv"):
+        assert not pd.read_csv(out / name).empty
