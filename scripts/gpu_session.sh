@@ -5,7 +5,8 @@
 #   AUDIOSLOTS_SOURCE_COMMIT=$(git rev-parse HEAD) OUT=/some/dir bash scripts/gpu_session.sh
 #
 # (AUDIOSLOTS_SOURCE_COMMIT: the clean commit the copied tree is; provenance records it instead of
-# asking git, since the machine's copy may hold no .git or a stale one.) Python packages the machine lacks travel as wheels in .whl/ (see the device README).
+# asking git, since the machine's copy may hold no .git or a stale one.) Python packages the
+# machine lacks travel as wheels in .whl/ (see the device README).
 # Writes under $OUT: session.log, nvidia-smi.txt, test_cuda.log, the benchmark JSON files and
 # results.tar (the run folder of scripts/gpu_burst.py, without its checkpoints).
 set -uo pipefail

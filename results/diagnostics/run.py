@@ -46,7 +46,7 @@ from audioslots.features import chunk, spectrogram
 from audioslots.reproduce import REAL_ROOT
 from audioslots.loss import matched_mse
 from audioslots.separate import predict
-from audioslots.train import CropBatches, load_model
+from audioslots.train import CropBatches, load_checkpoint, load_model
 
 FLOOR_CROPS = 256  # training crops the loss floors are measured on
 
@@ -87,7 +87,7 @@ def _training_loss(run: Path) -> float:
 
 def loss_floors(run_dir: Path, root: Path, crops: int) -> pd.DataFrame:
     """The runs' final training losses beside the matched MSE of trivial predictors on training crops."""
-    _, config = load_model(run_dir / "audioslots_0.5s" / "checkpoint.pt")
+    config = load_checkpoint(run_dir / "audioslots_0.5s" / "checkpoint.pt")["config"]
     features = features_from_dict(config["preset"]["features"])
     batches = CropBatches(LibriMix(root, "train-360"), crops, features.chunk_samples, seed=12345, kind="audioslots")
     mixtures, sources = batches[0]
@@ -130,8 +130,9 @@ def attention_and_time(checkpoint: Path, root: Path, mixtures: int) -> pd.DataFr
     model.eval()
     features = features_from_dict(config["preset"]["features"])
     dataset = LibriMix(root, "test", max_mixtures=mixtures)
-    chunks = torch.cat([chunk(dataset[i].mixture, features.chunk_samples) for i in range(len(dataset))])
-    truth = torch.cat([chunk(dataset[i].sources, features.chunk_samples).transpose(0, 1) for i in range(len(dataset))])
+    examples = [dataset[i] for i in range(len(dataset))]
+    chunks = torch.cat([chunk(e.mixture, features.chunk_samples) for e in examples])
+    truth = torch.cat([chunk(e.sources, features.chunk_samples).transpose(0, 1) for e in examples])
     weights = []
 
     def keep_weights(module, inputs, _output):
