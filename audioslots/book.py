@@ -220,7 +220,7 @@ def run_summaries(run_dirs: list[str | Path]) -> pd.DataFrame:
             "device": ", ".join(devices) or "—",
             "preset": ", ".join(presets) or "—",
             "training steps": ", ".join(f"{name} {v.get('steps', '?'):,}" for name, v in sorted(trained.items())) or "—",
-            "note": info.get("burst", {}).get("what", ""),
+            "note": info.get("time_boxed", {}).get("what", ""),
         })
     return pd.DataFrame(rows)
 

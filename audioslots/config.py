@@ -89,6 +89,9 @@ class TrainConfig:
     # Also checkpoint every this many minutes of wall-clock time (None: every checkpoint_every
     # steps only): a preempted or crashed job loses at most this much work.
     checkpoint_minutes: float | None = None
+    # Keep a copy of the checkpoint at these steps (``checkpoint_step0001000.pt``): the points of a
+    # learning curve, scored afterwards by ``audioslots score-checkpoints``.
+    keep_checkpoints: tuple[int, ...] = ()
     # [choice] Clip the global gradient norm to this value; None (no clipping) is the paper, which
     # names none.
     clip_grad_norm: float | None = None

@@ -34,7 +34,7 @@ def git_commit(path: str | Path = ".") -> str:
     commit it is.
     """
     told = os.environ.get("AUDIOSLOTS_SOURCE_COMMIT")
-    if told:  # a copy of a clean checkout (the tree sent to a lent GPU machine; scripts/gpu_session.sh)
+    if told:  # a copy of a clean checkout (a working tree copied to a GPU machine; scripts/gpu_check.sh)
         return told
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True,

@@ -35,6 +35,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import signal
 import time
 import warnings
@@ -60,7 +61,7 @@ PRELOAD_BYTES = 1 << 30
 LOG_COLUMNS = ("step", "loss", "learning_rate", "seconds", "skipped")
 AUTOCAST_CHOICES = ("auto", "bf16", "off")
 #: Training options that only say how a run is executed, which a resumed run may change.
-EXECUTION_FIELDS = ("num_workers", "checkpoint_every", "checkpoint_minutes")
+EXECUTION_FIELDS = ("num_workers", "checkpoint_every", "checkpoint_minutes", "keep_checkpoints")
 
 
 class TrainingStopped(AudioSlotsError):
@@ -169,6 +170,14 @@ class RunFiles:
     @property
     def log(self) -> Path:
         return self.root / "log.csv"
+
+    def kept_checkpoint(self, step: int) -> Path:
+        """The copy of the checkpoint kept at ``step`` (``TrainConfig.keep_checkpoints``)."""
+        return self.root / f"checkpoint_step{step:07d}.pt"
+
+    def kept_checkpoints(self) -> list[Path]:
+        """The kept checkpoints of this run, by step."""
+        return sorted(self.root.glob("checkpoint_step*.pt"))
 
 
 def run_config(preset: Preset, kind: str, data: dict) -> dict:
@@ -566,8 +575,11 @@ def train(
                         "autocast (--autocast off), then re-run."
                     )
                 minutes = cfg.checkpoint_minutes
-                if step % cfg.checkpoint_every == 0 or (minutes and time.monotonic() - last_save >= 60 * minutes):
+                keep = step in cfg.keep_checkpoints
+                if keep or step % cfg.checkpoint_every == 0 or (minutes and time.monotonic() - last_save >= 60 * minutes):
                     checkpoint()
+                if keep and ranks.is_main:
+                    shutil.copyfile(files.checkpoint, files.kept_checkpoint(step))
                 if distributed.any_rank(stop.received is not None, ranks, control):
                     checkpoint()
                     received = stop.received or signal.SIGTERM  # the signal reached another process

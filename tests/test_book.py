@@ -1,6 +1,6 @@
 """The Jupyter Book: builds strictly, and reads offline from file:// with nothing remote.
 
-The book is built once per session with the exact command of the README (warnings are errors,
+The book is built once per test run with the exact command of the README (warnings are errors,
 nitpicky references), then checked statically (every HTML file) and in a real headless browser
 (Chromium via Playwright; see ``tests/browser.py``). The results pages are checked against the
 contract of the results notebooks; those checks are skipped while the placeholder notebooks
@@ -154,7 +154,7 @@ skip_while_placeholders = pytest.mark.skipif(
 
 @pytest.fixture(scope="session")
 def built_book() -> Path:
-    """Stage the shown run and build the book strictly once per session, as ``make book`` does.
+    """Stage the shown run and build the book strictly once per test run, as ``make book`` does.
 
     Fails with the build's output if it warns. The run is ``AUDIOSLOTS_BOOK_RUN`` (default
     ``results/cpu``, the Makefile's ``RUN``).
@@ -190,7 +190,7 @@ def browser(built_book):
 
 @pytest.fixture(scope="session")
 def visits(browser):
-    """Pages opened in the browser, each at most once per session (screenshots kept)."""
+    """Pages opened in the browser, each at most once per test run (screenshots kept)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     cache = {}
 

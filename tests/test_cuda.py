@@ -3,7 +3,7 @@
 Each test compares the GPU path with the CPU one it must agree with: the model's forward pass
 (float32 with TF32 off, and bf16 autocast, against a float64 reference), fused Adam's on-device
 skip of a non-finite step, a short training run whose checkpoint loads on the CPU, and evaluation
-on the GPU (bf16 autocast) against evaluation on the CPU. ``scripts/gpu_session.sh`` runs them on the lent GPU.
+on the GPU (bf16 autocast) against evaluation on the CPU. ``scripts/gpu_check.sh`` runs them on a GPU machine.
 """
 
 import math

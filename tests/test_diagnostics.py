@@ -1,4 +1,4 @@
-"""The reference run's diagnostics script (results/diagnostics/run.py) on a tiny trained run."""
+"""The reference run's diagnostics script (experiments/diagnostics.py) on a tiny trained run."""
 
 import importlib.util
 import math
@@ -12,7 +12,7 @@ from audioslots.config import get_preset
 from audioslots.model import Attention
 from audioslots.train import train
 
-SCRIPT = Path(__file__).resolve().parents[1] / "results" / "diagnostics" / "run.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "diagnostics.py"
 
 
 @pytest.fixture(scope="module")

@@ -135,7 +135,7 @@ def test_banner_names_the_commit_and_warns_only_when_stale(code_repo):
 # The book's page of every run (audioslots.book.all_runs_markdown) -------------------------------
 
 
-def _fake_run(results, name, rows, commit, device, steps, burst=None):
+def _fake_run(results, name, rows, commit, device, steps, time_boxed=None):
     import json
 
     import pandas as pd
@@ -144,8 +144,8 @@ def _fake_run(results, name, rows, commit, device, steps, burst=None):
     run.mkdir(parents=True)
     pd.DataFrame(rows).to_csv(run / "table1.csv", index=False)
     info = {"commit": commit, "train:audioslots_0.5s": {"preset": {"name": "paper"}, "device": device, "steps": steps}}
-    if burst:
-        info["burst"] = {"what": burst}
+    if time_boxed:
+        info["time_boxed"] = {"what": time_boxed}
     (run / "provenance.json").write_text(json.dumps(info))
 
 
@@ -157,7 +157,7 @@ def test_every_run_gets_a_column_its_overlap_rows_stay_apart_and_its_provenance_
                 "mask": "ibm", "si_snri": value, "data": "real"}
 
     _fake_run(tmp_path, "cpu", [row("AudioSlots", 0.0, 1.25), row("AudioSlots", 0.5, 2.5)], "a" * 40, "CPU", 900)
-    _fake_run(tmp_path, "gpu", [row("AudioSlots", 0.0, 3.75)], "b" * 40, "NVIDIA H200", 1150, burst="time-boxed")
+    _fake_run(tmp_path, "gpu", [row("AudioSlots", 0.0, 3.75)], "b" * 40, "NVIDIA H200", 1150, time_boxed="time-boxed")
     paper = tmp_path / "paper.csv"
     paper.write_text("paper_row,mask,metric,paper_value\nAudioSlots,ibm,si_snri,9.x\n")
     page = all_runs_markdown(tmp_path, paper)

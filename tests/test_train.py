@@ -77,6 +77,21 @@ def test_training_writes_log_with_step_and_loss_and_a_loadable_checkpoint(tiny_d
     assert config["model_kind"] == "audioslots" and model.training is False
 
 
+def test_kept_checkpoints_are_the_weights_of_their_step_and_do_not_block_resuming(tiny_data, tmp_path):
+    run = tmp_path / "run"
+    preset = replace(TINY, steps=6, keep_checkpoints=(1, 3))
+    train(preset, tiny_data, run, progress=False, stop_after=3)
+    at_three = load_checkpoint(run / "checkpoint.pt")["model"]
+    train(preset, tiny_data, run, progress=False)  # resumes to the end
+    kept = sorted(p.name for p in run.glob("checkpoint_step*.pt"))
+    assert kept == ["checkpoint_step0000001.pt", "checkpoint_step0000003.pt"]
+    assert load_checkpoint(run / "checkpoint_step0000001.pt")["step"] == 1
+    saved = load_checkpoint(run / "checkpoint_step0000003.pt")
+    assert saved["step"] == 3
+    assert all(torch.equal(saved["model"][k], v) for k, v in at_three.items())
+    train(replace(preset, keep_checkpoints=(2,)), tiny_data, run, progress=False)  # an execution option only
+
+
 def test_interrupted_run_resumed_with_the_same_call_ends_with_the_same_loss(tiny_data, tmp_path):
     preset = replace(TINY, steps=8)
     full = train(preset, tiny_data, tmp_path / "full", progress=False)

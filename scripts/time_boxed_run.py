@@ -8,9 +8,9 @@ exercises the whole GPU path of the library — training, checkpointing, evaluat
 — and writes a run folder like ``results/cpu`` (``provenance.json``, ``table1.csv``, metrics,
 the training log; no checkpoint), so that the book lists it beside the other runs.
 
-Usage (on the GPU machine, repository root; ``scripts/gpu_session.sh`` calls it)::
+Usage (on the GPU machine, repository root; ``scripts/gpu_check.sh`` calls it)::
 
-    python3 scripts/gpu_burst.py --run-dir results/paper_burst_h200 --seconds 180 \\
+    python3 scripts/time_boxed_run.py --run-dir results/paper_h200_short --seconds 180 \\
         --throughput out/train_throughput_paper.json
 """
 
@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     preset = replace(resolve_preset(args.preset, steps=args.steps), warmup_steps=max(1, args.steps // 10),
                      checkpoint_every=max(50, args.steps // 4), log_every=max(1, args.steps // 40))
     data_root, data_info = prepare_data(args.data_root, progress=False)
-    provenance.record(args.run_dir, "burst", {
+    provenance.record(args.run_dir, "time_boxed", {
         "what": f"time-boxed run of the {args.preset} preset (not the paper's 300 000 steps); warm-up a tenth of the run",
         "steps": args.steps, "warmup_steps": preset.train.warmup_steps, "seconds_asked": args.seconds,
     })

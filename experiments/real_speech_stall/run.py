@@ -1,7 +1,7 @@
 """One tuning run: train the `cpu` preset with overrides (and the variants of patches.py) on the real-speech
 mini Libri2Mix, then score oracle-order SI-SNRi on the first 40 test mixtures.
 
-Usage, from the repository root: .venv/bin/python results/tuning/session6/run.py NAME '{"steps": 400, ...}'
+Usage, from the repository root: .venv/bin/python experiments/real_speech_stall/run.py NAME '{"steps": 400, ...}'
 Appends one line to /tmp/exp/results.jsonl (copied here as runs.jsonl).
 """
 import json, sys, time, math

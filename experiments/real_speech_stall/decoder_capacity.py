@@ -1,7 +1,7 @@
 """Can the `cpu` preset's decoder represent real speech? Fit 64 source spectrograms (32 training crops x 2
 sources) from free, learned per-item slots (no encoder), 600 steps, 5 % of the cells per step.
 
-Usage, from the repository root: .venv/bin/python results/tuning/session6/decoder_capacity.py '{}'
+Usage, from the repository root: .venv/bin/python experiments/real_speech_stall/decoder_capacity.py '{}'
 Prints the sampled-cell loss and the full-grid MSE every 100 steps (collected in decoder_capacity.csv).
 """
 import sys, json, time, torch

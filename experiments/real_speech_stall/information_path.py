@@ -1,6 +1,6 @@
 """Which part of the autoencoder's path limits it? 300 steps of the `cpu` preset's schedule, batch 16 crops.
 
-Usage, from the repository root: .venv/bin/python results/tuning/session6/information_path.py VARIANT 300
+Usage, from the repository root: .venv/bin/python experiments/real_speech_stall/information_path.py VARIANT 300
 Prints the mean training loss of every 50 steps (collected in information_path.csv). VARIANT is a
 base with optional suffixes:
   full   the autoencoder as the library builds it (n_slots=1)

@@ -21,7 +21,7 @@
 Usage, from the repository root, after ``make reproduce`` (the checkpoints are in the run folder,
 not in git)::
 
-    .venv/bin/python results/diagnostics/run.py results/cpu --out results/diagnostics
+    .venv/bin/python experiments/diagnostics.py results/cpu --out results/diagnostics
 
 Writes ``train_vs_test.csv``, ``slot_similarity.csv`` (per mixture),
 ``slot_similarity_summary.csv``, ``loss_floors.csv`` and ``attention_time.csv`` with the run's

@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# Everything a lent GPU is for, in one call, most valuable first; each step has its own time limit
+# The GPU checks and measurements in one call, most valuable first; each step has its own time limit
 # so that one slow step cannot take the others' results with it. Run from the repository root:
 #
-#   AUDIOSLOTS_SOURCE_COMMIT=$(git rev-parse HEAD) OUT=/some/dir bash scripts/gpu_session.sh
+#   AUDIOSLOTS_SOURCE_COMMIT=$(git rev-parse HEAD) OUT=/some/dir bash scripts/gpu_check.sh
 #
 # (AUDIOSLOTS_SOURCE_COMMIT: the clean commit the copied tree is; provenance records it instead of
 # asking git, since the machine's copy may hold no .git or a stale one.) Python packages the
 # machine lacks travel as wheels in .whl/ (see the device README).
-# Writes under $OUT: session.log, nvidia-smi.txt, test_cuda.log, the benchmark JSON files and
-# results.tar (the run folder of scripts/gpu_burst.py, without its checkpoints).
+# Writes under $OUT: gpu_check.log, nvidia-smi.txt, test_cuda.log, the benchmark JSON files and
+# results.tar (the run folder of scripts/time_boxed_run.py, without its checkpoints).
 set -uo pipefail
 OUT=${OUT:?set OUT to a folder for the results}
-BURST_SECONDS=${BURST_SECONDS:-120}  # per network
+RUN_SECONDS=${RUN_SECONDS:-120}  # per network
 mkdir -p "$OUT"
-exec > >(tee "$OUT/session.log") 2>&1
+exec > >(tee "$OUT/gpu_check.log") 2>&1
 start=$(date +%s)
 step() { echo; echo "=== [$(( $(date +%s) - start )) s] $*"; }
 
@@ -41,11 +41,11 @@ throughput=$OUT/train_throughput_paper_${gpu}.json
 timeout 240 python3 benchmarks/train_throughput.py --preset paper --device cuda --steps 40 --warmup 5 \
   --data data/real/Libri2Mix --out "$throughput"
 
-step "paper-preset burst: ${BURST_SECONDS} s of training, then evaluation on the GPU"
-run=results/paper_burst_${gpu}
+step "time-boxed paper-preset run: ${RUN_SECONDS} s of training, then evaluation on the GPU"
+run=results/paper_short_${gpu}
 if [ -f "$throughput" ]; then
-  timeout $(( 2 * BURST_SECONDS + 200 )) python3 scripts/gpu_burst.py --run-dir "$run" --seconds "$BURST_SECONDS" \
-    --throughput "$throughput" --runs ${BURST_RUNS:-audioslots_0.5s autoencoder_0.5s}
+  timeout $(( 2 * RUN_SECONDS + 200 )) python3 scripts/time_boxed_run.py --run-dir "$run" --seconds "$RUN_SECONDS" \
+    --throughput "$throughput" --runs ${RUN_NETWORKS:-audioslots_0.5s autoencoder_0.5s}
   tar --exclude='checkpoint*.pt' -cf "$OUT/results.tar" "$run"
 fi
 
