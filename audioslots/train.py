@@ -7,6 +7,7 @@ A run folder holds everything a run needs to continue or to be evaluated::
     RUN_DIR/checkpoint.prev.pt   the checkpoint before it: resumed from, with a warning, when the
                                  latest cannot be read
     RUN_DIR/log.csv              step, loss, learning_rate, seconds, skipped (one row per ``log_every`` steps)
+    RUN_DIR/flops.json           FLOPs of one training step (:func:`count_step_flops`), counted on a copy of the network
 
 The batch of step ``k`` is drawn from a generator seeded with ``(seed, k)``: it does not depend
 on what ran before, so a resumed run sees exactly the batches an uninterrupted run would.
@@ -30,6 +31,7 @@ Long runs on shared machines:
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import dataclasses
 import json
@@ -51,6 +53,7 @@ from audioslots.config import ModelConfig, Preset, TrainConfig
 from audioslots.data import LibriMix
 from audioslots.errors import AudioSlotsError, CheckpointError, ConfigError
 from audioslots.features import spectrogram
+from audioslots.flops import COUNTED_BY, count_flops, read_flops, write_flops
 from audioslots.loss import matched_mse
 from audioslots.model import AudioSlots
 
@@ -133,10 +136,19 @@ class CropBatches(torch.utils.data.Dataset):
         examples = [self.dataset.crop(int(i), int(o), self.crop_samples) for i, o in zip(indices, offsets)]
         mixtures = torch.stack([e.mixture for e in examples])  # (batch, samples)
         sources = torch.stack([e.sources for e in examples])  # (batch, n_src, samples)
-        if self.kind == "autoencoder":
-            single = sources.flatten(0, 1)  # (batch * n_src, samples)
-            return single, single[:, None]
-        return mixtures, sources
+        return network_batch(mixtures, sources, self.kind)
+
+
+def network_batch(mixtures: torch.Tensor, sources: torch.Tensor, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """What a network of ``kind`` trains on, from ``(batch, samples)`` mixtures and ``(batch, n_src, samples)`` sources.
+
+    AudioSlots: the mixtures and their sources. The autoencoder: every source as its own input and
+    target, ``(batch * n_src, samples)`` and ``(batch * n_src, 1, samples)``.
+    """
+    if kind == "autoencoder":
+        single = sources.flatten(0, 1)  # (batch * n_src, samples)
+        return single, single[:, None]
+    return mixtures, sources
 
 
 def decoded_cells(step: int, grid: tuple[int, int], config: TrainConfig, device) -> torch.Tensor | None:
@@ -147,6 +159,51 @@ def decoded_cells(step: int, grid: tuple[int, int], config: TrainConfig, device)
     generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
     keep = max(1, round(config.decoded_cells * n_cells))
     return torch.randperm(n_cells, generator=generator)[:keep].to(device, non_blocking=True)  # no host sync on CUDA
+
+
+def training_loss(network: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, preset: Preset,
+                  step: int) -> torch.Tensor:
+    """The forward pass of training step ``step``: the matched MSE of one batch (under the caller's autocast).
+
+    Args:
+        network: AudioSlots or its autoencoder, on the device of ``inputs``.
+        inputs: ``(batch, samples)`` mixtures (the autoencoder: single sources).
+        targets: ``(batch, n, samples)`` their sources.
+        preset: the run's features and training options (``decoded_cells``).
+        step: decides which grid cells are decoded (:func:`decoded_cells`).
+
+    Returns:
+        The 0-d loss, float32.
+    """
+    features = spectrogram(inputs, preset.features)  # (batch, freq, frames)
+    target_features = spectrogram(targets, preset.features)  # (batch, n, freq, frames)
+    cells = decoded_cells(step, target_features.shape[-2:], preset.train, inputs.device)
+    predictions = network(features, cells)  # (batch, n, freq, frames) or (batch, n, K, 1)
+    if cells is not None:
+        target_features = target_features.flatten(-2)[..., cells, None]  # (batch, n, K, 1)
+    loss, _ = matched_mse(predictions.float(), target_features.float())
+    return loss
+
+
+def count_step_flops(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, preset: Preset,
+                     step: int = 0, bf16: bool = False) -> int:
+    """FLOPs of one training step of ``model`` on this batch: :func:`training_loss` and its backward pass.
+
+    Counted (:func:`audioslots.flops.count_flops`) on a copy of the network, with the random state
+    restored afterwards: the run it is counted for trains exactly as it would uncounted. Adam's
+    update is element-wise and counts zero. With ``decoded_cells < 1`` every step decodes the same
+    number of cells, so one step's count holds for every step.
+    """
+    network = copy.deepcopy(model).train()
+    device = inputs.device
+
+    def step_pass() -> None:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss = training_loss(network, inputs, targets, preset, step)
+        loss.backward()
+
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        return count_flops(step_pass)
 
 
 @dataclass
@@ -170,6 +227,10 @@ class RunFiles:
     @property
     def log(self) -> Path:
         return self.root / "log.csv"
+
+    @property
+    def flops(self) -> Path:
+        return self.root / "flops.json"
 
     def kept_checkpoint(self, step: int) -> Path:
         """The copy of the checkpoint kept at ``step`` (``TrainConfig.keep_checkpoints``)."""
@@ -294,6 +355,28 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Au
     return model.to(device).eval(), config
 
 
+def count_run_flops(config: dict, batch_size: int | None = None, device: str | torch.device = "cpu") -> int:
+    """FLOPs of one training step of the run a stored ``config`` describes (its ``config.json``).
+
+    Counted (:func:`count_step_flops`) on a freshly built network and noise of the step's shapes:
+    the count depends on shapes only. For runs trained before training counted its steps.
+
+    Args:
+        config: ``{"preset", "model_kind", "data": {"n_src", ...}}`` as :func:`run_config` writes it.
+        batch_size: crops per step instead of the run's (to extrapolate from small batches, see
+            :func:`audioslots.flops.affine_in_batch`).
+    """
+    preset = preset_from_dict(config["preset"])
+    kind, n_src = config["model_kind"], config["data"]["n_src"]
+    batch = batch_size or preset.train.batch_for(preset.features.chunk_seconds)
+    device = torch.device(device)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(0)
+        model = AudioSlots(model_config_for(preset, kind, n_src)).to(device)
+        sources = 0.1 * torch.randn(batch, n_src, preset.features.chunk_samples, device=device)
+    return count_step_flops(model, *network_batch(sources.sum(1), sources, kind), preset)
+
+
 def _read_log(path: Path, up_to_step: int) -> list[dict]:
     if not path.exists():
         return []
@@ -319,6 +402,7 @@ class TrainResult:
     seconds: float
     steps_per_second: float
     skipped_steps: int = 0  # steps of this call whose update was skipped (non-finite loss or gradient)
+    flop_per_step: int | None = None  # FLOPs of one training step, all processes together (flops.json)
 
 
 def use_bf16(config: TrainConfig, device: torch.device) -> bool:
@@ -365,6 +449,25 @@ def adam_step(optimizer: torch.optim.Optimizer, finite: torch.Tensor) -> None:
         optimizer.step()
     elif finite:
         optimizer.step()
+
+
+def _step_flops(files: RunFiles, model: torch.nn.Module, batches: CropBatches, preset: Preset, step: int, end: int,
+                device: torch.device, bf16: bool, ranks: distributed.Ranks, control) -> dict:
+    """The run's ``flops.json``: counted whenever this call trains (or the run has none yet), read otherwise.
+
+    Each process counts its share of the batch; ``flop_per_step`` is the sum over processes.
+    """
+    flops = read_flops(files.flops)
+    if not distributed.any_rank(step < end or flops is None, ranks, control):
+        return flops
+    inputs, targets = (t.to(device) for t in batches[step])
+    share = count_step_flops(model, inputs, targets, preset, step, bf16)
+    total = distributed.mean_over_ranks(torch.tensor(float(share), dtype=torch.float64, device=device), ranks)
+    flops = {"flop_per_step": round(total.item() * ranks.world_size), "batch_size": batches.batch_size,
+             "processes": ranks.world_size, "torch": torch.__version__, "counted_by": COUNTED_BY}
+    if ranks.is_main:
+        write_flops(files.flops, flops)
+    return flops
 
 
 def _nonfinite_entries(state: dict) -> list[str]:
@@ -499,6 +602,7 @@ def train(
             dataset.preload(progress=progress and ranks.is_main)  # same samples as from disk, without 3 reads per crop
         batches = CropBatches(dataset, batch_size, preset.features.chunk_samples, cfg.seed, kind, part)
         end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
+        flops = _step_flops(files, model, batches, preset, step, end, dev, bf16, ranks, control)
         loader = torch.utils.data.DataLoader(
             batches, batch_size=None, sampler=range(step, end), num_workers=cfg.num_workers,
             pin_memory=dev.type == "cuda", persistent_workers=False,
@@ -516,13 +620,7 @@ def train(
                 for good, buffer in zip(good_buffers, buffers):
                     good.copy_(buffer)
                 with autocast:
-                    features = spectrogram(inputs, preset.features)  # (batch, freq, frames)
-                    target_features = spectrogram(targets, preset.features)  # (batch, n, freq, frames)
-                    cells = decoded_cells(step, target_features.shape[-2:], cfg, dev)
-                    predictions = network(features, cells)  # (batch, n, freq, frames) or (batch, n, K, 1)
-                    if cells is not None:
-                        target_features = target_features.flatten(-2)[..., cells, None]  # (batch, n, K, 1)
-                    loss, _ = matched_mse(predictions.float(), target_features.float())
+                    loss = training_loss(network, inputs, targets, preset, step)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
 
@@ -596,4 +694,5 @@ def train(
         checkpoint()
     seconds = time.perf_counter() - start
     final_loss = float(log_rows[-1]["loss"]) if log_rows else float("nan")
-    return TrainResult(files.root, step, final_loss, seconds, (step - start_step) / max(seconds, 1e-9), skipped_total)
+    return TrainResult(files.root, step, final_loss, seconds, (step - start_step) / max(seconds, 1e-9), skipped_total,
+                       flops["flop_per_step"])

@@ -1,4 +1,4 @@
-"""What every benchmark script shares: provenance, the device's peak, peak memory, FLOPs, output.
+"""What every benchmark script shares: provenance, the device's peak, peak memory, output.
 
 Each benchmark writes one JSON object per run into ``results/benchmarks/`` with the same header
 (benchmark, commit, date, device, device name, threads, torch version) and then refreshes the
@@ -17,7 +17,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from audioslots.provenance import device_name, git_commit
 
@@ -71,19 +70,6 @@ def peak_memory(device: torch.device) -> tuple[int, str]:
         return torch.cuda.max_memory_allocated(device), "torch.cuda.max_memory_allocated"
     kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kib * 1024, "peak RSS of the process (getrusage ru_maxrss)"
-
-
-def count_flops(fn) -> int:
-    """FLOPs of one call of ``fn`` as ``torch.utils.flop_counter`` counts them.
-
-    It counts matrix products, convolutions and attention (forward and, if ``fn`` calls
-    ``backward``, backward) at 2 FLOPs per multiply-add; element-wise work, normalisation and
-    FFTs count zero, so this is the "model FLOPs" of MFU, not every operation run.
-    """
-    counter = FlopCounterMode(display=False)
-    with counter:
-        fn()
-    return counter.get_total_flops()
 
 
 def header(benchmark: str, device: torch.device) -> dict:

@@ -1,9 +1,9 @@
 """Training throughput of a preset: steps/s, crops/s, model FLOPs, MFU, peak memory, data wait.
 
-The timed loop is the training step of :func:`audioslots.train.train` written out again (so
-that this script does not depend on the training loop's bookkeeping): crops from
-:class:`~audioslots.train.CropBatches` through a ``DataLoader``, spectrograms, the model under
-bf16 autocast (on by default on CUDA, as in training; optional on CPU), the matched MSE, Adam.
+The timed loop is the training step of :func:`audioslots.train.train` without the loop's
+bookkeeping: crops from :class:`~audioslots.train.CropBatches` through a ``DataLoader``,
+:func:`~audioslots.train.training_loss` (spectrograms, the model, the matched MSE) under bf16
+autocast (on by default on CUDA, as in training; optional on CPU), its backward pass, Adam.
 There is no ``loss.item()`` per step: the device is synchronised only where the clock is read.
 
 Usage, from the repository root::
@@ -20,8 +20,8 @@ As in training, a split that fits in 1 GiB is preloaded into memory; a larger on
 Fields of the JSON: ``steps_per_second`` and ``crops_per_second`` over the timed steps (after
 ``--warmup`` steps, which include kernel selection and, with ``--compile``, compilation);
 ``tflop_per_step``: matrix products, convolutions and attention of one forward + backward pass as
-``torch.utils.flop_counter`` counts them (STFTs, element-wise work and the optimiser are not
-counted); ``achieved_tflops`` = that × steps/s; ``mfu`` = achieved / the device's dense bf16 peak
+:func:`audioslots.train.count_step_flops` counts them for every training run (STFTs, element-wise
+work and the optimiser are not counted); ``achieved_tflops`` = that × steps/s; ``mfu`` = achieved / the device's dense bf16 peak
 (``null`` with ``mfu_note`` saying why when there is none, e.g. on a CPU); ``peak_memory_bytes``;
 ``data_wait_share``: the share of the timed wall time the training process spent blocked waiting
 for the next batch (on CUDA the GPU may still be busy with queued work meanwhile, so this bounds
@@ -38,15 +38,13 @@ from pathlib import Path
 
 import torch
 
-from common import DATA, Stopwatch, count_flops, ensure_synthetic, header, peak_memory, peak_tflops
+from common import DATA, Stopwatch, ensure_synthetic, header, peak_memory, peak_tflops
 from common import reset_peak_memory, sync, write_result
 
 from audioslots.config import get_preset
 from audioslots.data import LibriMix
-from audioslots.features import spectrogram
-from audioslots.loss import matched_mse
 from audioslots.model import AudioSlots, count_parameters
-from audioslots.train import CropBatches, model_config_for
+from audioslots.train import CropBatches, count_step_flops, model_config_for, training_loss
 
 #: The Libri2Mix-sized training set the benchmarks share (Libri2Mix train-360: 50 800 mixtures
 #: averaging 15 s; 2000 of 14 s are 7.8 h of audio, 2.7 GB of WAV, too large to preload).
@@ -75,18 +73,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def random_cells(n_cells: int, fraction: float, generator: torch.Generator, device) -> torch.Tensor | None:
-    """The cells decoded in one step when the preset decodes a ``fraction`` of the grid.
-
-    The same count as :func:`audioslots.train.decoded_cells` (which the run's seed and step
-    decide); which cells they are does not change the cost.
-    """
-    if fraction >= 1.0:
-        return None
-    keep = max(1, round(fraction * n_cells))
-    return torch.randperm(n_cells, generator=generator)[:keep].to(device)
-
-
 def run(args: argparse.Namespace) -> dict:
     device = torch.device(args.device)
     preset = get_preset(args.preset)
@@ -108,20 +94,13 @@ def run(args: argparse.Namespace) -> dict:
     network = torch.compile(model) if args.compile else model
     optimizer = torch.optim.Adam(model.parameters(), lr=train_config.learning_rate)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if use_autocast else nullcontext()
-    generator = torch.Generator().manual_seed(0)
-    n_cells = features_config.n_freq * features_config.n_frames
+    steps = iter(range(10**9))  # the step index picks the decoded cells, as in training
 
     def train_step(net, inputs, targets) -> torch.Tensor:
         inputs = inputs.to(device, non_blocking=True)
         targets = targets.to(device, non_blocking=True)
         with autocast:
-            features = spectrogram(inputs, features_config)  # (batch, freq, frames)
-            target_features = spectrogram(targets, features_config)  # (batch, n, freq, frames)
-            cells = random_cells(n_cells, train_config.decoded_cells, generator, device)
-            predictions = net(features, cells)  # (batch, n, freq, frames) or (batch, n, K, 1)
-            if cells is not None:
-                target_features = target_features.flatten(-2)[..., cells, None]  # (batch, n, K, 1)
-            loss, _ = matched_mse(predictions.float(), target_features.float())
+            loss = training_loss(net, inputs, targets, preset, next(steps))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -133,9 +112,9 @@ def run(args: argparse.Namespace) -> dict:
         pin_memory=device.type == "cuda", persistent_workers=False,
     )
     iterator = iter(loader)
-    # One step under the FLOP counter (eager model, whatever --compile says): it also warms up.
-    flop_batch = next(iterator)
-    flops = count_flops(lambda: train_step(model, *flop_batch))
+    # One step counted as training counts it (on a copy of the eager model, whatever --compile says).
+    inputs, targets = (t.to(device) for t in next(iterator))
+    flops = count_step_flops(model, inputs, targets, preset, bf16=use_autocast)
     for _ in range(args.warmup):
         loss = train_step(network, *next(iterator))
     sync(device)

@@ -1,6 +1,6 @@
-"""The benchmark scripts run at a tiny size and record what they measured; FLOP counts match hand
-formulas; the book's tables match the committed JSON; LibriMix's direct 16-bit PCM crop path reads
-exactly what ``read_wav`` reads."""
+"""The benchmark scripts run at a tiny size and record what they measured (FLOP counts: test_flops.py);
+the book's tables match the committed JSON; LibriMix's direct 16-bit PCM crop path reads exactly
+what ``read_wav`` reads."""
 
 import json
 import shutil
@@ -16,7 +16,6 @@ import torch
 from audioslots.audio import read_wav, write_wav
 from audioslots.data import LibriMix, pcm16_data_chunk
 from audioslots.errors import DataError
-from audioslots.model import SpatialBroadcastDecoder, fourier_features
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -88,44 +87,6 @@ def test_evaluate_speed_times_oracle_and_model_and_profiles_them(tiny_data, tmp_
     assert rows["Oracle"]["mean_si_snri"] > 5  # the oracle separates well: the data went through evaluate
     for system in ("Oracle", "AudioSlots"):
         assert result["profile"][system]["by_own_time"][0]["own_seconds"] > 0
-
-
-# --- FLOPs: torch.utils.flop_counter against hand formulas ------------------------------------------
-
-
-def test_flop_count_of_a_training_step_matches_the_hand_formula():
-    n, i, h, o = 5, 7, 11, 3
-    mlp = torch.nn.Sequential(torch.nn.Linear(i, h), torch.nn.ReLU(), torch.nn.Linear(h, o))
-    x = torch.randn(n, i)  # no gradient: the first layer's input gradient is never computed
-
-    def step():
-        mlp(x).square().sum().backward()
-
-    # forward 2·N·in·out per layer; backward 2·N·in·out for the weight gradient of each layer,
-    # and again for the input gradient of the second layer only.
-    assert common.count_flops(step) == 2 * n * i * h * 2 + 2 * n * h * o * 3
-
-
-def test_flop_count_of_a_convolution_matches_the_hand_formula():
-    conv = torch.nn.Conv2d(3, 8, kernel_size=7, stride=2, padding=3, bias=False)
-    x = torch.randn(2, 3, 32, 16)
-    out_h, out_w = (32 + 2 * 3 - 7) // 2 + 1, (16 + 2 * 3 - 7) // 2 + 1
-    assert common.count_flops(lambda: conv(x)) == 2 * 2 * 8 * out_h * out_w * 3 * 7 * 7
-
-
-def test_flop_count_of_the_factorised_decoder_matches_the_hand_formula():
-    batch, n, d, e, hidden, layers, n_freq, n_frames = 2, 3, 16, 2 * 4, 12, 4, 9, 5
-    decoder = SpatialBroadcastDecoder(d, e // 2, 10.0, hidden, layers)
-    slots = torch.randn(batch, n, d)
-    cells = n_freq * n_frames
-    expected = (
-        2 * batch * n * d * hidden  # W_s s, once per slot
-        + 2 * cells * e * hidden  # W_p pe(f, t), once per cell
-        + (layers - 2) * 2 * batch * n * cells * hidden * hidden  # hidden layers, every cell
-        + 2 * batch * n * cells * hidden  # output layer
-    )
-    assert fourier_features(n_freq, n_frames, decoder.fourier_matrix).shape == (cells, e)
-    assert common.count_flops(lambda: decoder(slots, n_freq, n_frames)) == expected
 
 
 def test_peak_table_knows_the_data_sheet_figures_and_nothing_for_a_cpu():
