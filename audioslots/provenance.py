@@ -17,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from audioslots.errors import DataError
+
 PACKAGES = ("audioslots", "torch", "torchaudio", "numpy", "scipy", "pandas", "soundfile",
             "matplotlib", "seaborn", "papermill", "jupyter-book")
 
@@ -79,6 +81,23 @@ def record(run_dir: str | Path, section: str, info: dict) -> dict:
     content["commit"] = git_commit(Path(__file__).resolve().parent)
     content["environment"] = environment()
     content["updated"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return content
+
+
+def amend(run_dir: str | Path, section: str, fields: dict) -> dict:
+    """Add ``fields`` to an existing ``section`` of ``run_dir/provenance.json``; returns the whole file.
+
+    Unlike :func:`record`, the run's commit, environment and time stay as they are: this is for
+    facts derived afterwards from what the run stored, and ``fields`` should say so themselves.
+    """
+    path = Path(run_dir) / "provenance.json"
+    content = load(run_dir)
+    if section not in content:
+        raise DataError(f"{path} has no section {section!r} to amend; the run never recorded that step.")
+    content[section] = {**content[section], **fields}
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, path)

@@ -169,7 +169,15 @@ def _record_training(name: str, preset: Preset, run_dir: str | Path, result: Tra
         "final_loss": result.final_loss,
         "device": device_name,
         "wall_seconds_last_call": round(seconds, 1),
+        **training_compute(result.flop_per_step, result.step),
     })
+
+
+def training_compute(flop_per_step: int | None, steps: int) -> dict:
+    """``flop_per_step`` and ``train_flop`` (FLOPs of the whole training) of a ``train:<name>`` section."""
+    if flop_per_step is None:
+        return {}
+    return {"flop_per_step": flop_per_step, "train_flop": flop_per_step * steps}
 
 
 #: The STFT framing of the paper's rows (``FeatureConfig.framing`` of the presets).
@@ -258,9 +266,28 @@ def load_metrics(run_dir: str | Path) -> pd.DataFrame:
     return metrics
 
 
+def network_of(system: str, chunk_seconds: float) -> str | None:
+    """The run of :data:`RUNS` whose network a system's rows score (``None`` for the oracle, which trains none)."""
+    return None if system == "Oracle" else metrics_stem(system, chunk_seconds)
+
+
 def write_table1(run_dir: str | Path) -> pd.DataFrame:
-    """Summarise the run's metrics into ``run_dir/table1.csv`` (see :func:`audioslots.evaluate.table1`)."""
-    summary = table1(load_metrics(run_dir))  # the row labels of load_metrics come through as a key
+    """Summarise the run's metrics into ``run_dir/table1.csv`` (see :func:`audioslots.evaluate.table1`).
+
+    The ``train_flop`` column is the training compute of the network behind each row, from the
+    ``train_flop`` of its ``train:<name>`` provenance: 0 for the oracle, empty where not recorded.
+    """
+    metrics = load_metrics(run_dir)
+    summary = table1(metrics)  # the row labels of load_metrics come through as a key
+    record = provenance.load(run_dir)
+
+    def train_flop(system: str, chunk_seconds: float) -> int | None:
+        network = network_of(system, chunk_seconds)
+        return 0 if network is None else record.get(f"train:{network}", {}).get("train_flop")
+
+    rows = metrics[["label", "system", "chunk_seconds"]].drop_duplicates("label").itertuples(index=False)
+    by_label = {label: train_flop(system, chunk_seconds) for label, system, chunk_seconds in rows}
+    summary["train_flop"] = summary["label"].map(by_label).astype("Int64")
     summary.to_csv(Path(run_dir) / "table1.csv", index=False, float_format="%.4f")
     return summary
 

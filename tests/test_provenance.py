@@ -165,3 +165,18 @@ def test_every_run_gets_a_column_its_overlap_rows_stay_apart_and_its_provenance_
     assert re.search(r"\| AudioSlots \| real \| pad-end \| 50 % \| 2.50 \| — \| 9.x \|", page)
     assert re.search(r"\| gpu \| `bbbbbbb` \| NVIDIA H200 \| paper \| audioslots_0.5s 1,150 \| time-boxed \|", page)
     assert "| cpu | `aaaaaaa` | CPU | paper | audioslots_0.5s 900 |  |" in page
+
+
+def test_amending_a_section_keeps_the_commit_environment_and_date_of_the_run(tmp_path):
+    import json
+
+    from audioslots.errors import DataError
+    from audioslots.provenance import amend, load
+
+    recorded = {"commit": "abc", "environment": {"python": "3.0"}, "updated": "then", "train:x": {"steps": 5}}
+    (tmp_path / "provenance.json").write_text(json.dumps(recorded))
+    amend(tmp_path, "train:x", {"train_flop": 10, "train_flop_derived": {"how": "counted afterwards"}})
+    assert load(tmp_path) == {**recorded, "train:x": {"steps": 5, "train_flop": 10,
+                                                      "train_flop_derived": {"how": "counted afterwards"}}}
+    with pytest.raises(DataError, match="no section 'train:y'"):
+        amend(tmp_path, "train:y", {"train_flop": 1})
