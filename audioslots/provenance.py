@@ -90,8 +90,9 @@ def record(run_dir: str | Path, section: str, info: dict) -> dict:
 def amend(run_dir: str | Path, section: str, fields: dict) -> dict:
     """Add ``fields`` to an existing ``section`` of ``run_dir/provenance.json``; returns the whole file.
 
-    Unlike :func:`record`, the run's commit, environment and time stay as they are: this is for
-    facts derived afterwards from what the run stored, and ``fields`` should say so themselves.
+    Unlike :func:`record`, the run's commit, environment and time stay as they are, and so does the
+    order of what is there: this is for facts derived afterwards from what the run stored, and
+    ``fields`` should say so themselves.
     """
     path = Path(run_dir) / "provenance.json"
     content = load(run_dir)
@@ -99,7 +100,7 @@ def amend(run_dir: str | Path, section: str, fields: dict) -> dict:
         raise DataError(f"{path} has no section {section!r} to amend; the run never recorded that step.")
     content[section] = {**content[section], **fields}
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
+    tmp.write_text(json.dumps(content, indent=2) + "\n")
     os.replace(tmp, path)
     return content
 

@@ -173,10 +173,12 @@ def test_amending_a_section_keeps_the_commit_environment_and_date_of_the_run(tmp
     from audioslots.errors import DataError
     from audioslots.provenance import amend, load
 
-    recorded = {"commit": "abc", "environment": {"python": "3.0"}, "updated": "then", "train:x": {"steps": 5}}
+    recorded = {"time_boxed": {}, "commit": "abc", "environment": {"python": "3.0"}, "updated": "then",
+                "train:x": {"steps": 5}}
     (tmp_path / "provenance.json").write_text(json.dumps(recorded))
     amend(tmp_path, "train:x", {"train_flop": 10, "train_flop_derived": {"how": "counted afterwards"}})
     assert load(tmp_path) == {**recorded, "train:x": {"steps": 5, "train_flop": 10,
                                                       "train_flop_derived": {"how": "counted afterwards"}}}
+    assert list(load(tmp_path)) == list(recorded)  # nothing moves
     with pytest.raises(DataError, match="no section 'train:y'"):
         amend(tmp_path, "train:y", {"train_flop": 1})
