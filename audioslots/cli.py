@@ -141,6 +141,20 @@ def cmd_mix_librispeech(args: argparse.Namespace) -> None:
     print(f"Libri{args.n_src}Mix layout (16 kHz, min mode) in {root}")
 
 
+def cmd_score_checkpoints(args: argparse.Namespace) -> None:
+    from audioslots.data import LibriMix
+    from audioslots.learning_curve import score_checkpoints
+    from audioslots.train import resolve_device
+
+    dataset = LibriMix(args.data, args.split, n_src=args.n_src, sample_rate=args.sample_rate, mode=args.mode,
+                       max_mixtures=args.mixtures)
+    curve = score_checkpoints(args.run_dirs, dataset, args.out, device=resolve_device(args.device),
+                              progress=not args.no_progress)
+    columns = ["run", "step", "train_flop", "mask", "si_snri", "si_snri_ci", "n_mixtures"]
+    print(curve[columns].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    print(f"Learning curve in {args.out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="audioslots", description="AudioSlots: slot-centric audio separation "
                                      "(a reproduction of arXiv 2305.05591).")
@@ -222,6 +236,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-speakers", type=float, default=0.16, help="share of speakers held out for test (default 0.16)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_mix_librispeech)
+
+    p = commands.add_parser("score-checkpoints", help="score every kept checkpoint of trained runs on a split "
+                            "(a learning curve); re-run the same command to resume")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_FOLDER",
+                   help="run folder of a trained network (checkpoint_step*.pt and checkpoint.pt), e.g. "
+                        "results/real_cpu_x10/audioslots_0.5s")
+    _add_data_options(p, "test")
+    p.add_argument("--mixtures", type=int, metavar="N", help="score only the first N mixtures (default: all)")
+    p.add_argument("--device", default="auto", help="auto (CUDA if available, default), cpu or cuda")
+    p.add_argument("--out", required=True, metavar="CSV",
+                   help="learning curve to write or complete: one row per run, step and mask, e.g. "
+                        "results/real_cpu_x10/learning_curve.csv (rows already there are not scored again)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=cmd_score_checkpoints)
     return parser
 
 

@@ -11,7 +11,8 @@ are found and not retrained.
 Usage, from the repository root::
 
     .venv/bin/python experiments/compute_series.py --run-dir results/real_cpu_x10 --scale 10
-    .venv/bin/python -m audioslots score-checkpoints results/real_cpu_x10/audioslots_0.5s --data data/real/Libri2Mix
+    .venv/bin/python -m audioslots score-checkpoints results/real_cpu_x10/audioslots_0.5s \
+        results/real_cpu_x10/autoencoder_0.5s --data data/real/Libri2Mix --out results/real_cpu_x10/learning_curve.csv
 
 The learning curve (SI-SNRi of each kept checkpoint) is scored by ``audioslots score-checkpoints``.
 """

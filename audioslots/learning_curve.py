@@ -1,0 +1,142 @@
+"""Learning curves: the test score of a network at the steps its run kept, against training compute.
+
+A run keeps checkpoints at chosen steps (``TrainConfig.keep_checkpoints``, files
+``checkpoint_step0001000.pt``). :func:`score_checkpoints` scores each of them and the final
+``checkpoint.pt`` on a test split, with the ground truth's slot order as in the paper, and writes
+one row per run × step × mask (:data:`COLUMNS`) into ``learning_curve.csv``; ``train_flop`` is the
+training compute up to that step (FLOPs per step × step, :mod:`audioslots.flops`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from audioslots import provenance
+from audioslots.data import LibriMix
+from audioslots.errors import CheckpointError, DataError
+from audioslots.evaluate import confidence_interval, evaluate_checkpoint
+from audioslots.flops import affine_in_batch, read_flops
+from audioslots.train import RunFiles, count_run_flops, load_checkpoint, preset_from_dict
+
+#: The file name :func:`score_checkpoints` is meant to write beside a run folder's ``table1.csv``.
+LEARNING_CURVE = "learning_curve.csv"
+COLUMNS = ["run", "system", "chunk_seconds", "step", "flop_per_step", "train_flop", "split", "mask", "si_snr",
+           "si_snri", "si_snri_ci", "n_mixtures"]
+
+
+def run_checkpoints(run_dir: str | Path) -> dict[int, Path]:
+    """The checkpoints of a network's run folder by step: the kept ones and the final ``checkpoint.pt``.
+
+    Raises:
+        CheckpointError: the folder does not exist or holds no checkpoint.
+    """
+    files = RunFiles(Path(run_dir))
+    if not files.root.is_dir():
+        raise CheckpointError(f"{files.root} is not a folder; give the run folders of trained networks, "
+                              "e.g. results/cpu/audioslots_0.5s.")
+    checkpoints = {int(path.stem.removeprefix("checkpoint_step")): path for path in files.kept_checkpoints()}
+    if files.checkpoint.exists():
+        checkpoints.setdefault(int(load_checkpoint(files.checkpoint)["step"]), files.checkpoint)
+    if not checkpoints:
+        raise CheckpointError(f"{files.root} holds no checkpoint (checkpoint.pt or checkpoint_step*.pt); train the "
+                              "network first. Checkpoints are not committed: a run folder from results/ must be "
+                              "trained again, keeping checkpoints for a learning curve with TrainConfig.keep_checkpoints.")
+    return dict(sorted(checkpoints.items()))
+
+
+def flop_per_step(run_dir: str | Path) -> int:
+    """FLOPs of one training step of a run: its ``flops.json``, else its ``train:<name>`` provenance in
+    the folder above, else counted now from its ``config.json`` (:func:`audioslots.train.count_run_flops`,
+    from batches of 1, 2 and 3 by :func:`audioslots.flops.affine_in_batch`)."""
+    files = RunFiles(Path(run_dir))
+    counted = read_flops(files.flops)
+    if counted is not None:
+        return counted["flop_per_step"]
+    recorded = provenance.load(files.root.parent).get(f"train:{files.root.name}", {})
+    if "flop_per_step" in recorded:
+        return recorded["flop_per_step"]
+    config = json.loads(files.config.read_text())
+    preset = preset_from_dict(config["preset"])
+    return affine_in_batch(lambda batch: count_run_flops(config, batch),
+                           preset.train.batch_for(preset.features.chunk_seconds))
+
+
+def curve_rows(metrics: pd.DataFrame, run: str, step: int, flop: int, split: str) -> pd.DataFrame:
+    """One row per mask of a checkpoint's per-mixture ``metrics``: means, the 95 % CI of SI-SNRi, mixtures."""
+    rows = []
+    for mask, scores in metrics.groupby("mask", sort=False):
+        rows.append({"run": run, "system": scores["system"].iloc[0], "chunk_seconds": scores["chunk_seconds"].iloc[0],
+                     "step": step, "flop_per_step": flop, "train_flop": flop * step, "split": split, "mask": mask,
+                     "si_snr": scores["si_snr"].mean(), "si_snri": scores["si_snri"].mean(),
+                     "si_snri_ci": confidence_interval(scores["si_snri"].to_numpy()),
+                     "n_mixtures": scores["mixture_id"].nunique()})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _write(curve: pd.DataFrame, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    curve.sort_values(["run", "step", "mask"], kind="stable").to_csv(tmp, index=False, float_format="%.4f")
+    os.replace(tmp, out)
+
+
+def score_checkpoints(run_dirs: list[str | Path], dataset: LibriMix, out: str | Path, *, device: str = "cpu",
+                      progress: bool = True) -> pd.DataFrame:
+    """Score every checkpoint of each run folder on ``dataset`` and write the learning curve to ``out``.
+
+    Rows already in ``out`` (same run, step and split) are kept and not scored again, and ``out``
+    is rewritten after each checkpoint: an interrupted call loses at most the checkpoint it was
+    scoring, and the same call resumes.
+
+    Args:
+        run_dirs: network run folders (``RUN_DIR/audioslots_0.5s``, ...).
+        dataset: the test split (``LibriMix(..., max_mixtures=N)`` for the first N mixtures).
+        out: the CSV (:data:`COLUMNS`); runs are named by their folder relative to its folder.
+        device: where the networks run.
+
+    Returns:
+        The whole learning curve, the rows of earlier calls included.
+
+    Raises:
+        CheckpointError: a folder that does not exist or holds no checkpoint (before anything is scored).
+        DataError: ``out`` holds rows of this split scored on another number of mixtures.
+    """
+    out = Path(out)
+    curve = pd.read_csv(out) if out.exists() else pd.DataFrame(columns=COLUMNS)
+    same_split = curve[curve["split"] == dataset.split]
+    if len(same_split) and set(same_split["n_mixtures"]) != {len(dataset)}:
+        counts = " and ".join(str(n) for n in sorted(set(same_split["n_mixtures"])))
+        raise DataError(f"{out} holds scores on {counts} mixtures of {dataset.split} but {len(dataset)} were asked for; "
+                        "use the same --mixtures or another --out file.")
+    done = set(zip(same_split["run"], same_split["step"]))
+    todo = []
+    for run_dir in run_dirs:
+        run = Path(os.path.relpath(Path(run_dir).resolve(), out.resolve().parent)).as_posix()
+        todo += [(run_dir, run, step, path) for step, path in run_checkpoints(run_dir).items() if (run, step) not in done]
+    flops = {run_dir: flop_per_step(run_dir) for run_dir, *_ in todo}
+    bar = tqdm(todo, desc="score checkpoints", unit="checkpoint", disable=not progress)
+    for run_dir, run, step, path in bar:
+        bar.set_postfix(run=run, step=step)
+        metrics = evaluate_checkpoint(path, dataset, orders=("oracle",), device=device, progress=progress)
+        rows = curve_rows(metrics, run, step, flops[run_dir], dataset.split)
+        curve = pd.concat([curve, rows], ignore_index=True) if len(curve) else rows
+        _write(curve, out)
+    if not out.exists():  # nothing to score and nothing scored before: still leave the (empty) file
+        _write(curve, out)
+    return pd.read_csv(out)
+
+
+def read_curves(paths: list[str | Path]) -> pd.DataFrame:
+    """Learning-curve CSVs concatenated, with ``run`` prefixed by each file's folder (``results/x/audioslots_0.5s``)."""
+    frames = []
+    for path in paths:
+        curve = pd.read_csv(path)
+        curve["run"] = [(Path(path).parent / run).as_posix() for run in curve["run"]]
+        frames.append(curve)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+

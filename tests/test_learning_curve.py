@@ -1,0 +1,108 @@
+"""Learning curves: every kept checkpoint scored once, resumable, with the compute up to its step."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from audioslots.cli import main
+from audioslots.config import get_preset, replace
+from audioslots.data import LibriMix
+from audioslots.errors import CheckpointError, DataError
+from audioslots.evaluate import confidence_interval, evaluate_checkpoint
+from audioslots.learning_curve import COLUMNS, score_checkpoints
+from audioslots.train import train
+
+TINY = replace(get_preset("tiny"), steps=4, keep_checkpoints=(1, 2))
+
+
+@pytest.fixture(scope="module")
+def runs(tiny_data, tmp_path_factory):
+    """Two tiny runs that kept the checkpoints of steps 1 and 2 and ended at step 4."""
+    root = tmp_path_factory.mktemp("curve")
+    for kind in ("audioslots", "autoencoder"):
+        train(TINY, tiny_data, root / f"{kind}_0.5s", kind=kind, progress=False)
+    return root
+
+
+def test_every_kept_checkpoint_and_the_final_one_get_a_row_per_mask_with_the_compute_up_to_it(tiny_data, runs):
+    out = runs / "learning_curve.csv"
+    curve = score_checkpoints([runs / "audioslots_0.5s"], LibriMix(tiny_data, "test"), out, progress=False)
+    assert list(curve.columns) == COLUMNS
+    assert sorted(zip(curve["step"], curve["mask"])) == [(s, m) for s in (1, 2, 4) for m in ("ibm", "wiener")]
+    assert set(curve["run"]) == {"audioslots_0.5s"} and set(curve["system"]) == {"AudioSlots"}
+    counted = json.loads((runs / "audioslots_0.5s" / "flops.json").read_text())["flop_per_step"]
+    assert (curve["flop_per_step"] == counted).all() and (curve["train_flop"] == counted * curve["step"]).all()
+
+    metrics = evaluate_checkpoint(runs / "audioslots_0.5s" / "checkpoint_step0000002.pt", LibriMix(tiny_data, "test"),
+                                  progress=False)
+    ibm = metrics[metrics["mask"] == "ibm"]["si_snri"]
+    row = curve[(curve["step"] == 2) & (curve["mask"] == "ibm")].iloc[0]
+    assert row["si_snri"] == pytest.approx(ibm.mean(), abs=1e-4)
+    assert row["si_snri_ci"] == pytest.approx(confidence_interval(ibm.to_numpy()), abs=1e-4)
+    assert row["n_mixtures"] == len(LibriMix(tiny_data, "test"))
+
+
+def test_rows_already_in_the_file_are_kept_and_not_scored_again(tiny_data, runs, monkeypatch):
+    out = runs / "resumed.csv"
+    data = LibriMix(tiny_data, "test")
+    score_checkpoints([runs / "audioslots_0.5s"], data, out, progress=False)
+    first = out.read_text()
+    scored = []
+    import audioslots.learning_curve as learning_curve
+
+    real = learning_curve.evaluate_checkpoint
+    monkeypatch.setattr(learning_curve, "evaluate_checkpoint",
+                        lambda path, *args, **kwargs: (scored.append(path.name), real(path, *args, **kwargs))[1])
+    score_checkpoints([runs / "audioslots_0.5s"], data, out, progress=False)
+    assert scored == [] and out.read_text() == first
+    curve = score_checkpoints([runs / "audioslots_0.5s", runs / "autoencoder_0.5s"], data, out, progress=False)
+    assert sorted(scored) == ["checkpoint.pt", "checkpoint_step0000001.pt", "checkpoint_step0000002.pt"]
+    assert len(curve) == 2 * 3 * 2 and out.read_text().startswith(first.splitlines()[0])
+
+
+def test_an_interrupted_scoring_keeps_the_checkpoints_it_finished(tiny_data, runs, monkeypatch):
+    import audioslots.learning_curve as learning_curve
+
+    out = runs / "interrupted.csv"
+    real, calls = learning_curve.evaluate_checkpoint, []
+
+    def stop_at_the_second(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(learning_curve, "evaluate_checkpoint", stop_at_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        score_checkpoints([runs / "autoencoder_0.5s"], LibriMix(tiny_data, "test"), out, progress=False)
+    assert pd.read_csv(out)["step"].tolist() == [1, 1]  # one row per mask of the finished checkpoint
+
+
+def test_other_mixture_counts_in_the_same_file_are_refused(tiny_data, runs):
+    out = runs / "two_sizes.csv"
+    score_checkpoints([runs / "autoencoder_0.5s"], LibriMix(tiny_data, "test", max_mixtures=2), out, progress=False)
+    with pytest.raises(DataError, match="2 mixtures of test but 3 were asked for"):
+        score_checkpoints([runs / "autoencoder_0.5s"], LibriMix(tiny_data, "test"), out, progress=False)
+
+
+def test_a_folder_without_checkpoints_is_a_clear_error_before_anything_is_scored(tiny_data, runs, tmp_path):
+    (tmp_path / "untrained").mkdir()
+    out = tmp_path / "curve.csv"
+    with pytest.raises(CheckpointError, match="holds no checkpoint.*keep_checkpoints"):
+        score_checkpoints([runs / "autoencoder_0.5s", tmp_path / "untrained"], LibriMix(tiny_data, "test"), out,
+                          progress=False)
+    assert not out.exists()
+    with pytest.raises(CheckpointError, match="is not a folder"):
+        score_checkpoints([tmp_path / "missing"], LibriMix(tiny_data, "test"), out, progress=False)
+
+
+def test_the_command_writes_the_curve_and_says_what_is_wrong_with_a_folder(tiny_data, runs, tmp_path, capsys):
+    out = tmp_path / "cli.csv"
+    args = ["score-checkpoints", str(runs / "autoencoder_0.5s"), "--data", str(tiny_data), "--mixtures", "2",
+            "--device", "cpu", "--out", str(out), "--no-progress"]
+    assert main(args) == 0
+    assert pd.read_csv(out)["step"].tolist() == [1, 1, 2, 2, 4, 4]
+    (tmp_path / "empty").mkdir()
+    assert main([*args[:1], str(tmp_path / "empty"), *args[2:]]) == 2
+    assert "holds no checkpoint" in capsys.readouterr().err
