@@ -18,6 +18,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -96,6 +97,19 @@ def train_run(name: str, preset: Preset, data_root: str | Path, run_dir: str | P
     return result
 
 
+#: Checkpoints each trained network keeps, log-spaced and the last at the end: the points of its
+#: learning curve (``audioslots score-checkpoints``). Keeping them changes no result.
+CURVE_POINTS = 3
+
+
+def curve_steps(total_steps: int, points: int = CURVE_POINTS, first: int = 100) -> tuple[int, ...]:
+    """``points`` log-spaced steps from ``first`` (or a tenth of the run, if less) to ``total_steps`` (the
+    last is the end), rounded to 50 when the run is long enough for that to keep them apart."""
+    unit = 50 if total_steps >= 500 else 1
+    steps = np.geomspace(min(first, max(1, total_steps // 10)), total_steps, points)[:-1]
+    return tuple(sorted({max(unit, int(round(s / unit)) * unit) for s in steps} | {total_steps}))
+
+
 def train_runs(names: list[str] | tuple[str, ...], preset: Preset, data_root: str | Path, run_dir: str | Path, *,
                device: str = "auto", data_info: dict | None = None, progress: bool = True,
                jobs: int | None = None) -> dict[str, TrainResult]:
@@ -112,9 +126,13 @@ def train_runs(names: list[str] | tuple[str, ...], preset: Preset, data_root: st
             them: the runs take unequal times, and a core left idle by the shortest would cost
             more than the sharing), 1 on CUDA. With 1 the runs are trained in this process.
 
+    Each run keeps the checkpoints of :func:`curve_steps` unless ``preset`` names its own
+    (``keep_checkpoints``, an execution option: the runs train exactly as without).
+
     Returns:
         The :class:`~audioslots.train.TrainResult` of each run, by name, in the order of ``names``.
     """
+    preset = replace(preset, keep_checkpoints=preset.train.keep_checkpoints or curve_steps(preset.train.steps))
     cores = os.cpu_count() or 1
     if jobs is None:
         jobs = 1 if resolve_device(device).type == "cuda" else len(names)

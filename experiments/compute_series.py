@@ -23,20 +23,12 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from audioslots import provenance
-from audioslots.reproduce import RUNS, evaluate_runs, prepare_data, resolve_preset, train_runs, write_table1
+from audioslots.reproduce import RUNS, curve_steps, evaluate_runs, prepare_data, resolve_preset, train_runs, write_table1
 from audioslots.config import replace
 
 #: Network run → the system whose metrics :func:`audioslots.reproduce.evaluate_runs` writes for it.
 SYSTEM_OF_RUN = {"audioslots_0.5s": "AudioSlots", "autoencoder_0.5s": "Autoencoder", "audioslots_1s": "AudioSlots"}
-
-
-def curve_steps(total_steps: int, points: int, first: int = 100) -> tuple[int, ...]:
-    """``points`` log-spaced steps from ``first`` to ``total_steps`` (the last is the end), rounded to 50."""
-    steps = np.geomspace(first, total_steps, points)
-    return tuple(sorted({max(50, int(round(s / 50)) * 50) for s in steps[:-1]} | {total_steps}))
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -120,3 +120,15 @@ def test_flops_derived_afterwards_equal_those_training_counted_and_say_so(tiny_d
         assert section["train_flop"] == counted[name] * TINY.train.steps
         assert "afterwards" in section["train_flop_derived"]["how"]
     assert "train_flop" in (tmp_path / "table1.csv").read_text()
+
+
+def test_reproduced_runs_keep_log_spaced_checkpoints_for_a_learning_curve(tiny_data, tmp_path):
+    from audioslots.reproduce import curve_steps
+
+    assert curve_steps(750) == (100, 250, 750)  # the cpu preset: three points, the last the final network
+    assert curve_steps(7500, 7) == (100, 200, 400, 850, 1800, 3650, 7500)
+    assert all(curve_steps(n)[-1] == n and len(set(curve_steps(n))) == len(curve_steps(n)) for n in (1, 6, 40, 300000))
+    preset = replace(TINY, steps=12)
+    train_runs(["autoencoder_0.5s"], preset, tiny_data, tmp_path, device="cpu", progress=False, jobs=1)
+    kept = sorted(p.name for p in (tmp_path / "autoencoder_0.5s").glob("checkpoint_step*.pt"))
+    assert kept == [f"checkpoint_step{step:07d}.pt" for step in curve_steps(12)]
