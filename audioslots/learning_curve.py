@@ -5,6 +5,10 @@ A run keeps checkpoints at chosen steps (``TrainConfig.keep_checkpoints``, files
 ``checkpoint.pt`` on a test split, with the ground truth's slot order as in the paper, and writes
 one row per run × step × mask (:data:`COLUMNS`) into ``learning_curve.csv``; ``train_flop`` is the
 training compute up to that step (FLOPs per step × step, :mod:`audioslots.flops`).
+
+:func:`compute_points` gathers every run's points (learning curves and the final networks of
+``table1.csv``) for :func:`audioslots.plots.compute_figure`, which puts them beside the paper's
+Table 1 at the paper's compute (:func:`paper_compute`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from audioslots.data import LibriMix
 from audioslots.errors import CheckpointError, DataError
 from audioslots.evaluate import confidence_interval, evaluate_checkpoint
 from audioslots.flops import affine_in_batch, read_flops
-from audioslots.train import RunFiles, count_run_flops, load_checkpoint, preset_from_dict
+from audioslots.train import RunFiles, count_run_flops, load_checkpoint, preset_from_dict, run_config
 
 #: The file name :func:`score_checkpoints` is meant to write beside a run folder's ``table1.csv``.
 LEARNING_CURVE = "learning_curve.csv"
@@ -140,3 +144,75 @@ def read_curves(paths: list[str | Path]) -> pd.DataFrame:
         frames.append(curve)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
 
+
+
+#: Columns of :func:`compute_points`: one point per Table-1 row (``row``) × mask × network and step.
+POINT_COLUMNS = ["row", "mask", "train_flop", "si_snri", "si_snri_ci", "run", "step", "final"]
+
+
+def compute_points(results: str | Path = "results") -> pd.DataFrame:
+    """Every trained network's SI-SNRi against its training FLOPs, from ``results/*/``.
+
+    The final networks come from each run's ``table1.csv`` (its rows in the paper's setting: the
+    plain row label, oracle order, no overlap; those with ``train_flop`` above 0), the learning
+    curves from its ``learning_curve.csv`` (:data:`LEARNING_CURVE`). ``run`` names the network
+    (``cpu/audioslots_0.5s``); ``final`` tells the two apart.
+
+    Returns:
+        :data:`POINT_COLUMNS`, ``si_snri_ci`` empty for the final networks (``table1.csv`` has no CI).
+    """
+    from audioslots.reproduce import network_of, row_label
+
+    frames = []
+    for path in sorted(Path(results).glob("*/table1.csv")):
+        table = pd.read_csv(path)
+        if "train_flop" not in table:
+            continue
+        plain = pd.Series([label == row_label(system, chunk) for label, system, chunk in
+                           zip(table["label"], table["system"], table["chunk_seconds"])], index=table.index)
+        table = table[plain & (table["train_flop"] > 0)]
+        frames.append(pd.DataFrame({
+            "row": table["label"], "mask": table["mask"], "train_flop": table["train_flop"],
+            "si_snri": table["si_snri"], "si_snri_ci": float("nan"),
+            "run": [f"{path.parent.name}/{network_of(s, c)}" for s, c in zip(table["system"], table["chunk_seconds"])],
+            "step": float("nan"), "final": True}))
+    for path in sorted(Path(results).glob(f"*/{LEARNING_CURVE}")):
+        curve = pd.read_csv(path)
+        frames.append(pd.DataFrame({
+            "row": [row_label(s, c) for s, c in zip(curve["system"], curve["chunk_seconds"])], "mask": curve["mask"],
+            "train_flop": curve["train_flop"], "si_snri": curve["si_snri"], "si_snri_ci": curve["si_snri_ci"],
+            "run": [f"{path.parent.name}/{run}" for run in curve["run"]], "step": curve["step"], "final": False}))
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True)[POINT_COLUMNS] if frames else pd.DataFrame(columns=POINT_COLUMNS)
+
+
+def paper_compute(paper_csv: str | Path, preset_name: str = "paper", probes: tuple[int, ...] = (1, 2, 3)) -> pd.DataFrame:
+    """The paper's training compute for each trained row of its Table 1, as our ``paper`` preset counts it.
+
+    The paper's 300 000 steps of batch 64 (the ``paper`` preset's ``steps`` and ``batch_size``)
+    times the FLOPs of one step of that row's network, counted from batches of ``probes`` and
+    extrapolated (:func:`audioslots.flops.affine_in_batch`; a paper step does not fit a CPU's
+    memory). Minutes on a CPU; ``preset_name`` counts another preset the same way.
+
+    Returns:
+        Columns ``paper_row``, ``model_kind``, ``chunk_seconds``, ``steps``, ``batch_size``,
+        ``flop_per_step``, ``train_flop``.
+    """
+    from audioslots.config import get_preset, replace
+    from audioslots.evaluate import SYSTEMS
+    from audioslots.reproduce import RUNS, row_label
+
+    paper_rows = set(pd.read_csv(paper_csv)["paper_row"])
+    rows = []
+    for kind, chunk_seconds in RUNS.values():
+        system = next((s for s in SYSTEMS if s.lower() == kind), None)
+        if system is None or row_label(system, chunk_seconds) not in paper_rows:
+            continue
+        preset = replace(get_preset(preset_name), chunk_seconds=chunk_seconds)
+        batch = preset.train.batch_for(chunk_seconds)
+        config = run_config(preset, kind, {"n_src": 2})
+        flop = affine_in_batch(lambda b: count_run_flops(config, b), batch, probes)
+        rows.append({"paper_row": row_label(system, chunk_seconds), "model_kind": kind, "chunk_seconds": chunk_seconds,
+                     "steps": preset.train.steps, "batch_size": batch, "flop_per_step": flop,
+                     "train_flop": flop * preset.train.steps})
+    return pd.DataFrame(rows)

@@ -22,6 +22,7 @@ import seaborn as sns
 import torch
 from matplotlib import MatplotlibDeprecationWarning
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from audioslots.config import FeatureConfig
@@ -539,4 +540,87 @@ def metric_distributions(metrics: pd.DataFrame) -> Figure:
         ax.legend(handles, labels, title="mask", loc="upper left", bbox_to_anchor=(1.0, 1.0),
                   fontsize="small")
         ax.set(xlabel="", ylabel="SI-SNRi (dB)", title="SI-SNR improvement per test mixture")
+    return fig
+
+
+#: Marker of each kind of point on the compute figure.
+COMPUTE_MARKERS = {"curve": "o", "final": "D"}
+
+
+def compute_figure(points: pd.DataFrame, paper_csv, paper_compute) -> Figure:
+    """SI-SNRi against training FLOPs: our learning curves and final networks beside the paper's Table 1.
+
+    One panel per mask (Wiener-like, then IBM; a system scored without a mask, such as
+    Conv-TasNet's ``none``, appears in both), training FLOPs on a log axis, one colour per row of
+    Table 1. The learning-curve points of a run are joined by a line, with their 95 % confidence
+    intervals; the final network of every run is a larger marker with a black edge. The paper's
+    values stand at the paper's compute: our copy of its text keeps the integer dB only, so each
+    is a labelled bar from ``paper_low_db`` to ``paper_high_db``.
+
+    Args:
+        points: Columns ``row`` (Table-1 row label), ``mask``, ``train_flop``, ``si_snri``,
+            ``si_snri_ci`` (may be empty), ``run`` and ``final`` (bool), as
+            :func:`audioslots.learning_curve.compute_points` gathers them.
+        paper_csv: ``results/paper_table1.csv`` (``paper_row``, ``mask``, ``metric``,
+            ``paper_low_db``, ``paper_high_db``).
+        paper_compute: ``results/paper_compute.csv`` or its frame: ``paper_row`` and
+            ``train_flop``, the paper's training FLOPs of that row's network.
+
+    Returns:
+        A figure with two axes.
+
+    Raises:
+        ~audioslots.errors.DataError: if ``points`` is empty, lacks a column, or has a FLOP count
+            that is not positive (no place on a log axis).
+    """
+    needed = ["row", "mask", "train_flop", "si_snri", "si_snri_ci", "run", "final"]
+    missing = [c for c in needed if c not in points.columns]
+    if points.empty or missing:
+        raise DataError(f"compute_figure needs a non-empty frame with columns {', '.join(needed)}; got {len(points)} "
+                        f"rows with columns {list(points.columns)} (see audioslots.learning_curve.compute_points).")
+    if not (points["train_flop"] > 0).all():
+        raise DataError("compute_figure places points on a log axis of training FLOPs; drop rows whose train_flop is "
+                        "0 or empty (the oracle trains nothing).")
+    compute = paper_compute if isinstance(paper_compute, pd.DataFrame) else pd.read_csv(paper_compute)
+    paper = pd.read_csv(paper_csv)
+    paper = paper[paper["metric"] == "si_snri"].merge(compute[["paper_row", "train_flop"]], on="paper_row")
+    rows = list(dict.fromkeys([*paper["paper_row"], *points["row"]]))
+    palette = dict(zip(rows, sns.color_palette("colorblind", len(rows))))
+    masks = [m for m in ("wiener", "ibm") if m in MASKS]
+
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(11, 4.6), layout="constrained")
+        axes = fig.subplots(1, len(masks), sharex=True, sharey=True, squeeze=False)[0]
+        for ax, mask in zip(axes, masks):
+            here = points[(points["mask"] == mask) | ~points["mask"].isin(MASKS)]
+            for run, curve in here[~here["final"].astype(bool)].groupby("run", sort=False):
+                curve = curve.sort_values("train_flop")
+                drawn = ax.errorbar(curve["train_flop"].to_numpy(float), curve["si_snri"].to_numpy(float),
+                                    yerr=curve["si_snri_ci"].fillna(0.0).to_numpy(float),
+                                    color=palette[curve["row"].iloc[0]], marker=COMPUTE_MARKERS["curve"],
+                                    markersize=4, linewidth=1.2, capsize=2, elinewidth=0.8)
+                drawn.lines[0].set_gid(f"curve:{run}")
+            finals = here[here["final"].astype(bool)]
+            ax.scatter(finals["train_flop"], finals["si_snri"], color=[palette[r] for r in finals["row"]],
+                       marker=COMPUTE_MARKERS["final"], s=60, edgecolors="black", linewidths=1.0, zorder=3,
+                       gid="final")
+            for row in paper[paper["mask"] == mask].itertuples():
+                ax.vlines(row.train_flop, row.paper_low_db, row.paper_high_db, colors=[palette[row.paper_row]],
+                          linewidth=7, alpha=0.5, gid=f"paper:{row.paper_row}")
+                ax.annotate(f"paper: {row.paper_row}", (row.train_flop, (row.paper_low_db + row.paper_high_db) / 2),
+                            xytext=(-7, 0), textcoords="offset points", ha="right", va="center", fontsize="x-small",
+                            color=palette[row.paper_row])
+            ax.axhline(0.0, color="grey", linestyle="--", linewidth=1.0, zorder=0)
+            ax.set_xscale("log")
+            ax.set(title=MASK_NAMES[mask], xlabel="training FLOPs (forward + backward, all steps)")
+        axes[0].set_ylabel("SI-SNRi (dB)")
+        handles = [Line2D([], [], color=palette[r], linewidth=6, label=r) for r in rows]
+        handles += [
+            Line2D([], [], color="grey", marker=COMPUTE_MARKERS["curve"], markersize=4, label="learning curve (95 % CI)"),
+            Line2D([], [], color="grey", marker=COMPUTE_MARKERS["final"], markeredgecolor="black", linestyle="",
+                   markersize=7, label="final network of a run"),
+            Line2D([], [], color="grey", linewidth=7, alpha=0.5, label="paper (integer dB only)"),
+            Line2D([], [], color="grey", linestyle="--", label="mixture (0 dB)"),
+        ]
+        fig.legend(handles=handles, loc="outside right upper", fontsize="small")
     return fig

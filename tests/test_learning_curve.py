@@ -11,7 +11,7 @@ from audioslots.data import LibriMix
 from audioslots.errors import CheckpointError, DataError
 from audioslots.evaluate import confidence_interval, evaluate_checkpoint
 from audioslots.learning_curve import COLUMNS, score_checkpoints
-from audioslots.train import train
+from audioslots.train import count_run_flops, train
 
 TINY = replace(get_preset("tiny"), steps=4, keep_checkpoints=(1, 2))
 
@@ -106,3 +106,46 @@ def test_the_command_writes_the_curve_and_says_what_is_wrong_with_a_folder(tiny_
     (tmp_path / "empty").mkdir()
     assert main([*args[:1], str(tmp_path / "empty"), *args[2:]]) == 2
     assert "holds no checkpoint" in capsys.readouterr().err
+
+
+# --- Points for the compute figure ----------------------------------------------------------------
+
+
+def test_compute_points_take_the_paper_setting_rows_of_each_table_and_every_learning_curve(tmp_path):
+    from audioslots.learning_curve import POINT_COLUMNS, compute_points
+
+    run = tmp_path / "cpu"
+    run.mkdir()
+    table = pd.DataFrame({
+        "label": ["Oracle", "AudioSlots", "AudioSlots (no oracle order)", "AudioSlots (50 % overlap)", "Autoencoder"],
+        "system": ["Oracle", "AudioSlots", "AudioSlots (no oracle order)", "AudioSlots", "Autoencoder"],
+        "chunk_seconds": 0.5, "mask": "ibm", "si_snri": [12.0, 1.0, -5.0, 2.0, 3.0],
+        "train_flop": [0, 10**12, 10**12, 10**12, 2 * 10**12]})
+    table.to_csv(run / "table1.csv", index=False)
+    pd.DataFrame({"run": "audioslots_0.5s", "system": "AudioSlots", "chunk_seconds": 0.5, "step": [100, 200],
+                  "train_flop": [10**11, 2 * 10**11], "mask": "ibm", "si_snri": [-1.0, 0.5], "si_snri_ci": 0.3}
+                 ).to_csv(run / "learning_curve.csv", index=False)
+    (tmp_path / "old").mkdir()  # a run from before train_flop: nothing to place
+    table.drop(columns="train_flop").to_csv(tmp_path / "old" / "table1.csv", index=False)
+
+    points = compute_points(tmp_path)
+    assert list(points.columns) == POINT_COLUMNS
+    finals = points[points["final"]]
+    assert sorted(zip(finals["row"], finals["si_snri"], finals["run"])) == [
+        ("AudioSlots", 1.0, "cpu/audioslots_0.5s"), ("Autoencoder", 3.0, "cpu/autoencoder_0.5s")]
+    curve = points[~points["final"]]
+    assert curve["step"].tolist() == [100, 200] and set(curve["run"]) == {"cpu/audioslots_0.5s"}
+    assert set(curve["row"]) == {"AudioSlots"} and curve["si_snri_ci"].tolist() == [0.3, 0.3]
+
+
+def test_the_papers_compute_is_its_steps_times_the_flops_of_a_step_of_each_trained_rows_network():
+    from audioslots.learning_curve import paper_compute
+    from audioslots.train import run_config
+
+    tiny = get_preset("tiny")
+    compute = paper_compute("results/paper_table1.csv", preset_name="tiny").set_index("paper_row")
+    assert set(compute.index) == {"AudioSlots", "Autoencoder", "AudioSlots (1 s)"}  # the oracle trains nothing
+    for row, kind, chunk in (("Autoencoder", "autoencoder", 0.5), ("AudioSlots (1 s)", "audioslots", 1.0)):
+        step = count_run_flops(run_config(replace(tiny, chunk_seconds=chunk), kind, {"n_src": 2}))
+        assert compute.loc[row, "flop_per_step"] == step
+        assert compute.loc[row, "train_flop"] == step * tiny.train.steps

@@ -351,3 +351,76 @@ def test_reconstruction_by_band_is_zero_for_a_perfect_estimate_and_grows_where_t
     assert by[("0–1 kHz", "AudioSlots")] == 0 and by[("4–8 kHz", "AudioSlots")] > 0.9
     fig = plots.band_errors(errors)
     assert fig.axes[0].get_xlabel() == "frequency band"
+
+
+# compute_figure -------------------------------------------------------------------------------
+
+PAPER_TABLE1 = "results/paper_table1.csv"
+
+
+def compute_points(seed=0):
+    """Fake points: a three-step learning curve of one AudioSlots run, final networks of two systems, a peer."""
+    rng = np.random.default_rng(seed)
+    curve = [{"row": "AudioSlots", "mask": mask, "train_flop": flop, "si_snri": rng.normal(), "si_snri_ci": 0.2,
+              "run": "x10/audioslots_0.5s", "step": step, "final": False}
+             for mask in ("wiener", "ibm") for step, flop in ((100, 1e12), (400, 4e12), (7500, 7.5e13))]
+    finals = [{"row": row, "mask": mask, "train_flop": flop, "si_snri": rng.normal(), "si_snri_ci": np.nan,
+               "run": run, "step": np.nan, "final": True}
+              for row, run, flop in (("AudioSlots", "cpu/audioslots_0.5s", 5e12), ("Autoencoder", "cpu/autoencoder_0.5s", 6e12))
+              for mask in ("wiener", "ibm")]
+    peer = [{"row": "Conv-TasNet", "mask": "none", "train_flop": 2e13, "si_snri": 3.0, "si_snri_ci": np.nan,
+             "run": "cpu/convtasnet", "step": np.nan, "final": True}]
+    return pd.DataFrame(curve + finals + peer)
+
+
+PAPER_COMPUTE = pd.DataFrame({"paper_row": ["AudioSlots", "Autoencoder"], "train_flop": [4e18, 6e18]})
+
+
+def test_compute_figure_has_a_wiener_and_an_ibm_panel_with_flops_on_a_log_axis():
+    fig = plots.compute_figure(compute_points(), PAPER_TABLE1, PAPER_COMPUTE)
+    assert [ax.get_title() for ax in fig.axes] == ["Wiener-like", "IBM"]
+    assert all(ax.get_xscale() == "log" for ax in fig.axes)
+    assert "FLOPs" in fig.axes[0].get_xlabel() and fig.axes[0].get_ylabel() == "SI-SNRi (dB)"
+
+
+def test_compute_figure_joins_a_runs_learning_curve_in_order_of_compute_with_its_mask_only():
+    points = compute_points()
+    fig = plots.compute_figure(points.sample(frac=1.0, random_state=1), PAPER_TABLE1, PAPER_COMPUTE)
+    for ax, mask in zip(fig.axes, ("wiener", "ibm")):
+        (line,) = [line for line in ax.lines if line.get_gid() == "curve:x10/audioslots_0.5s"]
+        expected = points[~points["final"] & (points["mask"] == mask)].sort_values("train_flop")
+        x, y = line.get_data()
+        np.testing.assert_allclose(x, expected["train_flop"])
+        np.testing.assert_allclose(y, expected["si_snri"])
+
+
+def test_compute_figure_marks_every_final_network_and_shows_a_maskless_peer_in_both_panels():
+    points = compute_points()
+    fig = plots.compute_figure(points, PAPER_TABLE1, PAPER_COMPUTE)
+    for ax, mask in zip(fig.axes, ("wiener", "ibm")):
+        (finals,) = [c for c in ax.collections if c.get_gid() == "final"]
+        expected = points[points["final"] & points["mask"].isin([mask, "none"])]
+        np.testing.assert_allclose(finals.get_offsets(), expected[["train_flop", "si_snri"]].to_numpy())
+
+
+def test_compute_figure_draws_the_papers_integer_db_ranges_at_the_papers_compute_labelled():
+    fig = plots.compute_figure(compute_points(), PAPER_TABLE1, PAPER_COMPUTE)
+    paper = pd.read_csv(PAPER_TABLE1)
+    for ax, mask in zip(fig.axes, ("wiener", "ibm")):
+        for row, flop in zip(PAPER_COMPUTE["paper_row"], PAPER_COMPUTE["train_flop"]):
+            (bar,) = [c for c in ax.collections if c.get_gid() == f"paper:{row}"]
+            cell = paper[(paper["paper_row"] == row) & (paper["mask"] == mask) & (paper["metric"] == "si_snri")].iloc[0]
+            np.testing.assert_allclose(bar.get_segments()[0], [[flop, cell["paper_low_db"]], [flop, cell["paper_high_db"]]])
+        labels = {t.get_text() for t in ax.texts}
+        assert {"paper: AudioSlots", "paper: Autoencoder"} <= labels
+        assert "paper: AudioSlots (1 s)" not in labels  # no compute given for it: not placed
+    legend = {t.get_text() for t in fig.legends[0].get_texts()}
+    assert {"AudioSlots", "Autoencoder", "Conv-TasNet", "final network of a run"} <= legend
+
+
+def test_compute_figure_refuses_no_points_and_points_without_compute():
+    with pytest.raises(DataError, match="non-empty frame"):
+        plots.compute_figure(compute_points().iloc[:0], PAPER_TABLE1, PAPER_COMPUTE)
+    oracle = compute_points().assign(train_flop=0)
+    with pytest.raises(DataError, match="log axis"):
+        plots.compute_figure(oracle, PAPER_TABLE1, PAPER_COMPUTE)
