@@ -1,5 +1,6 @@
 """Many processes, one run: batch shares, agreement on skipping and stopping, torchrun end to end."""
 
+import json
 import os
 import signal
 import subprocess
@@ -14,7 +15,7 @@ from audioslots.config import get_preset, replace
 from audioslots.data import LibriMix
 from audioslots.distributed import Ranks, StopSignals, batch_part, process_device, ranks_from_environment
 from audioslots.errors import ConfigError
-from audioslots.train import CropBatches, adam_step, load_checkpoint, train
+from audioslots.train import CropBatches, adam_step, count_run_flops, load_checkpoint, train
 
 TINY = get_preset("tiny")
 
@@ -133,7 +134,8 @@ def test_torchrun_two_processes_kill_9_and_rerun_end_at_step_40_close_to_one_pro
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert rerun.stdout.count("Trained audioslots to step 40") == 1  # rank 0 alone reports
-    assert {p.name for p in run_dir.iterdir()} == {"checkpoint.pt", "checkpoint.prev.pt", "config.json", "log.csv"}
+    assert {p.name for p in run_dir.iterdir()} == {"checkpoint.pt", "checkpoint.prev.pt", "config.json", "log.csv",
+                                                   "flops.json"}
     assert load_checkpoint(run_dir / "checkpoint.pt")["step"] == 40
     log = _log(run_dir)
     assert list(log["step"]) == list(range(1, 41))
@@ -141,3 +143,7 @@ def test_torchrun_two_processes_kill_9_and_rerun_end_at_step_40_close_to_one_pro
     one_process = train(replace(TINY, steps=40), tiny_data, tmp_path / "one", device="cpu", progress=False)
     # Each process normalises its own crops on the CPU (no SyncBatchNorm), so close, not equal.
     assert log["loss"].iloc[-1] == pytest.approx(one_process.final_loss, rel=0.02)
+    # A step's FLOPs are both processes' together: each trains on one of the batch's two crops.
+    flops = json.loads((run_dir / "flops.json").read_text())
+    share = count_run_flops(load_checkpoint(run_dir / "checkpoint.pt")["config"], batch_size=1)
+    assert flops["processes"] == 2 and flops["flop_per_step"] == 2 * share
