@@ -94,11 +94,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         metrics = evaluate("Oracle", dataset, features, power=args.wiener_power, chunk_overlap=args.chunk_overlap,
                            progress=not args.no_progress)
     else:
-        if args.chunk_seconds is not None:
-            raise ConfigError("--chunk-seconds applies to --oracle only; a checkpoint fixes its own chunk length.")
         metrics = evaluate_checkpoint(args.checkpoint, dataset, orders=(args.order,), power=args.wiener_power,
                                       framing=args.framing, chunk_overlap=args.chunk_overlap,
-                                      device=resolve_device(args.device), progress=not args.no_progress)
+                                      chunk_seconds=args.chunk_seconds, device=resolve_device(args.device),
+                                      progress=not args.no_progress)
     _atomic_csv(metrics, Path(args.out))
     print(table1(metrics).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"Per-mixture metrics in {args.out}")
@@ -107,6 +106,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_separate(args: argparse.Namespace) -> None:
     import dataclasses
 
+    from audioslots import convtasnet
     from audioslots.audio import load_for_model, write_wav
     from audioslots.config import features_from_dict
     from audioslots.features import chunk_hop
@@ -114,15 +114,18 @@ def cmd_separate(args: argparse.Namespace) -> None:
     from audioslots.train import load_model, resolve_device
 
     model, config = load_model(args.checkpoint, resolve_device(args.device))
-    if config["model_kind"] != "audioslots":
-        raise ConfigError(f"{args.checkpoint} is an autoencoder; separation needs an AudioSlots checkpoint.")
+    if config["model_kind"] == "autoencoder":
+        raise ConfigError(f"{args.checkpoint} is an autoencoder; separation needs an AudioSlots or Conv-TasNet checkpoint.")
     features = features_from_dict(config["preset"]["features"])
     if args.framing:
         features = dataclasses.replace(features, framing=args.framing)
     mixture, restore = load_for_model(args.mixture, features.sample_rate, notice=print)
-    hop = chunk_hop(features.chunk_samples, args.chunk_overlap)
-    sources = separate(model, mixture, features, mask=args.mask, power=args.wiener_power, order="continuity",
-                       hop_samples=hop)
+    if config["model_kind"] == "convtasnet":  # waveforms in and out, the whole recording at once
+        sources = convtasnet.separate(model, mixture)
+    else:
+        hop = chunk_hop(features.chunk_samples, args.chunk_overlap)
+        sources = separate(model, mixture, features, mask=args.mask, power=args.wiener_power, order="continuity",
+                           hop_samples=hop)
     out = Path(args.out_dir)
     for i, source in enumerate(sources, start=1):
         rate, samples = restore(source)
@@ -170,12 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(p, "train-360")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (config, checkpoint, log.csv)")
     p.add_argument("--preset", default="cpu", help=f"one of {', '.join(PRESETS)} (default cpu)")
-    p.add_argument("--model", default="audioslots", choices=("audioslots", "autoencoder"),
-                   help="audioslots separates; autoencoder (n = 1) reconstructs single sources")
+    p.add_argument("--model", default="audioslots", choices=("audioslots", "autoencoder", "convtasnet"),
+                   help="audioslots separates; autoencoder (n = 1) reconstructs single sources; convtasnet: the "
+                        "Conv-TasNet peer (not in the paper), waveforms in and out, trained on its own crops")
     p.add_argument("--chunk-seconds", type=float, help="crop/chunk length in seconds (preset: 0.5)")
     _add_framing_option(p, "the preset's: pad-end")
     p.add_argument("--steps", type=int, help="total training steps (overrides the preset)")
-    p.add_argument("--batch-size", type=int, help="crops per batch (overrides the preset, whatever the chunk length)")
+    p.add_argument("--batch-size", type=int, help="crops per batch (overrides the preset, whatever the chunk length; "
+                   "convtasnet: as many of its own crops as hold that many chunks' audio)")
     p.add_argument("--lr", type=float, help="peak learning rate (overrides the preset)")
     p.add_argument("--warmup-steps", type=int, help="linear warm-up steps (overrides the preset)")
     p.add_argument("--seed", type=int, help="random seed (overrides the preset)")
@@ -199,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--checkpoint", metavar="CK", help="checkpoint.pt of a trained run")
     source.add_argument("--oracle", action="store_true", help="masks from the preprocessed ground truth")
     _add_data_options(p, None)
-    p.add_argument("--chunk-seconds", type=float, help="chunk length for --oracle (default 0.5)")
+    p.add_argument("--chunk-seconds", type=float, help="chunk length for --oracle (default 0.5) or a Conv-TasNet "
+                   "checkpoint (default: whole mixtures); an AudioSlots checkpoint fixes its own")
     _add_framing_option(p, "pad-end for --oracle, the checkpoint's otherwise")
     _add_overlap_option(p)
     p.add_argument("--order", default="oracle", choices=("oracle", "continuity"),
@@ -214,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("separate", help="separate one recording into one WAV per source")
     p.add_argument("mixture", metavar="MIX", help="any file libsndfile reads (WAV, FLAC, OGG, ...), any rate and "
                    "channel count: it is mixed down and resampled to the model's rate; sources are written at the input's rate")
-    p.add_argument("--checkpoint", required=True, metavar="CK", help="checkpoint.pt of a trained AudioSlots run")
+    p.add_argument("--checkpoint", required=True, metavar="CK", help="checkpoint.pt of a trained AudioSlots run "
+                   "(or Conv-TasNet run: it separates the whole recording, without chunks or masks)")
     p.add_argument("--out-dir", required=True, metavar="DIR", help="folder for MIX_s1.wav, MIX_s2.wav, ...")
     p.add_argument("--mask", default="wiener", choices=("ibm", "wiener"), help="mask kind (default wiener)")
     p.add_argument("--wiener-power", type=float, default=2.0, help="exponent of the Wiener-like mask (default 2)")

@@ -110,11 +110,36 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class ConvTasNetConfig:
+    """Conv-TasNet, a mask-based waveform peer trained beside AudioSlots (not in the paper).
+
+    The defaults are the best non-causal configuration of Luo & Mesgarani (2019, "Conv-TasNet:
+    surpassing ideal time-frequency magnitude masking for speech separation", IEEE/ACM TASLP 27(8)).
+    The field names are the arguments of ``torchaudio.models.ConvTasNet``; the comments give that
+    paper's letters.
+    """
+
+    enc_kernel_size: int = 16  # L: encoder/decoder filter length in samples (hop L / 2)
+    enc_num_feats: int = 512  # N: encoder filters
+    msk_kernel_size: int = 3  # P: kernel of the separator's depthwise convolutions
+    msk_num_feats: int = 128  # B (= Sc): bottleneck and skip-connection channels
+    msk_num_hidden_feats: int = 512  # H: channels inside a convolutional block
+    msk_num_layers: int = 8  # X: blocks per repeat (dilations 1, 2, ..., 2^(X-1))
+    msk_num_stacks: int = 3  # R: repeats
+    msk_activate: str = "sigmoid"  # mask non-linearity
+    # [choice] Training crops of 4 s, as Luo & Mesgarani; AudioSlots' 0.5 s crops would be shorter
+    # than this separator's receptive field ((1 + (P - 1) R (2^X - 1)) L / 2 = 12248 samples, 0.77 s
+    # at 16 kHz). A batch holds as many seconds of audio as an AudioSlots batch of the same preset.
+    crop_seconds: float = 4.0
+
+
+@dataclass(frozen=True)
 class Preset:
     name: str
     features: FeatureConfig = field(default_factory=FeatureConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    convtasnet: ConvTasNetConfig = field(default_factory=ConvTasNetConfig)
 
 
 PRESETS: dict[str, Preset] = {
@@ -149,6 +174,19 @@ PRESETS: dict[str, Preset] = {
             num_workers=0,
             decoded_cells=0.05,
         ),
+        # [choice] Conv-TasNet scaled down so that a step (the same 8 s of audio) costs about what an
+        # AudioSlots step of this preset costs on one CPU thread: L = 32 is Luo & Mesgarani's 2 ms
+        # filter at 16 kHz (their L = 16 was at 8 kHz) and halves the frames; a narrower (N, B, H) and
+        # shallower (X, R: a receptive field of 0.25 s) separator, on 2 s crops.
+        convtasnet=ConvTasNetConfig(
+            enc_kernel_size=32,
+            enc_num_feats=64,
+            msk_num_feats=32,
+            msk_num_hidden_feats=64,
+            msk_num_layers=6,
+            msk_num_stacks=2,
+            crop_seconds=2.0,
+        ),
     ),
     # Seconds-long smoke test of the whole pipeline (used by the tests); learns nothing useful.
     "tiny": Preset(
@@ -174,6 +212,15 @@ PRESETS: dict[str, Preset] = {
             checkpoint_every=2,
             num_workers=0,
         ),
+        convtasnet=ConvTasNetConfig(
+            enc_kernel_size=16,
+            enc_num_feats=16,
+            msk_num_feats=8,
+            msk_num_hidden_feats=16,
+            msk_num_layers=2,
+            msk_num_stacks=1,
+            crop_seconds=0.5,
+        ),
     ),
 }
 
@@ -195,10 +242,10 @@ def get_preset(name: str) -> Preset:
 def replace(preset: Preset, **overrides) -> Preset:
     """``preset`` with fields overridden by name, e.g. ``steps=10, n_slots=1, chunk_seconds=1.0``.
 
-    Each name is looked up in the feature, model and training configs; ``None`` values are
+    Each name is looked up in the feature, model, training and Conv-TasNet configs; ``None`` values are
     ignored so that CLI options left unset keep the preset's value.
     """
-    parts = {"features": preset.features, "model": preset.model, "train": preset.train}
+    parts = {"features": preset.features, "model": preset.model, "train": preset.train, "convtasnet": preset.convtasnet}
     for key, value in overrides.items():
         if value is None:
             continue

@@ -3,6 +3,10 @@
 :func:`evaluate` separates every mixture of a split with one system and scores it with both
 masks; the result is a tidy table, one row per mixture × system × mask × chunk length.
 :func:`table1` averages it into the paper's table.
+
+Conv-TasNet, the waveform peer (not in the paper, :mod:`audioslots.convtasnet`), is scored the
+same way on the same mixtures; it masks no STFT (mask ``none``) and separates whole mixtures
+(``chunk_seconds`` 0) unless asked for chunks.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from audioslots import convtasnet
 from audioslots.config import FeatureConfig, features_from_dict
 from audioslots.data import LibriMix
 from audioslots.errors import ConfigError, DataError
@@ -24,7 +29,8 @@ from audioslots.metrics import si_snri
 from audioslots.separate import masked_sources, oracle_estimates, order_slots, predict
 from audioslots.train import load_model
 
-SYSTEMS = ("Oracle", "Autoencoder", "AudioSlots")
+#: The systems of Table 1, then the peer; ``system.lower()`` is the model kind of a trained one.
+SYSTEMS = ("Oracle", "Autoencoder", "AudioSlots", "ConvTasNet")
 METRIC_COLUMNS = ["mixture_id", "system", "order", "chunk_seconds", "framing", "chunk_overlap", "mask",
                   "si_snr", "si_snri", "n_src"]
 TABLE1_COLUMNS = ["system", "chunk_seconds", "framing", "chunk_overlap", "mask", "si_snr", "si_snri", "n_mixtures"]
@@ -50,10 +56,12 @@ def evaluate(
     model's device; each prediction is computed once and reused for every slot order and mask.
 
     Args:
-        system: ``Oracle`` (no model), ``Autoencoder`` or ``AudioSlots`` (a trained ``model``).
+        system: ``Oracle`` (no model), ``Autoencoder``, ``AudioSlots`` or ``ConvTasNet`` (a trained ``model``).
         dataset: whole test utterances.
-        features: the preprocessing, including ``chunk_seconds`` and ``framing``.
-        masks: mask kinds to score.
+        features: the preprocessing, including ``chunk_seconds`` and ``framing``. For ``ConvTasNet``
+            only ``chunk_seconds`` counts: :data:`~audioslots.convtasnet.WHOLE` (0) separates whole
+            mixtures, a length separates chunks put in the ground truth's order.
+        masks: mask kinds to score (``ConvTasNet`` is scored once, as :data:`~audioslots.convtasnet.NO_MASK`).
         power: exponent of the Wiener-like mask.
         orders: how AudioSlots' slots are ordered per chunk (``oracle`` as in the paper, and/or
             ``continuity``); the other systems have their sources' order.
@@ -72,29 +80,43 @@ def evaluate(
         raise ConfigError(f"Unknown system {system!r}: choose one of {', '.join(SYSTEMS)}.")
     if (model is None) != (system == "Oracle"):
         raise ConfigError(f"System {system} {'needs' if model is None else 'takes no'} trained model.")
+    if system == "ConvTasNet" and chunk_overlap:
+        raise ConfigError("Conv-TasNet is scored on whole mixtures or non-overlapping chunks; use chunk_overlap 0.")
     hop = chunk_hop(features.chunk_samples, chunk_overlap)
-    orders = tuple(orders) if system == "AudioSlots" else ("given",)
+    orders = tuple(orders) if system == "AudioSlots" else ("oracle",) if system == "ConvTasNet" else ("given",)
+    framing = convtasnet.NO_FRAMING if system == "ConvTasNet" else features.framing
     rows = []
     bar = tqdm(total=len(dataset), desc=f"evaluate {system} {features.chunk_seconds:g} s", disable=not progress)
     for first in range(0, len(dataset), MIXTURES_PER_BATCH):
         examples = [dataset[i] for i in range(first, min(first + MIXTURES_PER_BATCH, len(dataset)))]
-        for example, estimates_by_order in zip(examples, _estimates(system, examples, features, model, orders, hop)):
-            for order, estimates in estimates_by_order.items():
-                for mask in masks:
-                    separated = masked_sources(estimates, example.mixture, features, mask=mask, power=power,
-                                               hop_samples=hop)
-                    snr, snri = si_snri(separated, example.sources, example.mixture)
-                    rows.append({
-                        "mixture_id": example.mixture_id, "system": system, "order": order,
-                        "chunk_seconds": features.chunk_seconds, "framing": features.framing,
-                        "chunk_overlap": chunk_overlap, "mask": mask,
-                        "si_snr": snr.mean().item(), "si_snri": snri.mean().item(), "n_src": len(example.sources),
-                    })
+        for example, separated_by in zip(examples, _separated(system, examples, features, model, orders, hop, masks,
+                                                                 power)):
+            for (order, mask), separated in separated_by.items():
+                snr, snri = si_snri(separated, example.sources, example.mixture)
+                rows.append({
+                    "mixture_id": example.mixture_id, "system": system, "order": order,
+                    "chunk_seconds": features.chunk_seconds, "framing": framing,
+                    "chunk_overlap": chunk_overlap, "mask": mask,
+                    "si_snr": snr.mean().item(), "si_snri": snri.mean().item(), "n_src": len(example.sources),
+                })
             bar.update(1)
     bar.close()
     metrics = pd.DataFrame(rows, columns=METRIC_COLUMNS)
     check_finite(metrics)
     return metrics
+
+
+def _separated(system, examples, features, model, orders, hop, masks, power) -> list[dict[tuple[str, str], torch.Tensor]]:
+    """Per example, ``{(order, mask): (n_src, samples) separated sources}``."""
+    if system == "ConvTasNet":
+        # One global output order per whole mixture, matched to the references by si_snri as every
+        # row's; in chunks, each chunk's outputs are put in the ground truth's order first.
+        chunk_samples = features.chunk_samples if features.chunk_seconds != convtasnet.WHOLE else None
+        return [{("oracle", convtasnet.NO_MASK): convtasnet.separate(model, e.mixture, chunk_samples=chunk_samples,
+                                                                    sources=e.sources)} for e in examples]
+    return [{(order, mask): masked_sources(estimates, e.mixture, features, mask=mask, power=power, hop_samples=hop)
+             for order, estimates in estimates_by_order.items() for mask in masks}
+            for e, estimates_by_order in zip(examples, _estimates(system, examples, features, model, orders, hop))]
 
 
 def _estimates(system, examples, features, model, orders, hop) -> list[dict[str, torch.Tensor]]:
@@ -134,18 +156,26 @@ def evaluate_checkpoint(
     power: float = 2.0,
     framing: str | None = None,
     chunk_overlap: float = 0.0,
+    chunk_seconds: float | None = None,
     device: str = "cpu",
     progress: bool = True,
 ) -> pd.DataFrame:
     """:func:`evaluate` with the model, system name and features read from a checkpoint.
 
-    ``framing`` overrides the checkpoint's STFT framing (``None`` keeps it).
+    ``framing`` overrides the checkpoint's STFT framing (``None`` keeps it). ``chunk_seconds``
+    applies to a Conv-TasNet checkpoint only: ``None`` separates whole mixtures, a length chunks
+    of it (an AudioSlots checkpoint fixes its own chunk length).
     """
     model, config = load_model(checkpoint, device)
-    system = "Autoencoder" if config["model_kind"] == "autoencoder" else "AudioSlots"
+    system = next(s for s in SYSTEMS if s.lower() == config["model_kind"])
     features = features_from_dict(config["preset"]["features"])
     if framing is not None:
         features = dataclasses.replace(features, framing=framing)
+    if system == "ConvTasNet":
+        features = dataclasses.replace(features, chunk_seconds=chunk_seconds or convtasnet.WHOLE)
+    elif chunk_seconds is not None:
+        raise ConfigError(f"{checkpoint} is a {system} network, which fixes its own chunk length; "
+                          "a chunk length applies to a Conv-TasNet checkpoint only.")
     if features.sample_rate != dataset.sample_rate:
         raise ConfigError(
             f"{checkpoint} was trained at {features.sample_rate} Hz but the data is {dataset.sample_rate} Hz; "

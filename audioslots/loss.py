@@ -4,6 +4,9 @@ The slots come out in no fixed order. For every item the predicted spectrograms 
 the target spectrograms by the assignment with the smallest total MSE (Hungarian algorithm, as
 DETR's matcher), and the loss is the MSE between matched pairs, in the compressed-magnitude
 domain. Matching is done without gradients; the gradient flows through the matched MSE only.
+
+The waveform peer (Conv-TasNet, not in the paper) is trained the same way with negative SI-SNR
+in place of the MSE (:func:`matched_neg_si_snr`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from audioslots.errors import ConfigError
+from audioslots.metrics import pairwise_si_snr, si_snr
 
 
 @torch.no_grad()
@@ -81,3 +85,33 @@ def matched_mse(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor,
     matched = pred.gather(1, index)  # (B, n, F, T), matched[b, j] = pred[b, perm[b, j]]
     loss = (matched.float() - target.float()).square().mean()
     return loss, perm
+
+
+def matched_neg_si_snr(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Negative SI-SNR after the best (Hungarian) matching of each item: permutation-invariant
+    training of a waveform network (Conv-TasNet, Luo & Mesgarani 2019), for any number of sources.
+
+    The matching maximises the total SI-SNR of an item, as the evaluation's does
+    (:func:`audioslots.metrics.permutation_si_snr`); it is found without gradients.
+
+    Args:
+        pred: ``(batch, n, samples)`` estimated waveforms, in any order.
+        target: ``(batch, n, samples)`` reference waveforms.
+
+    Returns:
+        ``(loss, perm)``: the scalar loss, minus the mean SI-SNR in dB of the matched pairs (the
+        gradient flows to ``pred``), and the ``(batch, n)`` matching of :func:`hungarian_match`.
+
+    Raises:
+        ConfigError: if the numbers of estimated and reference sources, or the lengths, differ.
+    """
+    if pred.shape != target.shape:
+        raise ConfigError(
+            f"The model estimates waveforms shaped {tuple(pred.shape)} but the references are "
+            f"{tuple(target.shape)} (batch, sources, samples): build it with one output per source."
+        )
+    with torch.no_grad():
+        scores = pairwise_si_snr(pred, target)  # (B, n_pred, n_target)
+    perm = hungarian_match(-scores)  # (B, n)
+    matched = pred.gather(1, perm[:, :, None].expand_as(pred))  # (B, n, samples), matched[b, j] = pred[b, perm[b, j]]
+    return -si_snr(matched, target).mean(), perm

@@ -14,17 +14,22 @@ import torch
 
 from audioslots import provenance
 from audioslots.config import FeatureConfig, get_preset
+from audioslots.convtasnet import NO_MASK, WHOLE
 from audioslots.data import Example
 from audioslots.evaluate import confidence_interval
 from audioslots.features import chunk, spectrogram
 from audioslots.model import AudioSlots, count_parameters
 from audioslots.separate import audioslots_estimates, masked_sources
+from audioslots.reproduce import ROWS
 from audioslots.train import model_config_for
 
 MASK_NAMES = {"ibm": "IBM", "wiener": "Wiener-like"}
+#: The masks' names in tables: a waveform network (Conv-TasNet, not in the paper) masks no STFT.
+TABLE_MASK_NAMES = {**MASK_NAMES, NO_MASK: "none (waveform)"}
 METRIC_NAMES = {"si_snr": "SI-SNR", "si_snri": "SI-SNRi"}
 ROW_ORDER = ["Oracle", "Autoencoder", "AudioSlots", "Oracle (1 s)", "AudioSlots (1 s)",
-             "AudioSlots (no oracle order)", "AudioSlots (1 s) (no oracle order)"]
+             "AudioSlots (no oracle order)", "AudioSlots (1 s) (no oracle order)",
+             ROWS[("ConvTasNet", WHOLE)], ROWS[("ConvTasNet", 0.5)]]
 
 
 def provenance_table(run_dir: str | Path) -> pd.DataFrame:
@@ -89,8 +94,8 @@ def table1_beside_paper(metrics: pd.DataFrame, paper_csv: str | Path) -> pd.Data
                           how="left").fillna({"paper_value": "—"})
     wide = table.pivot(index="label", columns=["metric", "mask"], values=["ours", "paper_value"])
     wide.columns = pd.MultiIndex.from_tuples(
-        [(METRIC_NAMES[m], MASK_NAMES[k], "ours" if w == "ours" else "paper") for w, m, k in wide.columns])
-    wide = wide.sort_index(axis=1, level=[0, 1], sort_remaining=False)
+        [(METRIC_NAMES[m], TABLE_MASK_NAMES[k], "ours" if w == "ours" else "paper") for w, m, k in wide.columns])
+    wide = wide.sort_index(axis=1, level=[0, 1], sort_remaining=False).fillna("—")  # a mask the row was not scored with
     order = [r for r in ROW_ORDER if r in wide.index] + [r for r in wide.index if r not in ROW_ORDER]
     wide = wide.loc[order]
     wide.index.name = "system"
@@ -270,7 +275,7 @@ def table1_of_runs(run_dirs: list[str | Path], paper_csv: str | Path, metric: st
     order = {row: i for i, row in enumerate(ROW_ORDER)}
     wide = wide.sort_values(["mask", "system_row"], key=lambda c: c.map(order).fillna(len(order))
                             if c.name == "system_row" else c, kind="stable")
-    wide["mask"] = wide["mask"].map(MASK_NAMES).fillna(wide["mask"])
+    wide["mask"] = wide["mask"].map(TABLE_MASK_NAMES).fillna(wide["mask"])
     return wide.rename(columns={"system_row": "system"}).reset_index(drop=True)
 
 

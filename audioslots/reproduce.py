@@ -4,6 +4,7 @@ A run folder (``results/cpu`` for the reference CPU run) ends up holding::
 
     provenance.json                       what produced everything below (see audioslots.provenance)
     audioslots_0.5s/ autoencoder_0.5s/ audioslots_1s/   training runs (config.json, log.csv; checkpoints are not committed)
+    convtasnet/                           the Conv-TasNet peer's training run (not in the paper)
     metrics/<system>_<chunk>.csv          per-mixture SI-SNR / SI-SNRi (tidy, see audioslots.evaluate)
     table1.csv                            the summary of Table 1
     notebooks/                            the executed notebooks the book renders
@@ -22,13 +23,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from audioslots import provenance
+from audioslots import convtasnet, provenance
 from audioslots.config import Preset, get_preset, replace
 from audioslots.data import LibriMix
 from audioslots.evaluate import check_finite, evaluate, evaluate_checkpoint, table1
 from audioslots.librimix import build_librimix
 from audioslots.synth import SynthConfig, synthesize_librimix
-from audioslots.train import TrainResult, load_model, resolve_device, train
+from audioslots.train import TrainResult, load_model, resolve_device, train, training_crops
 
 SYNTHETIC_ROOT = Path("data/synthetic/Libri2Mix")
 #: The vendored real speech (251 LibriSpeech speakers, CC BY 4.0) and the mini Libri2Mix built from it.
@@ -37,11 +38,13 @@ REAL_ROOT = Path("data/real/Libri2Mix")
 #: ``data_root`` values of the notebooks that name an embedded data set rather than a folder.
 EMBEDDED = {"": "real", "real": "real", "synthetic": "synthetic"}
 
-#: Run name → (model kind, chunk seconds) of each network that Table 1 needs trained.
+#: Run name → (model kind, chunk seconds) of each network that Table 1 needs trained. Conv-TasNet, a
+#: peer not in the paper, separates whole mixtures (``WHOLE``) and trains on its own crops.
 RUNS = {
     "audioslots_0.5s": ("audioslots", 0.5),
     "autoencoder_0.5s": ("autoencoder", 0.5),
     "audioslots_1s": ("audioslots", 1.0),
+    "convtasnet": ("convtasnet", convtasnet.WHOLE),
 }
 #: (system, chunk seconds) → row label of Table 1, in the paper's order.
 ROWS = {
@@ -50,6 +53,8 @@ ROWS = {
     ("AudioSlots", 0.5): "AudioSlots",
     ("Oracle", 1.0): "Oracle (1 s)",
     ("AudioSlots", 1.0): "AudioSlots (1 s)",
+    ("ConvTasNet", convtasnet.WHOLE): "Conv-TasNet (not in the paper; same data, same training budget)",
+    ("ConvTasNet", 0.5): "Conv-TasNet (0.5 s chunks; not in the paper)",
 }
 
 
@@ -160,6 +165,13 @@ def train_runs(names: list[str] | tuple[str, ...], preset: Preset, data_root: st
     return {name: results[name] for name in names}
 
 
+def run_preset(preset: Preset, name: str) -> Preset:
+    """The preset that run ``name`` of :data:`RUNS` trains with: its chunk length (a whole-mixture
+    network keeps the preset's features; its crops are its own, see :func:`audioslots.train.training_crops`)."""
+    chunk_seconds = RUNS[name][1]
+    return replace(preset, chunk_seconds=None if chunk_seconds == convtasnet.WHOLE else chunk_seconds)
+
+
 def _train_one(name: str, preset: Preset, data_root: str | Path, run_dir: str | Path, device: str,
                progress: bool, threads: int | None = None) -> tuple[TrainResult, float, str]:
     """Train one run (in this process, or in a worker of :func:`train_runs` with ``threads`` threads).
@@ -169,21 +181,21 @@ def _train_one(name: str, preset: Preset, data_root: str | Path, run_dir: str | 
     """
     if threads is not None:
         torch.set_num_threads(threads)
-    kind, chunk_seconds = RUNS[name]
+    kind = RUNS[name][0]
     start = time.perf_counter()
-    result = train(replace(preset, chunk_seconds=chunk_seconds), data_root, Path(run_dir) / name, kind=kind,
-                   device=device, progress=progress)
+    result = train(run_preset(preset, name), data_root, Path(run_dir) / name, kind=kind, device=device,
+                   progress=progress)
     return result, time.perf_counter() - start, provenance.device_name(resolve_device(device))
 
 
 def _record_training(name: str, preset: Preset, run_dir: str | Path, result: TrainResult, seconds: float,
                      device_name: str, data_info: dict | None, data_root: str | Path) -> None:
     """The run's ``train:<name>`` section of ``provenance.json`` (written by this process only)."""
-    kind, chunk_seconds = RUNS[name]
-    preset = replace(preset, chunk_seconds=chunk_seconds)
+    kind = RUNS[name][0]
+    preset = run_preset(preset, name)
     provenance.record(run_dir, f"train:{name}", {
         "preset": dataclasses.asdict(preset), "model_kind": kind, "data": data_info or {"root": str(data_root)},
-        "split": "train-360", "steps": result.step, "batch_size": preset.train.batch_for(chunk_seconds),
+        "split": "train-360", "steps": result.step, "batch_size": training_crops(preset, kind)[0],
         "final_loss": result.final_loss,
         "device": device_name,
         "wall_seconds_last_call": round(seconds, 1),
@@ -203,8 +215,9 @@ PAPER_FRAMING = get_preset("paper").features.framing
 
 
 def metrics_stem(system: str, chunk_seconds: float, framing: str | None = None, chunk_overlap: float = 0.0) -> str:
-    """File stem of a system's metrics: ``oracle_0.5s``, ``oracle_0.5s_centred``, ``audioslots_0.5s_overlap50``."""
-    stem = f"{system.lower()}_{chunk_seconds:g}s"
+    """File stem of a system's metrics: ``oracle_0.5s``, ``oracle_0.5s_centred``, ``audioslots_0.5s_overlap50``,
+    ``convtasnet`` (whole mixtures)."""
+    stem = system.lower() if chunk_seconds == convtasnet.WHOLE else f"{system.lower()}_{chunk_seconds:g}s"
     if framing not in (None, PAPER_FRAMING):
         stem += f"_{framing}"
     if chunk_overlap:
@@ -221,7 +234,8 @@ def evaluate_runs(systems: list[tuple], data_root: str | Path, run_dir: str | Pa
         systems: ``(system, chunk_seconds[, framing[, chunk_overlap]])`` tuples, e.g.
             ``[("Oracle", 0.5), ("Oracle", 0.5, "centred"), ("AudioSlots", 0.5, None, 0.5)]``;
             ``framing`` ``None`` is the preset's (``pad-end``). Trained systems are read from the
-            checkpoints of :data:`RUNS` in ``run_dir``.
+            checkpoints of :data:`RUNS` in ``run_dir``; ``("ConvTasNet", WHOLE)`` scores the peer on
+            whole mixtures, ``("ConvTasNet", 0.5)`` the same network on 0.5 s chunks.
         device: where the networks run (``auto``: CUDA when available).
         orders: slot orders scored for AudioSlots (``oracle`` as the paper, ``continuity`` without ground truth).
 
@@ -243,9 +257,11 @@ def evaluate_runs(systems: list[tuple], data_root: str | Path, run_dir: str | Pa
                                            sample_rate=dataset.sample_rate, framing=framing or PAPER_FRAMING)
             metrics = evaluate("Oracle", dataset, features, chunk_overlap=chunk_overlap, progress=progress)
         else:
-            checkpoint = run_dir / metrics_stem(system, chunk_seconds) / "checkpoint.pt"
+            checkpoint = run_dir / network_of(system, chunk_seconds) / "checkpoint.pt"
+            peer_chunk = (chunk_seconds or None) if system == "ConvTasNet" else None  # None: whole mixtures
             metrics = evaluate_checkpoint(checkpoint, dataset, orders=orders if system == "AudioSlots" else ("oracle",),
-                                          framing=framing, chunk_overlap=chunk_overlap, device=dev, progress=progress)
+                                          framing=framing, chunk_overlap=chunk_overlap, chunk_seconds=peer_chunk,
+                                          device=dev, progress=progress)
         metrics.insert(0, "data", data_label(data_info))
         path = run_dir / "metrics" / f"{stem}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -263,7 +279,7 @@ def row_label(system: str, chunk_seconds: float, framing: str = PAPER_FRAMING, c
               order: str = "oracle") -> str:
     """The row of Table 1: the paper's name (``Oracle (1 s)``), plus what differs from the paper's setting."""
     label = ROWS.get((system, float(chunk_seconds)), f"{system} ({float(chunk_seconds):g} s)")
-    if framing != PAPER_FRAMING:
+    if framing not in (PAPER_FRAMING, convtasnet.NO_FRAMING):
         label += f" ({framing} STFT)"
     if chunk_overlap:
         label += f" ({round(100 * chunk_overlap)} % overlap)"
@@ -285,8 +301,13 @@ def load_metrics(run_dir: str | Path) -> pd.DataFrame:
 
 
 def network_of(system: str, chunk_seconds: float) -> str | None:
-    """The run of :data:`RUNS` whose network a system's rows score (``None`` for the oracle, which trains none)."""
-    return None if system == "Oracle" else metrics_stem(system, chunk_seconds)
+    """The run of :data:`RUNS` whose network a system's rows score (``None`` for the oracle, which trains none).
+
+    Conv-TasNet's rows at any chunk length score its one whole-mixture network.
+    """
+    if system == "Oracle":
+        return None
+    return metrics_stem(system, convtasnet.WHOLE if system == "ConvTasNet" else chunk_seconds)
 
 
 def write_table1(run_dir: str | Path) -> pd.DataFrame:

@@ -48,16 +48,17 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from audioslots import distributed
-from audioslots.config import ModelConfig, Preset, TrainConfig
+from audioslots import convtasnet, distributed
+from audioslots.config import ConvTasNetConfig, ModelConfig, Preset, TrainConfig
 from audioslots.data import LibriMix
 from audioslots.errors import AudioSlotsError, CheckpointError, ConfigError
 from audioslots.features import spectrogram
 from audioslots.flops import COUNTED_BY, count_flops, read_flops, write_flops
-from audioslots.loss import matched_mse
+from audioslots.loss import matched_mse, matched_neg_si_snr
 from audioslots.model import AudioSlots
 
-MODEL_KINDS = ("audioslots", "autoencoder")
+#: AudioSlots, its one-slot autoencoder, and Conv-TasNet, a waveform peer that is not in the paper.
+MODEL_KINDS = ("audioslots", "autoencoder", "convtasnet")
 #: Training splits up to this size are read into memory once instead of per crop (the synthetic set
 #: is about 350 MB; a Libri2Mix training split is far larger and stays on disk).
 PRELOAD_BYTES = 1 << 30
@@ -90,11 +91,40 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def model_config_for(preset: Preset, kind: str, n_src: int) -> ModelConfig:
-    """The network of ``kind``: AudioSlots has one slot per source, the autoencoder one slot."""
+def check_kind(kind: str) -> None:
+    """A ``ConfigError`` naming the known model kinds unless ``kind`` is one of them."""
     if kind not in MODEL_KINDS:
         raise ConfigError(f"Unknown model {kind!r}: choose one of {', '.join(MODEL_KINDS)}.")
+
+
+def model_config_for(preset: Preset, kind: str, n_src: int) -> ModelConfig:
+    """The network of ``kind``: AudioSlots has one slot per source, the autoencoder one slot."""
+    check_kind(kind)
+    if kind == "convtasnet":
+        raise ConfigError("Conv-TasNet is not an AudioSlots network: its size is preset.convtasnet (see build_model).")
     return dataclasses.replace(preset.model, n_slots=1 if kind == "autoencoder" else n_src)
+
+
+def build_model(preset: Preset, kind: str, n_src: int) -> torch.nn.Module:
+    """A freshly initialised network of ``kind`` (one of :data:`MODEL_KINDS`) for ``n_src`` sources."""
+    if kind == "convtasnet":
+        return convtasnet.build(preset.convtasnet, n_src)
+    return AudioSlots(model_config_for(preset, kind, n_src))
+
+
+def training_crops(preset: Preset, kind: str) -> tuple[int, int]:
+    """``(crops per batch, samples per crop)`` of the training batches of ``kind``.
+
+    AudioSlots and the autoencoder train on crops of the chunk length (``TrainConfig.batch_for``);
+    Conv-TasNet on its own crops (``ConvTasNetConfig.crop_seconds``), as many as hold the seconds
+    of audio of an AudioSlots batch of the preset.
+    """
+    chunk_seconds = preset.features.chunk_seconds
+    batch_size = preset.train.batch_for(chunk_seconds)
+    if kind != "convtasnet":
+        return batch_size, preset.features.chunk_samples
+    crop_seconds = preset.convtasnet.crop_seconds
+    return max(1, round(batch_size * chunk_seconds / crop_seconds)), round(crop_seconds * preset.features.sample_rate)
 
 
 def learning_rate(step: int, config: TrainConfig) -> float:
@@ -162,19 +192,25 @@ def decoded_cells(step: int, grid: tuple[int, int], config: TrainConfig, device)
 
 
 def training_loss(network: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, preset: Preset,
-                  step: int) -> torch.Tensor:
-    """The forward pass of training step ``step``: the matched MSE of one batch (under the caller's autocast).
+                  step: int, kind: str = "audioslots") -> torch.Tensor:
+    """The forward pass of training step ``step``: the matched MSE of one batch (under the caller's autocast);
+    for Conv-TasNet the matched negative SI-SNR of its waveforms (:func:`~audioslots.loss.matched_neg_si_snr`).
 
     Args:
-        network: AudioSlots or its autoencoder, on the device of ``inputs``.
+        network: the network of ``kind``, on the device of ``inputs``.
         inputs: ``(batch, samples)`` mixtures (the autoencoder: single sources).
         targets: ``(batch, n, samples)`` their sources.
         preset: the run's features and training options (``decoded_cells``).
         step: decides which grid cells are decoded (:func:`decoded_cells`).
+        kind: one of :data:`MODEL_KINDS`.
 
     Returns:
         The 0-d loss, float32.
     """
+    if kind == "convtasnet":
+        estimates = network(inputs[:, None])  # (batch, n, samples)
+        loss, _ = matched_neg_si_snr(estimates.float(), targets.float())
+        return loss
     features = spectrogram(inputs, preset.features)  # (batch, freq, frames)
     target_features = spectrogram(targets, preset.features)  # (batch, n, freq, frames)
     cells = decoded_cells(step, target_features.shape[-2:], preset.train, inputs.device)
@@ -186,7 +222,7 @@ def training_loss(network: torch.nn.Module, inputs: torch.Tensor, targets: torch
 
 
 def count_step_flops(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, preset: Preset,
-                     step: int = 0, bf16: bool = False) -> int:
+                     step: int = 0, bf16: bool = False, kind: str = "audioslots") -> int:
     """FLOPs of one training step of ``model`` on this batch: :func:`training_loss` and its backward pass.
 
     Counted (:func:`audioslots.flops.count_flops`) on a copy of the network, with the random state
@@ -199,7 +235,7 @@ def count_step_flops(model: torch.nn.Module, inputs: torch.Tensor, targets: torc
 
     def step_pass() -> None:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = training_loss(network, inputs, targets, preset, step)
+            loss = training_loss(network, inputs, targets, preset, step, kind)
         loss.backward()
 
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -253,9 +289,11 @@ def _comparable(config: dict) -> dict:
 
 def _resumable_view(config: dict) -> dict:
     """What must match for a run to resume: not the data root (data moves between machines), not
-    how the run is executed, and training options added since the run began take their defaults."""
+    how the run is executed, and training options added since the run began take their defaults.
+    Of the networks' configs only the trained one's counts (runs from before Conv-TasNet have none)."""
     view = _comparable(config)
     view["data"] = {k: v for k, v in view["data"].items() if k != "root"}
+    view["preset"].pop("model" if view.get("model_kind") == "convtasnet" else "convtasnet", None)
     train = {**dataclasses.asdict(TrainConfig()), **view["preset"]["train"]}
     view["preset"]["train"] = {k: v for k, v in train.items() if k not in EXECUTION_FIELDS}
     return view
@@ -339,15 +377,17 @@ def preset_from_dict(values: dict) -> Preset:
         features=features_from_dict(values["features"]),
         model=ModelConfig(**model),
         train=TrainConfig(**values["train"]),
+        convtasnet=ConvTasNetConfig(**values.get("convtasnet", {})),  # runs from before the peer have none
     )
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[AudioSlots, dict]:
-    """The trained network of a checkpoint, in eval mode, and the run's config dict."""
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
+    """The trained network of a checkpoint (AudioSlots, its autoencoder or Conv-TasNet, see the
+    config's ``model_kind``), in eval mode, and the run's config dict."""
     state = load_checkpoint(path)
     config = state["config"]
     preset = preset_from_dict(config["preset"])
-    model = AudioSlots(model_config_for(preset, config["model_kind"], config["data"]["n_src"]))
+    model = build_model(preset, config["model_kind"], config["data"]["n_src"])
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as error:
@@ -368,13 +408,14 @@ def count_run_flops(config: dict, batch_size: int | None = None, device: str | t
     """
     preset = preset_from_dict(config["preset"])
     kind, n_src = config["model_kind"], config["data"]["n_src"]
-    batch = batch_size or preset.train.batch_for(preset.features.chunk_seconds)
+    run_batch, crop_samples = training_crops(preset, kind)
+    batch = batch_size or run_batch
     device = torch.device(device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(0)
-        model = AudioSlots(model_config_for(preset, kind, n_src)).to(device)
-        sources = 0.1 * torch.randn(batch, n_src, preset.features.chunk_samples, device=device)
-    return count_step_flops(model, *network_batch(sources.sum(1), sources, kind), preset)
+        model = build_model(preset, kind, n_src).to(device)
+        sources = 0.1 * torch.randn(batch, n_src, crop_samples, device=device)
+    return count_step_flops(model, *network_batch(sources.sum(1), sources, kind), preset, kind=kind)
 
 
 def _read_log(path: Path, up_to_step: int) -> list[dict]:
@@ -461,7 +502,7 @@ def _step_flops(files: RunFiles, model: torch.nn.Module, batches: CropBatches, p
     if not distributed.any_rank(step < end or flops is None, ranks, control):
         return flops
     inputs, targets = (t.to(device) for t in batches[step])
-    share = count_step_flops(model, inputs, targets, preset, step, bf16)
+    share = count_step_flops(model, inputs, targets, preset, step, bf16, batches.kind)
     total = distributed.mean_over_ranks(torch.tensor(float(share), dtype=torch.float64, device=device), ranks)
     flops = {"flop_per_step": round(total.item() * ranks.world_size), "batch_size": batches.batch_size,
              "processes": ranks.world_size, "torch": torch.__version__, "counted_by": COUNTED_BY}
@@ -489,7 +530,7 @@ def train(
     stop_after: int | None = None,
     compile: bool = False,
 ) -> TrainResult:
-    """Train AudioSlots (or its autoencoder) on ``split`` of a LibriMix-layout folder.
+    """Train AudioSlots (or its autoencoder, or the Conv-TasNet peer) on ``split`` of a LibriMix-layout folder.
 
     Re-running with the same arguments resumes from ``run_dir/checkpoint.pt`` (or, if that cannot
     be read, ``checkpoint.prev.pt``); a run folder written with another configuration is refused
@@ -500,7 +541,8 @@ def train(
         preset: resolved configuration (see :mod:`audioslots.config`).
         data_root: folder that holds ``wav16k/`` (or ``wav8k/``).
         run_dir: where the config, checkpoint and log are written.
-        kind: ``audioslots`` (one slot per source) or ``autoencoder`` (one slot, fed a single source).
+        kind: ``audioslots`` (one slot per source), ``autoencoder`` (one slot, fed a single source) or
+            ``convtasnet`` (waveforms in and out, on its own crops: :func:`training_crops`).
         split, n_src, sample_rate, mode: which LibriMix data to read.
         device: ``auto``, ``cpu`` or ``cuda`` (under torchrun, CUDA means ``cuda:LOCAL_RANK``).
         progress: show a progress bar.
@@ -516,12 +558,12 @@ def train(
     """
     if preset.features.sample_rate != sample_rate:
         preset = dataclasses.replace(preset, features=dataclasses.replace(preset.features, sample_rate=sample_rate))
-    model_config = model_config_for(preset, kind, n_src)
+    check_kind(kind)
     ranks = distributed.ranks_from_environment()
     dev = distributed.process_device(resolve_device(device), ranks)
     cfg = preset.train
     bf16 = use_bf16(cfg, dev)
-    batch_size = cfg.batch_for(preset.features.chunk_seconds)
+    batch_size, crop_samples = training_crops(preset, kind)
     part = distributed.batch_part(batch_size, ranks)
     files = RunFiles(Path(run_dir))
     dataset = LibriMix(data_root, split, n_src=n_src, sample_rate=sample_rate, mode=mode)
@@ -535,8 +577,8 @@ def train(
         context.enter_context(cuda_speedups(dev))
 
         torch.manual_seed(cfg.seed)
-        model = distributed.synchronise_batch_norm(AudioSlots(model_config), dev, ranks).to(dev)
-        if dev.type == "cuda":
+        model = distributed.synchronise_batch_norm(build_model(preset, kind, n_src), dev, ranks).to(dev)
+        if dev.type == "cuda" and isinstance(model, AudioSlots):
             model.encoder.to(memory_format=torch.channels_last)  # NHWC convolutions on tensor cores
         fused = dev.type == "cuda"  # CPU: the default implementation, as the reference runs used
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate, fused=fused or None)
@@ -600,7 +642,7 @@ def train(
 
         if dataset.nbytes <= PRELOAD_BYTES:
             dataset.preload(progress=progress and ranks.is_main)  # same samples as from disk, without 3 reads per crop
-        batches = CropBatches(dataset, batch_size, preset.features.chunk_samples, cfg.seed, kind, part)
+        batches = CropBatches(dataset, batch_size, crop_samples, cfg.seed, kind, part)
         end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
         flops = _step_flops(files, model, batches, preset, step, end, dev, bf16, ranks, control)
         loader = torch.utils.data.DataLoader(
@@ -620,7 +662,7 @@ def train(
                 for good, buffer in zip(good_buffers, buffers):
                     good.copy_(buffer)
                 with autocast:
-                    loss = training_loss(network, inputs, targets, preset, step)
+                    loss = training_loss(network, inputs, targets, preset, step, kind)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
 
