@@ -286,12 +286,16 @@ def chunking(mixture, features: FeatureConfig) -> Figure:
     return fig
 
 
-def loss_curves(logs: pd.DataFrame) -> Figure:
+def loss_curves(logs: pd.DataFrame, ylabel: str = "loss (MSE of compressed magnitudes)",
+                log_scale: bool = True) -> Figure:
     """Training loss against step, one line per run, on a log scale.
 
     Args:
         logs: Columns ``step`` and ``loss`` (the ``log.csv`` of ``audioslots.train``) and
             ``run``, the run's name, when several runs' logs are concatenated.
+        ylabel: what the loss is.
+        log_scale: a logarithmic loss axis (off for losses that go negative, as Conv-TasNet's
+            negative SI-SNR in dB).
 
     Returns:
         A figure with one axis.
@@ -311,8 +315,9 @@ def loss_curves(logs: pd.DataFrame) -> Figure:
         hue = "run" if "run" in logs.columns else None
         sns.lineplot(data=logs, x="step", y="loss", hue=hue, palette="colorblind" if hue else None,
                      errorbar=None, ax=ax)
-        ax.set_yscale("log")
-        ax.set(xlabel="training step", ylabel="loss (MSE of compressed magnitudes)")
+        if log_scale:
+            ax.set_yscale("log")
+        ax.set(xlabel="training step", ylabel=ylabel)
     return fig
 
 

@@ -61,6 +61,7 @@ def test_notebooks_write_table1_metrics_and_provenance(executed):
     table = pd.read_csv(executed / "table1.csv")
     rows = set(zip(table["system"], table["chunk_seconds"]))
     assert {("Oracle", 0.5), ("Autoencoder", 0.5), ("AudioSlots", 0.5), ("Oracle", 1.0), ("AudioSlots", 1.0)} <= rows
+    assert ("ConvTasNet", 0.0) in rows  # the waveform peer, on whole mixtures
     provenance = json.loads((executed / "provenance.json").read_text())
     assert provenance["train:audioslots_0.5s"]["preset"]["name"] == "tiny"
     assert provenance["commit"] and provenance["environment"]["packages"]["torch"].startswith("2.11")
