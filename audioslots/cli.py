@@ -62,6 +62,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         batch_size=args.batch_size, learning_rate=args.lr, warmup_steps=args.warmup_steps,
         seed=args.seed, num_workers=args.num_workers, autocast=args.autocast, clip_grad_norm=args.clip_grad_norm,
         checkpoint_minutes=args.checkpoint_minutes, max_nonfinite_steps=args.max_nonfinite_steps,
+        decoded_cells=args.decoded_cells,
     )
     if args.batch_size is not None:  # an explicit batch size wins over the preset's batch_seconds
         preset = dataclasses.replace(preset, train=dataclasses.replace(preset.train, batch_seconds=None))
@@ -195,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also checkpoint every M minutes (preemptible jobs; default: by steps only)")
     p.add_argument("--max-nonfinite-steps", type=int, metavar="N",
                    help="stop after N steps in a row with a non-finite loss (skipped; default 5)")
+    p.add_argument("--decoded-cells", type=float, metavar="FRACTION",
+                   help="decode and score this random fraction of the grid per step (an unbiased estimate of the "
+                        "loss; default: the preset's, 1.0 for paper)")
     p.add_argument("--compile", action="store_true", help="torch.compile the network (for CUDA; slow first steps)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_train)

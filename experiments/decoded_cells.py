@@ -151,7 +151,27 @@ def write_comparison(rows: list[dict], path: Path) -> None:
         seeds = ", ".join(str(r["seed"]) for r in members)
         lines.append(f"| **{fraction:g}** | **mean of {seeds}** | {steps} | "
                      + " | ".join(f"**{_fmt(name, means[name])}**" for name in numeric) + " |")
+    lines += ["", *_against_full_grid(groups)]
     path.write_text("\n".join(lines) + "\n")
+
+
+def _against_full_grid(groups: dict[tuple, list[dict]]) -> list[str]:
+    """Each fraction's means over seeds beside the full grid's of the same preset and steps."""
+    def mean(members, name):
+        return sum(float(r[name]) for r in members) / len(members)
+
+    lines = ["| decoded cells | steps | test loss, full grid: ratio to 1.0 | SI-SNRi IBM − 1.0 (dB) "
+             "| SI-SNRi Wiener-like − 1.0 (dB) | training time: ratio to 1.0 |", "|" + "---|" * 6]
+    for (preset, fraction, steps), members in groups.items():
+        full = groups.get((preset, 1.0, steps))
+        if full is None or fraction >= 1.0:
+            continue
+        lines.append(
+            f"| {fraction:g} | {steps} | {mean(members, 'test_loss_full_grid') / mean(full, 'test_loss_full_grid'):.3f} "
+            f"| {mean(members, 'si_snri_ibm') - mean(full, 'si_snri_ibm'):+.2f} "
+            f"| {mean(members, 'si_snri_wiener') - mean(full, 'si_snri_wiener'):+.2f} "
+            f"| {mean(members, 'train_seconds') / mean(full, 'train_seconds'):.2f} |")
+    return lines if len(lines) > 2 else []
 
 
 def _fmt(name: str, value) -> str:
