@@ -192,7 +192,7 @@ def share_note(result: dict) -> str:
     check = result.get("gpu_count_check")
     if check:
         note += (f" `{check['file']}` (`{check['commit'][:7]}`) counted {check['tflop_per_step']:.3f} TFLOP for the "
-                 f"full-grid step on the GPU; the total here differs from it by {100 * check['relative_difference']:+.2f} %.")
+                 f"full-grid step on the GPU; the total here differs from it by {100 * check['relative_difference']:+.4f} %.")
     return note
 
 
