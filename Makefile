@@ -42,9 +42,9 @@ reproduce: $(STAMP)
 	mkdir -p $(RUN)/notebooks && mv $(RUN)/.executing/*.ipynb $(RUN)/notebooks/ && rmdir $(RUN)/.executing
 	$(MAKE) book RUN=$(RUN)
 
-# The book shows the run RUN (make book RUN=results/paper): its notebooks are staged into
-# book/run/ (generated), with a banner naming the commit that made them; all runs' Table 1 too.
+# The book shows the run RUN (make book RUN=results/paper): when the build starts, book/_ext/stage_run.py
+# stages its notebooks into book/run/ (generated), with a banner naming the commit that made them.
+# `jupyter-book build book/` alone shows results/cpu.
 book: $(STAMP)
-	$(BIN)/python -m audioslots.book stage $(RUN)
-	$(BIN)/jupyter-book build book/
+	AUDIOSLOTS_BOOK_RUN=$(RUN) $(BIN)/jupyter-book build book/
 	@echo "The book: file://$(CURDIR)/book/_build/html/index.html"
