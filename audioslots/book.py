@@ -19,15 +19,25 @@ The notebooks are executed by papermill (``make reproduce``); the book only rend
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
+import torch
 
-from audioslots import provenance
+from audioslots import plots, provenance
+from audioslots.learning_curve import compute_points
+from audioslots.config import get_preset
+from audioslots.model import AudioSlots, count_parameters
+from audioslots.report import (PAPER_TRAINING_DATA, claims, ours, paper_training_flop, table1_of_runs,
+                               trained_networks)
+from audioslots.reproduce import RUNS, load_metrics
+from audioslots.train import model_config_for
 
 #: Tags whose cells never show in the book (the notebook's defaults and papermill's injection).
 PARAMETER_TAGS = ("parameters", "injected-parameters")
@@ -149,7 +159,9 @@ def banner(run_dir: str | Path, repo: str | Path = ".", name: str | None = None)
             f"(updated {info.get('updated', 'at an unrecorded time')}); the book is built from "
             f"commit `{state.book_commit[:7]}`.")
     if state.stale:
-        return ("```{admonition} Results older than the code\n:class: warning stale-run\n\n" + text + " " + state.reason
+        # Folded (the title says what matters), so that the page's own content stays on the first screen.
+        return (f"```{{admonition}} Results of commit {short}, older than the code (unfold for what changed)\n"
+                ":class: warning stale-run dropdown\n\n" + text + " " + state.reason
                 + " The numbers and figures below may differ from what the current code produces: "
                 "re-run `make reproduce` to refresh them.\n```\n")
     return "```{admonition} Which code made these results\n:class: note run-commit\n\n" + text + " The library and notebooks are unchanged since.\n```\n"
@@ -178,8 +190,6 @@ def markdown_table(table: pd.DataFrame) -> str:
 
 def status_markdown(run_dir: str | Path) -> str:
     """The paper's claims with this run's verdicts (:func:`audioslots.report.claims`) as MyST."""
-    from audioslots.report import claims
-    from audioslots.reproduce import load_metrics
 
     try:
         metrics = load_metrics(run_dir)
@@ -192,17 +202,143 @@ def status_markdown(run_dir: str | Path) -> str:
     return markdown_table(table)
 
 
+#: The rows of the outcome table on the book's first page, in the paper's order.
+OUTCOME_ROWS = ("Oracle", "Oracle (1 s)", "Autoencoder", "AudioSlots", "AudioSlots (1 s)")
+
+
+def flop_text(flop: float) -> str:
+    """FLOPs with an SI prefix: ``5.1 TFLOP``, ``4.2 EFLOP``."""
+    for power, prefix in ((18, "E"), (15, "P"), (12, "T"), (9, "G"), (6, "M")):
+        if flop >= 10 ** power:
+            return f"{flop / 10 ** power:.2g} {prefix}FLOP"
+    return f"{flop:.0f} FLOP"
+
+
+def _two_digits(ratio: float) -> str:
+    """A large ratio rounded to two significant digits, with thousands separators: ``820,000``."""
+    return f"{float(f'{ratio:.2g}'):,.0f}"
+
+
+def outcome_markdown(run_dir: str | Path, paper_csv: str | Path,
+                     paper_compute_csv: str | Path = "results/paper_compute.csv") -> str:
+    """The book's first screen: what reproduced and what did not on the run, with its numbers and why.
+
+    Every number is read from the run (metrics, provenance), from the paper's Table 1 as our copy
+    gives it (``paper_csv``) or from the count of the paper's training FLOPs (``paper_compute_csv``).
+    """
+
+    run_dir = Path(run_dir)
+    try:
+        metrics = load_metrics(run_dir)
+    except (ValueError, FileNotFoundError):
+        return "```{warning}\nThis run has no metrics yet: there is no outcome to report.\n```\n"
+    means = ours(metrics).set_index(["label", "mask", "metric"])
+    paper = pd.read_csv(paper_csv)
+    paper = paper[paper["metric"] == "si_snri"].set_index(["paper_row", "mask"])["paper_value"]
+
+    def value(label, mask):
+        key = (label, mask, "si_snri")
+        return f"{means['mean'][key]:.2f} ± {means['ci95'][key]:.2f}" if key in means.index else "—"
+
+    def mean(label, mask):
+        return f"{means['mean'][(label, mask, 'si_snri')]:.2f}"
+
+    labels = [r for r in OUTCOME_ROWS if (r, "ibm", "si_snri") in means.index]
+    peers = sorted({label for label in metrics["label"] if label.startswith("Conv-TasNet")})
+    table = pd.DataFrame([{"SI-SNRi (dB)": label + (" (no network)" if label.startswith("Oracle") else ""),
+                           "this run: IBM / Wiener-like": f"{value(label, 'ibm')} / {value(label, 'wiener')}",
+                           "paper": f"{paper.get((label, 'ibm'), '—')} / {paper.get((label, 'wiener'), '—')}"}
+                          for label in labels])
+    n_mixtures = int(metrics["mixture_id"].nunique())
+    data = str(metrics["data"].iloc[0]) if "data" in metrics else "the test set"
+    parts = [markdown_table(table) + f"\nOn the run `{run_dir.name}`: mean ± 95 % interval over {n_mixtures} test "
+             f"mixtures ({data}), oracle chunk order. The paper's values keep only their integer dB part in our "
+             "copy of it."]
+    for peer in peers:
+        pick = metrics[metrics["label"] == peer]
+        parts.append(f"A mask-free peer that is not in the paper, trained on the same data: {peer}, "
+                     f"{pick['si_snri'].mean():.2f} dB SI-SNRi.")
+
+    status = claims(metrics, paper_csv).set_index(["claim of the paper", "mask"])
+    reproduced = []
+    if {"Oracle", "Oracle (1 s)"} <= set(labels):
+        reproduced.append(
+            f"the Oracle rows, which involve no network: {mean('Oracle', 'ibm')} / {mean('Oracle', 'wiener')} dB "
+            f"(IBM / Wiener-like) against the paper's {paper.get(('Oracle', 'ibm'), '—')}, and the effect of the chunk "
+            f"length on them: 1 s chunks raise the Oracle by "
+            f"{status.loc[('1 s chunks raise the Oracle (1 s − 0.5 s)', 'IBM'), 'this run']} (IBM), within the "
+            f"{status.loc[('1 s chunks raise the Oracle (1 s − 0.5 s)', 'IBM'), 'paper'].split(': ')[-1]} that the "
+            "paper's integer parts allow")
+        if ("Oracle (centred STFT)", "ibm", "si_snri") in means.index and \
+                ("Oracle (1 s) (centred STFT)", "ibm", "si_snri") in means.index:
+            reproduced[-1] += (". The effect comes from how the STFT frames a chunk's edges: with a centred STFT "
+                               f"the 0.5 s and 1 s Oracle score {mean('Oracle (centred STFT)', 'ibm')} and "
+                               f"{mean('Oracle (1 s) (centred STFT)', 'ibm')} dB (IBM), see "
+                               "{doc}`run/notebooks/06_chunk_boundaries`")
+    text = []
+    if reproduced:
+        text.append("**Reproduced:** " + "; ".join(reproduced) + ".")
+
+    if {"AudioSlots", "Autoencoder"} <= set(labels):
+        networks = trained_networks(run_dir)
+        paper_flop = paper_training_flop(paper_compute_csv)
+        with torch.device("meta"):
+            paper_parameters = count_parameters(AudioSlots(model_config_for(get_preset("paper"), "audioslots", 2)))
+        slots = networks[networks["run"] == "audioslots_0.5s"].iloc[0] if "audioslots_0.5s" in set(networks["run"]) else None
+        why = ""
+        if slots is not None:
+            paper_train = get_preset("paper").train
+            why = (f" This run's networks are far smaller and far less trained than the paper's: AudioSlots has "
+                   f"{slots['parameters'] / 1e6:.2g} M parameters (the paper's {paper_parameters / 1e6:.3g} M) and was "
+                   f"trained for {slots['steps']:,} steps of {slots['batch']} crops (the paper: "
+                   f"{paper_train.steps:,} of {paper_train.batch_size})")
+            if not np.isnan(slots["train_flop"]) and paper_flop:
+                why += (f", {flop_text(slots['train_flop'])} in all against the paper's {flop_text(paper_flop)}: "
+                        f"about {_two_digits(paper_flop / slots['train_flop'])} times less compute")
+            if slots["training mixtures"]:
+                why += f", on {slots['training mixtures']:,} training mixtures (the paper: {PAPER_TRAINING_DATA})"
+            why += "."
+        text.append(
+            f"**Not reproduced:** the trained networks. AudioSlots scores {mean('AudioSlots', 'ibm')} / "
+            f"{mean('AudioSlots', 'wiener')} dB and its autoencoder {mean('Autoencoder', 'ibm')} / "
+            f"{mean('Autoencoder', 'wiener')} dB, against the paper's {paper.get(('AudioSlots', 'ibm'), '—')} and "
+            f"{paper.get(('Autoencoder', 'ibm'), '—')}." + why + " On the reference `cpu` run the diagnostics found "
+            "that neither network had got past trivial predictors of its training target ({ref}`measured <why-gap>`). "
+            "A run like this cannot test the paper's claims about the trained networks; {doc}`results` shows every "
+            "committed run, longer ones included.")
+    return ("```{admonition} What reproduced and what did not\n:class: important outcome\n\n"
+            + "\n\n".join(parts + text) + "\n```\n")
+
+
+def gpu_hours_markdown(benchmarks: str | Path = "results/benchmarks") -> str:
+    """One sentence: the hours of the paper's training on one GPU, from the committed throughput measurements."""
+    steps = get_preset("paper").train.steps
+    measured = []
+    for path in sorted(Path(benchmarks).glob("train_throughput_paper_*.json")):
+        run = json.loads(path.read_text())
+        if run.get("device") == "cuda" and run.get("decoded_cells", 1.0) == 1.0:
+            measured.append((run["device_name"], "compiled" if run.get("compile") else "eager", run["steps_per_second"],
+                             run["commit"][:7]))
+    if not measured:
+        return "No GPU throughput of the `paper` preset is committed yet, so no training time can be projected.\n"
+    parts = [f"{hours:.1f} h {mode} ({rate:.1f} steps/s on an {device}, commit `{commit}`)"
+             for device, mode, rate, commit in sorted(measured, key=lambda m: m[1], reverse=True)
+             for hours in [steps / rate / 3600]]
+    return (f"At the measured throughput of `benchmarks/train_throughput.py`, the paper's {steps:,} steps take "
+            + " or ".join(parts) + f" per network; the reproduction trains {len(RUNS)} networks ({', '.join(RUNS)}), one after another on "
+            "one GPU. The {doc}`performance` page has the measurements.\n")
+
+
 def all_runs_markdown(results: str | Path = "results", paper_csv: str | Path = "results/paper_table1.csv") -> str:
     """Table 1 of every run in ``results/*/table1.csv`` beside the paper's, as MyST sections."""
-    from audioslots.report import table1_of_runs
-
     runs = sorted(p.parent for p in Path(results).glob("*/table1.csv"))
     if not runs:
         return "No run in `results/` has a `table1.csv` yet.\n"
     table = table1_of_runs(runs, paper_csv)
-    parts = ["## The runs\n\n" + markdown_table(run_summaries(runs))]
-    for mask, group in table.groupby("mask", sort=False):
-        parts.append(f"## SI-SNRi (dB), {mask} masks\n\n" + markdown_table(group.drop(columns="mask")))
+    parts = [f"## SI-SNRi (dB), {mask} masks\n\n" + markdown_table(group.drop(columns="mask"))
+             for mask, group in table.groupby("mask", sort=False)]
+    parts.append("## The runs\n\nWhat made each column above, from its `provenance.json`.\n\n"
+                 + markdown_table(run_summaries(runs)))
     return "\n".join(parts)
 
 
@@ -223,6 +359,21 @@ def run_summaries(run_dirs: list[str | Path]) -> pd.DataFrame:
             "note": info.get("time_boxed", {}).get("what", ""),
         })
     return pd.DataFrame(rows)
+
+
+def write_compute_figure(results: str | Path, path: str | Path) -> Path | None:
+    """The compute figure of every committed run (:func:`audioslots.plots.compute_figure`) as a PNG.
+
+    Returns:
+        ``path``, or ``None`` (and no file) when no run records its training FLOPs yet.
+    """
+    results = Path(results)
+    points = compute_points(results)
+    if points.empty:
+        return None
+    figure = plots.compute_figure(points, results / "paper_table1.csv", results / "paper_compute.csv")
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    return Path(path)
 
 
 STAGED_FILES = ("provenance.json", "table1.csv")
@@ -260,6 +411,10 @@ def stage(run_dir: str | Path, book_dir: str | Path = "book", repo: str | Path =
         _banner_cell(notebook, text)
         nbformat.write(notebook, target / "notebooks" / path.name)
     (target / "banner.md").write_text(text)
+    (target / "gpu_hours.md").write_text(gpu_hours_markdown(run_dir.parent / "benchmarks"))
+    (target / "outcome.md").write_text(outcome_markdown(run_dir, run_dir.parent / "paper_table1.csv",
+                                                        run_dir.parent / "paper_compute.csv"))
+    write_compute_figure(run_dir.parent, target / "compute_figure.png")
     (target / "status.md").write_text(status_markdown(run_dir))
     (target / "all_runs.md").write_text(all_runs_markdown(run_dir.parent, run_dir.parent / "paper_table1.csv"))
     return target

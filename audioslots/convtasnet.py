@@ -29,6 +29,7 @@ from audioslots.metrics import best_permutation, pairwise_si_snr
 WHOLE = 0.0
 #: ``framing`` and ``mask`` of a waveform network in the metrics: it has no STFT and masks none.
 NO_FRAMING = "none"
+#: ``mask`` of a waveform network in the metrics (see :data:`NO_FRAMING`).
 NO_MASK = "none"
 
 

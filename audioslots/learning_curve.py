@@ -29,6 +29,7 @@ from audioslots.train import RunFiles, count_run_flops, load_checkpoint, preset_
 
 #: The file name :func:`score_checkpoints` is meant to write beside a run folder's ``table1.csv``.
 LEARNING_CURVE = "learning_curve.csv"
+#: The columns of a learning curve, one row per run × step × mask.
 COLUMNS = ["run", "system", "chunk_seconds", "step", "flop_per_step", "train_flop", "split", "mask", "si_snr",
            "si_snri", "si_snri_ci", "n_mixtures"]
 

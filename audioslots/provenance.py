@@ -31,7 +31,7 @@ OUTPUTS = "results"
 def git_commit(path: str | Path = ".") -> str:
     """The commit checked out at ``path``, with ``-dirty`` if tracked files outside ``results/`` differ.
 
-    ``AUDIOSLOTS_SOURCE_COMMIT``, when set, wins: a copied tree (the one sent to a lent GPU machine)
+    ``AUDIOSLOTS_SOURCE_COMMIT``, when set, wins: a copied tree (e.g. one sent to a GPU machine)
     may carry a stale ``.git`` of its own, so whoever made the copy from a clean checkout says which
     commit it is.
     """

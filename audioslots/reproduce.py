@@ -102,8 +102,8 @@ def train_run(name: str, preset: Preset, data_root: str | Path, run_dir: str | P
     return result
 
 
-#: Checkpoints each trained network keeps, log-spaced and the last at the end: the points of its
-#: learning curve (``audioslots score-checkpoints``). Keeping them changes no result.
+#: How many checkpoints each trained network keeps (log-spaced, the last at the end), the points of
+#: its learning curve for ``audioslots score-checkpoints``. Keeping them changes no result.
 CURVE_POINTS = 3
 
 

@@ -6,7 +6,7 @@ by :func:`audioslots.synth.synthesize_librimix`, about 3.7 GB) and times, throug
 public entry points only:
 
 - ``Oracle``: :func:`audioslots.evaluate.evaluate` with no model (every mixture of the split;
-  the issue's target is 2 minutes on 2 CPU cores);
+  our target is 2 minutes on 2 CPU cores);
 - ``AudioSlots``: :func:`audioslots.evaluate.evaluate_checkpoint` on ``--checkpoint``, or on a
   freshly initialised model of ``--preset`` saved as a checkpoint (the weights do not change the
   speed), on ``--device``; ``--model-mixtures`` of them (all by default), with the time for the

@@ -51,6 +51,8 @@ HARMLESS_CONSOLE_ERRORS = (
     "Got invalid theme mode",
 )
 VIEWPORT = {"width": 1280, "height": 1600}
+#: The height in CSS pixels of a reader's first screen (a laptop's, at 1280 wide).
+FIRST_SCREEN = 800
 
 
 @dataclass
@@ -71,6 +73,8 @@ class PageVisit:
         screenshot: where the screenshot was written, if one was asked for.
         visible_text: the page's rendered text (``innerText``: folded code and removed or
             hidden cells are not in it), one line per block, table cells separated by tabs.
+        first_screen_text: the text a reader sees without scrolling, on a screen
+            :data:`FIRST_SCREEN` high (each visible text node whose box starts above its bottom).
     """
 
     url: str
@@ -84,6 +88,7 @@ class PageVisit:
     broken_audio: list[str] = field(default_factory=list)
     screenshot: Path | None = None
     visible_text: str = ""
+    first_screen_text: str = ""
 
     @property
     def unexpected_console_errors(self) -> list[str]:
@@ -199,6 +204,22 @@ class Browser:
                          .map(a => (a.currentSrc || a.innerHTML).slice(0, 80))"""
             )
             visit.visible_text = page.evaluate("() => document.body.innerText")
+            visit.first_screen_text = page.evaluate(
+                """(height) => {
+                    const seen = [];
+                    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+                    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                        const text = node.textContent.trim();
+                        if (!text) continue;
+                        const range = document.createRange();
+                        range.selectNodeContents(node);
+                        const box = range.getBoundingClientRect();
+                        if (box.height > 0 && box.top < height && box.bottom > 0) seen.push(text);
+                    }
+                    return seen.join('\\n');
+                }""",
+                FIRST_SCREEN,
+            )
             if screenshot is not None:
                 visit.screenshot = Path(screenshot)
                 page.screenshot(path=str(visit.screenshot), full_page=True)

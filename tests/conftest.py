@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny synthetic LibriMix-layout data set, written once per test session."""
+"""Shared fixtures: a tiny synthetic LibriMix-layout data set, written once per test run."""
 
 import pytest
 import torch

@@ -1,6 +1,10 @@
 """The notebooks execute end to end under papermill at the tiny preset and write the run's files."""
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import jupytext
@@ -13,19 +17,62 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ["01_preprocessing", "02_training", "03_baselines", "04_results", "05_figure2", "06_chunk_boundaries"]
 
 
+README = ROOT / "README.md"
+RECIPE_START, RECIPE_END = "<!-- gpu-recipe-start -->", "<!-- gpu-recipe-end -->"
+
+
+def readme_gpu_recipe() -> str:
+    """The shell block of the README's GPU recipe, as printed (the book's intro includes the same lines)."""
+    text = README.read_text()
+    block = text[text.index(RECIPE_START) + len(RECIPE_START):text.index(RECIPE_END)]
+    return block.strip().removeprefix("```bash").removesuffix("```").strip()
+
+
+def copy_of_working_tree(target: Path) -> Path:
+    """The repository's files as a fresh clone of this working tree would have them (tracked and new, not ignored)."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout.split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    return target
+
+
 @pytest.fixture(scope="module")
-def executed(tiny_data, tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("run")
+def recipe_clone(tiny_data, tmp_path_factory):
+    """The README's GPU recipe, pasted into a copy of the repository, at the tiny preset on the CPU.
+
+    Only the values of its variables change (data folder, preset, device) and the conda line goes
+    (the environment is this one): every notebook runs under papermill, then the book is built.
+    """
+    clone = copy_of_working_tree(tmp_path_factory.mktemp("clone"))
+    lines = readme_gpu_recipe().splitlines()
+    assert lines[0].startswith("conda env create"), lines[0]
+    settings = [i for i, line in enumerate(lines) if line.startswith("RUN=")]
+    assert len(settings) == 1, "the recipe sets RUN, DATA, PRESET and DEVICE on one line"
+    lines[settings[0]] = f"RUN=results/paper DATA={tiny_data} PRESET=tiny DEVICE=cpu"
+    script = "set -u\n" + "\n".join(lines[1:]) + "\n"
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "NO_COLOR": "1"}
+    result = subprocess.run(["bash", "-c", script], cwd=clone, env=env, capture_output=True, text=True, timeout=1800)
+    if result.returncode != 0 or not (clone / "book" / "_build" / "html" / "index.html").exists():
+        pytest.fail(f"The README's GPU recipe failed (exit {result.returncode}):\n{(result.stdout + result.stderr)[-4000:]}")
+    return clone
+
+
+@pytest.fixture(scope="module")
+def executed(recipe_clone):
+    """The run folder the recipe wrote: its notebooks executed at the tiny preset, its tables and metrics."""
+    return recipe_clone / "results" / "paper"
+
+
+def test_readme_recipe_ends_in_a_book_of_its_run(recipe_clone):
+    html = recipe_clone / "book" / "_build" / "html"
     for name in NOTEBOOKS:
-        try:
-            papermill.execute_notebook(
-                ROOT / "notebooks" / f"{name}.ipynb", run_dir / f"{name}.ipynb", cwd=str(ROOT), kernel_name="python3",
-                parameters={"preset": "tiny", "data_root": str(tiny_data), "run_dir": str(run_dir), "progress": False},
-                progress_bar=False,
-            )
-        except papermill.PapermillExecutionError as error:
-            pytest.fail(f"{name}.ipynb failed in cell {error.exec_count}: {error.ename}: {error.evalue}")
-    return run_dir
+        assert (html / "run" / "notebooks" / f"{name}.html").exists(), name
+    intro = (html / "intro.html").read_text()
+    assert "results/paper" in intro and "What reproduced and what did not" in intro
 
 
 def _cells(notebook):
@@ -69,7 +116,7 @@ def test_notebooks_write_table1_metrics_and_provenance(executed):
 
 def test_executed_notebooks_have_no_error_outputs(executed):
     for name in NOTEBOOKS:
-        cells = json.loads((executed / f"{name}.ipynb").read_text())["cells"]
+        cells = json.loads((executed / "notebooks" / f"{name}.ipynb").read_text())["cells"]
         errors = [o for c in cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors, name
 
@@ -77,7 +124,7 @@ def test_executed_notebooks_have_no_error_outputs(executed):
 def test_figures_are_saved_as_images_in_the_executed_notebooks(executed):
     """The book renders the notebooks' outputs: every figure must be there as a PNG."""
     for name in ("01_preprocessing", "02_training", "04_results", "05_figure2", "06_chunk_boundaries"):
-        cells = json.loads((executed / f"{name}.ipynb").read_text())["cells"]
+        cells = json.loads((executed / "notebooks" / f"{name}.ipynb").read_text())["cells"]
         outputs = [o for c in cells for o in c.get("outputs", [])]
         assert any("image/png" in o.get("data", {}) for o in outputs), f"{name} shows no figure"
         leaked = [o for o in outputs if "<Figure size" in "".join(o.get("data", {}).get("text/plain", ""))

@@ -153,7 +153,8 @@ def test_every_run_gets_a_column_its_overlap_rows_stay_apart_and_its_provenance_
     from audioslots.book import all_runs_markdown
 
     def row(system, overlap, value):
-        return {"system": system, "chunk_seconds": 0.5, "framing": "pad-end", "chunk_overlap": overlap,
+        label = system + (f" ({round(100 * overlap)} % overlap)" if overlap else "")
+        return {"label": label, "system": system, "chunk_seconds": 0.5, "framing": "pad-end", "chunk_overlap": overlap,
                 "mask": "ibm", "si_snri": value, "data": "real"}
 
     _fake_run(tmp_path, "cpu", [row("AudioSlots", 0.0, 1.25), row("AudioSlots", 0.5, 2.5)], "a" * 40, "CPU", 900)
@@ -162,7 +163,8 @@ def test_every_run_gets_a_column_its_overlap_rows_stay_apart_and_its_provenance_
     paper.write_text("paper_row,mask,metric,paper_value\nAudioSlots,ibm,si_snri,9.x\n")
     page = all_runs_markdown(tmp_path, paper)
     assert re.search(r"\| AudioSlots \| real \| pad-end \| none \| 1.25 \| 3.75 \| 9.x \|", page)
-    assert re.search(r"\| AudioSlots \| real \| pad-end \| 50 % \| 2.50 \| — \| 9.x \|", page)
+    # the overlap row is not a row of the paper: no paper value beside it
+    assert re.search(r"\| AudioSlots \| real \| pad-end \| 50 % \| 2.50 \| — \| — \|", page)
     assert re.search(r"\| gpu \| `bbbbbbb` \| NVIDIA H200 \| paper \| audioslots_0.5s 1,150 \| time-boxed \|", page)
     assert "| cpu | `aaaaaaa` | CPU | paper | audioslots_0.5s 900 |  |" in page
 
