@@ -309,6 +309,10 @@ def trained_networks(run_dir: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: The paper's column in the table of every run.
+PAPER_COLUMN = "paper (Table 1)"
+
+
 def table1_of_runs(run_dirs: list[str | Path], paper_csv: str | Path, metric: str = "si_snri") -> pd.DataFrame:
     """Table 1 (means) of several runs side by side, with the paper's column, one row per system × mask.
 
@@ -318,7 +322,7 @@ def table1_of_runs(run_dirs: list[str | Path], paper_csv: str | Path, metric: st
 
     Returns:
         Columns ``mask``, ``system``, [``data``, ``framing``, ``overlap``,] one per run (named
-        after its folder) and ``paper``.
+        after its folder) and :data:`PAPER_COLUMN`.
     """
     extra = ["data", "framing", "overlap"]
     frames = []
@@ -339,12 +343,13 @@ def table1_of_runs(run_dirs: list[str | Path], paper_csv: str | Path, metric: st
     paper = pd.read_csv(paper_csv)
     paper = paper[paper["metric"] == metric].set_index(["paper_row", "mask"])["paper_value"]
     labels = runs["label"] if "label" in runs else pd.Series([None] * len(runs))
-    runs["paper"] = [paper.get((label, mask), "—") for label, mask in zip(labels, runs["mask"])]
-    wide = runs.pivot_table(index=["mask", "system_row", *keys, "paper"], columns="run", values="value",
+    # Named so that no run folder (results/paper, say) can take the column's name.
+    runs[PAPER_COLUMN] = [paper.get((label, mask), "—") for label, mask in zip(labels, runs["mask"])]
+    wide = runs.pivot_table(index=["mask", "system_row", *keys, PAPER_COLUMN], columns="run", values="value",
                             aggfunc="first", sort=False).fillna("—")
     wide.columns.name = None
     wide = wide.reset_index()
-    wide = wide[[c for c in wide.columns if c != "paper"] + ["paper"]]
+    wide = wide[[c for c in wide.columns if c != PAPER_COLUMN] + [PAPER_COLUMN]]
     order = {row: i for i, row in enumerate(ROW_ORDER)}
     wide = wide.sort_values(["mask", "system_row"], key=lambda c: c.map(order).fillna(len(order))
                             if c.name == "system_row" else c, kind="stable")
@@ -546,5 +551,5 @@ def audio_table(clips: dict[str, list[np.ndarray]], sample_rate: int) -> str:
 __all__ = ["provenance_table", "ours", "table1_beside_paper", "gap", "GAP_TOLERANCE_DB", "interval_verdict", "claims", "paper_training_flop",
            "trained_networks", "table1_of_runs", "model_summary",
            "architecture_shapes", "reconstruction_by_band",
-           "transformer_sizes",
+           "transformer_sizes", "PAPER_COLUMN",
            "band_error_trend", "figure2_column", "listening_examples", "audio_table"]

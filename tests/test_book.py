@@ -528,7 +528,7 @@ def test_every_run_page_names_the_runs_commit_and_warns_exactly_when_stale(built
 def test_every_run_page_lists_each_committed_runs_table1(built_book):
     runs = sorted(p.parent.name for p in (ROOT / "results").glob("*/table1.csv"))
     cells = [set(t) for t in parse_page(html_path("results")).tables]
-    assert runs and any(set(runs) | {"paper", "system"} <= header for header in cells), runs
+    assert runs and any(set(runs) | {"paper (Table 1)", "system"} <= header for header in cells), runs
 
 
 @skip_while_placeholders
@@ -542,7 +542,7 @@ def test_status_holds_only_the_papers_claims_with_the_trained_rows(built_book):
 
 @skip_while_placeholders
 def test_every_run_page_shows_the_papers_value_only_on_the_papers_rows(built_book):
-    tables = [t for t in parse_page(html_path("results")).row_tables if t and "paper" in t[0]]
+    tables = [t for t in parse_page(html_path("results")).row_tables if t and "paper (Table 1)" in t[0]]
     assert tables, "no Table 1 with a paper column on the Every-run page"
     for table in tables:
         header = table[0]
@@ -550,4 +550,4 @@ def test_every_run_page_shows_the_papers_value_only_on_the_papers_rows(built_boo
             row = dict(zip(header, cells))
             if row.get("framing", "pad-end") != "pad-end" or row.get("overlap", "none") != "none" \
                     or "no oracle order" in row["system"]:
-                assert row["paper"] == "—", row
+                assert row["paper (Table 1)"] == "—", row
