@@ -45,6 +45,9 @@ PARAMETER_TAGS = ("parameters", "injected-parameters")
 DISPLAY_TAGS = ("remove-cell", "remove-input", "remove-output", "hide-cell", "hide-input", "hide-output")
 #: Files and folders of the repository whose changes can change a run's results.
 RESULT_INPUTS = ("audioslots", "notebooks")
+#: Files under :data:`RESULT_INPUTS` that only render runs for the book (no notebook imports them):
+#: changing them cannot change a run's numbers or figures.
+RENDERING_ONLY = ("audioslots/book.py",)
 #: Marks the banner cell that :func:`stage` inserts, so that staging twice inserts it once.
 BANNER_TAG = "run-banner"
 
@@ -131,7 +134,7 @@ def staleness(run_commit: str, repo: str | Path = ".", paths: tuple[str, ...] = 
         return Staleness(run_commit, book_commit, stale=True,
                          reason=f"The run's commit {run_commit!r} is not in this repository.")
     # ":(top)" makes the paths relative to the repository root wherever repo points.
-    pathspecs = [f":(top){p}" for p in paths]
+    pathspecs = [f":(top){p}" for p in paths] + [f":(top,exclude){p}" for p in RENDERING_ONLY]
     changed = _git(repo, "diff", "--name-only", commit, "--", *pathspecs).split()
     changed += _git(repo, "ls-files", "--others", "--exclude-standard", "--", *pathspecs).split()
     changed = sorted(set(changed))
@@ -219,6 +222,21 @@ def _two_digits(ratio: float) -> str:
     return f"{float(f'{ratio:.2g}'):,.0f}"
 
 
+def _longest_run(results: Path, paper_flop: float | None) -> str:
+    """A sentence on the committed AudioSlots network trained with the most compute, or empty."""
+    points = compute_points(results)
+    finals = points[points["final"] & (points["row"] == "AudioSlots")] if not points.empty else points
+    if finals.empty or not paper_flop:
+        return ""
+    longest = finals[finals["train_flop"] == finals["train_flop"].max()].set_index("mask")
+    if not {"ibm", "wiener"} <= set(longest.index):
+        return ""
+    flop = float(longest["train_flop"].iloc[0])
+    return (f" The AudioSlots network trained longest here, `{longest['run'].iloc[0]}`, used {flop_text(flop)} "
+            f"(1/{_two_digits(paper_flop / flop)} of the paper's compute) and scores "
+            f"{longest.loc['ibm', 'si_snri']:.2f} / {longest.loc['wiener', 'si_snri']:.2f} dB (IBM / Wiener-like).")
+
+
 def outcome_markdown(run_dir: str | Path, paper_csv: str | Path,
                      paper_compute_csv: str | Path = "results/paper_compute.csv") -> str:
     """The book's first screen: what reproduced and what did not on the run, with its numbers and why.
@@ -304,8 +322,8 @@ def outcome_markdown(run_dir: str | Path, paper_csv: str | Path,
             f"{mean('Autoencoder', 'wiener')} dB, against the paper's {paper.get(('AudioSlots', 'ibm'), '—')} and "
             f"{paper.get(('Autoencoder', 'ibm'), '—')}." + why + " On the reference `cpu` run the diagnostics found "
             "that neither network had got past trivial predictors of its training target ({ref}`measured <why-gap>`). "
-            "A run like this cannot test the paper's claims about the trained networks; {doc}`results` shows every "
-            "committed run, longer ones included.")
+            "A run like this cannot test the paper's claims about the trained networks." + _longest_run(run_dir.parent, paper_flop)
+            + " {doc}`results` places every committed run on the compute axis.")
     return ("```{admonition} What reproduced and what did not\n:class: important outcome\n\n"
             + "\n\n".join(parts + text) + "\n```\n")
 

@@ -90,6 +90,17 @@ def test_changes_outside_library_and_notebooks_do_not_make_a_run_stale(code_repo
     assert not staleness(run, code_repo).stale
 
 
+def test_changing_the_books_rendering_module_does_not_make_a_run_stale(code_repo):
+    from audioslots.book import staleness
+
+    run = _git(code_repo, "rev-parse", "HEAD")
+    (code_repo / "audioslots" / "book.py").write_text("rendering = 1\n")
+    _commit_all(code_repo, "render differently")
+    assert not staleness(run, code_repo).stale
+    (code_repo / "audioslots" / "model.py").write_text("x = 2\n")
+    assert staleness(run, code_repo).changed == ["audioslots/model.py"]
+
+
 def test_library_committed_since_the_run_makes_it_stale(code_repo):
     from audioslots.book import staleness
 
