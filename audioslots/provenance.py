@@ -59,14 +59,20 @@ def device_name(device: torch.device | str) -> str:
 
 
 def environment() -> dict:
-    """Package versions, Python and platform."""
+    """Package versions, Python, platform and the CPU's vector instruction set.
+
+    The instruction set (``AVX512``, ``AVX2``, … as PyTorch dispatches its CPU kernels) is part of
+    what a CPU run's numbers depend on: the same code and data give trained networks that differ
+    in the last float digits, and then diverge, on CPUs that dispatch differently.
+    """
     versions = {}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
-    return {"python": platform.python_version(), "platform": platform.platform(), "packages": versions}
+    return {"python": platform.python_version(), "platform": platform.platform(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "packages": versions}
 
 
 def record(run_dir: str | Path, section: str, info: dict) -> dict:

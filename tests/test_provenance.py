@@ -195,3 +195,12 @@ def test_amending_a_section_keeps_the_commit_environment_and_date_of_the_run(tmp
     assert list(load(tmp_path)) == list(recorded)  # nothing moves
     with pytest.raises(DataError, match="no section 'train:y'"):
         amend(tmp_path, "train:y", {"train_flop": 1})
+
+
+def test_environment_names_the_cpu_instruction_set_the_kernels_dispatch_to():
+    import torch
+
+    from audioslots.provenance import environment
+
+    recorded = environment()["cpu_capability"]
+    assert recorded == torch.backends.cpu.get_cpu_capability() and recorded
