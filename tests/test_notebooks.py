@@ -140,14 +140,15 @@ def test_prepare_notebook_removes_parameter_cells_and_folds_code_only():
         nbformat.v4.new_markdown_cell("# Title"),
         nbformat.v4.new_code_cell("preset = 'cpu'", metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell("preset = 'tiny'", metadata={"tags": ["injected-parameters"]}),
-        nbformat.v4.new_code_cell("plot()"),
+        nbformat.v4.new_code_cell("plot()", outputs=[nbformat.v4.new_output("stream", text="drawn")]),
         nbformat.v4.new_code_cell("x", metadata={"tags": ["remove-input"]}),
+        nbformat.v4.new_code_cell("import numpy"),
     ])
     sources = [c.source for c in notebook.cells]
     prepare_notebook(prepare_notebook(notebook))  # idempotent
     tags = [c.metadata.get("tags", []) for c in notebook.cells]
     assert tags == [[], ["parameters", "remove-cell"], ["injected-parameters", "remove-cell"], ["hide-input"],
-                    ["remove-input"]]
+                    ["remove-input"], ["remove-cell"]]
     assert [c.source for c in notebook.cells] == sources
 
 
