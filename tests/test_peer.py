@@ -2,6 +2,8 @@
 whole mixtures, separation from the command line, and its rows of Table 1."""
 
 import itertools
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -164,3 +166,19 @@ def test_separate_command_works_with_a_peer_checkpoint(tiny_data, peer_run, tmp_
     assert code == 0, capsys.readouterr().err
     written = sorted((tmp_path / "sep").glob("*.wav"))
     assert len(written) == 2 and all(sf.info(w).frames == sf.info(mixture).frames for w in written)
+
+
+def test_peer_run_killed_mid_way_and_restarted_ends_like_an_uninterrupted_one(tiny_data, tmp_path):
+    """SIGKILL (no chance to checkpoint at the kill): the re-run resumes from the last checkpoint, exactly."""
+    import signal
+
+    from test_train import CLI_ENV, _log, _start_and_signal
+
+    command = [sys.executable, "-m", "audioslots", "train", "--preset", "tiny", "--steps", "40", "--no-progress",
+               "--model", "convtasnet", "--data", str(tiny_data)]
+    subprocess.run(command + ["--out", str(tmp_path / "whole")], check=True, env=CLI_ENV, capture_output=True)
+    process = _start_and_signal(command, tmp_path / "killed", signal.SIGKILL)
+    process.communicate()
+    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    subprocess.run(command + ["--out", str(tmp_path / "killed")], check=True, env=CLI_ENV, capture_output=True)
+    assert _log(tmp_path / "killed")["loss"].tolist() == _log(tmp_path / "whole")["loss"].tolist()
