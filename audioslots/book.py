@@ -33,11 +33,11 @@ import torch
 from audioslots import plots, provenance
 from audioslots.learning_curve import compute_points
 from audioslots.config import get_preset
-from audioslots.model import AudioSlots, count_parameters
+from audioslots.model import count_parameters
 from audioslots.report import (PAPER_TRAINING_DATA, claims, ours, paper_training_flop, table1_of_runs,
                                trained_networks)
 from audioslots.reproduce import RUNS, load_metrics
-from audioslots.train import model_config_for
+from audioslots.train import build_model
 
 #: Tags whose cells never show in the book (the notebook's defaults and papermill's injection).
 PARAMETER_TAGS = ("parameters", "injected-parameters")
@@ -309,7 +309,7 @@ def outcome_markdown(run_dir: str | Path, paper_csv: str | Path,
         networks = trained_networks(run_dir)
         paper_flop = paper_training_flop(paper_compute_csv)
         with torch.device("meta"):
-            paper_parameters = count_parameters(AudioSlots(model_config_for(get_preset("paper"), "audioslots", 2)))
+            paper_parameters = count_parameters(build_model(get_preset("paper"), "audioslots", 2))
         slots = networks[networks["run"] == "audioslots_0.5s"].iloc[0] if "audioslots_0.5s" in set(networks["run"]) else None
         why = ""
         if slots is not None:

@@ -24,11 +24,9 @@ import sys
 from pathlib import Path
 
 from audioslots import provenance
-from audioslots.reproduce import RUNS, curve_steps, evaluate_runs, prepare_data, resolve_preset, train_runs, write_table1
 from audioslots.config import replace
-
-#: Network run → the system whose metrics :func:`audioslots.reproduce.evaluate_runs` writes for it.
-SYSTEM_OF_RUN = {"audioslots_0.5s": "AudioSlots", "autoencoder_0.5s": "Autoencoder", "audioslots_1s": "AudioSlots"}
+from audioslots.evaluate import SYSTEMS
+from audioslots.reproduce import RUNS, curve_steps, evaluate_runs, prepare_data, resolve_preset, train_runs, write_table1
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -57,7 +55,9 @@ def main(argv=None) -> int:
     for name, result in train_runs(args.networks, preset, data_root, args.run_dir, device=args.device,
                                    data_info=data_info, progress=False).items():
         print(f"{name}: {result.step} steps, final loss {result.final_loss:.4f}", flush=True)
-    systems = [("Oracle", 0.5)] + [(SYSTEM_OF_RUN[name], RUNS[name][1]) for name in args.networks]
+    # A network's system is the one whose name is its model kind (the rule evaluate_checkpoint applies).
+    systems = [("Oracle", 0.5)] + [(next(s for s in SYSTEMS if s.lower() == RUNS[name][0]), RUNS[name][1])
+                                   for name in args.networks]
     evaluate_runs(systems, data_root, args.run_dir, device=args.device, data_info=data_info, progress=False)
     print(write_table1(args.run_dir).to_string(index=False), flush=True)
     return 0

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from audioslots import provenance
 from audioslots.evaluate import SYSTEMS
-from audioslots.reproduce import (RUNS, evaluate_runs, metrics_stem, prepare_data, resolve_preset, train_runs,
+from audioslots.reproduce import (RUNS, evaluate_runs, prepare_data, resolve_preset, train_runs,
                                   write_table1)
 from audioslots.config import replace
 
@@ -65,8 +65,8 @@ def main(argv=None) -> int:
     for name, result in train_runs(args.runs, preset, data_root, args.run_dir, device=args.device,
                                    data_info=data_info, progress=False).items():
         print(f"{name}: {result.step} steps in {result.seconds:.0f} s, final loss {result.final_loss:.4f}", flush=True)
-    # The system whose checkpoint folder evaluate_runs looks for is the one this run was trained into.
-    systems = [("Oracle", 0.5)] + [(next(s for s in SYSTEMS if metrics_stem(s, RUNS[name][1]) == name), RUNS[name][1])
+    # A network's system is the one whose name is its model kind (the rule evaluate_checkpoint applies).
+    systems = [("Oracle", 0.5)] + [(next(s for s in SYSTEMS if s.lower() == RUNS[name][0]), RUNS[name][1])
                                    for name in args.runs]
     evaluate_runs(systems, data_root, args.run_dir, device=args.device, data_info=data_info, progress=False)
     table = write_table1(args.run_dir)
