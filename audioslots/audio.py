@@ -147,7 +147,7 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     """Any file libsndfile reads (WAV, FLAC, OGG, …), every channel, at its own rate.
 
     For the user's own recordings (``audioslots separate``) and for LibriSpeech FLAC; data sets
-    read by :class:`~audioslots.data.LibriMix` go through the stricter :func:`read_wav`.
+    read by :class:`~audioslots.data.dataset.LibriMix` go through the stricter :func:`read_wav`.
 
     Returns:
         ``(channels, samples)`` float32 array and the sample rate in Hz.

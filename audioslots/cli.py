@@ -48,14 +48,14 @@ def _atomic_csv(frame, path: Path) -> None:
 
 
 def cmd_synth_data(args: argparse.Namespace) -> None:
-    from audioslots.synth import synthesize_librimix
+    from audioslots.data.synthetic import synthesize_librimix
 
     root = synthesize_librimix(args.out, seed=args.seed, progress=not args.no_progress)
     print(f"Synthetic Libri2Mix-layout data in {root}")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from audioslots.train import TrainingStopped, train
+    from audioslots.training import TrainingStopped, train
 
     preset = replace(
         get_preset(args.preset), chunk_seconds=args.chunk_seconds, framing=args.framing, steps=args.steps,
@@ -83,9 +83,9 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from audioslots.config import FeatureConfig
-    from audioslots.data import LibriMix
-    from audioslots.evaluate import evaluate, evaluate_checkpoint, table1
-    from audioslots.train import resolve_device
+    from audioslots.data.dataset import LibriMix
+    from audioslots.evaluation.scores import evaluate, evaluate_checkpoint, table1
+    from audioslots.training import resolve_device
 
     dataset = LibriMix(args.data, args.split, n_src=args.n_src, sample_rate=args.sample_rate, mode=args.mode,
                        max_mixtures=args.max_mixtures)
@@ -112,7 +112,7 @@ def cmd_separate(args: argparse.Namespace) -> None:
     from audioslots.config import features_from_dict
     from audioslots.features import chunk_hop
     from audioslots.separate import separate
-    from audioslots.train import load_model, resolve_device
+    from audioslots.training import load_model, resolve_device
 
     model, config = load_model(args.checkpoint, resolve_device(args.device))
     if config["model_kind"] == "autoencoder":
@@ -135,7 +135,7 @@ def cmd_separate(args: argparse.Namespace) -> None:
 
 
 def cmd_mix_librispeech(args: argparse.Namespace) -> None:
-    from audioslots.librimix import build_librimix
+    from audioslots.data.mix_librispeech import build_librimix
 
     root = build_librimix(args.speech_dir, args.out, n_src=args.n_src, seed=args.seed,
                           mixtures={"train-360": args.train_mixtures, "dev": args.dev_mixtures,
@@ -146,9 +146,9 @@ def cmd_mix_librispeech(args: argparse.Namespace) -> None:
 
 
 def cmd_score_checkpoints(args: argparse.Namespace) -> None:
-    from audioslots.data import LibriMix
-    from audioslots.learning_curve import score_checkpoints
-    from audioslots.train import resolve_device
+    from audioslots.data.dataset import LibriMix
+    from audioslots.evaluation.learning_curve import score_checkpoints
+    from audioslots.training import resolve_device
 
     dataset = LibriMix(args.data, args.split, n_src=args.n_src, sample_rate=args.sample_rate, mode=args.mode,
                        max_mixtures=args.mixtures)

@@ -5,7 +5,7 @@ mixture waveform → learned encoder (1-D convolution) → separator (a temporal
 network) → one mask per source on the encoder's output → learned decoder → source waveforms.
 
 The network is ``torchaudio.models.ConvTasNet``, sized by a
-:class:`~audioslots.config.ConvTasNetConfig`; it is trained by :func:`audioslots.train.train`
+:class:`~audioslots.config.ConvTasNetConfig`; it is trained by :func:`audioslots.training.loop.train`
 (``kind="convtasnet"``) with negative SI-SNR under permutation-invariant training
 (:func:`audioslots.loss.matched_neg_si_snr`). At test time it separates whole mixtures: no chunks,
 no STFT, no mask on the mixture's spectrogram. Its metrics say so with :data:`WHOLE`,

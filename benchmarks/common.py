@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from audioslots.provenance import device_name, git_commit
+from audioslots.reporting.provenance import device_name, git_commit
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "benchmarks"
@@ -228,10 +228,10 @@ def write_tables(folder: Path = RESULTS) -> dict[str, Path]:
 def ensure_synthetic(root: Path, split: str, mixtures: int, seconds: float, progress: bool = True) -> Path:
     """A synthetic LibriMix-layout folder with ``mixtures`` utterances of ``seconds`` in ``split``.
 
-    Made once by :func:`audioslots.synth.synthesize_librimix` (deterministic, seed 0) and reused
+    Made once by :func:`audioslots.data.synthetic.synthesize_librimix` (deterministic, seed 0) and reused
     while its manifest matches.
     """
-    from audioslots.synth import SynthConfig, synthesize_librimix
+    from audioslots.data.synthetic import SynthConfig, synthesize_librimix
 
     config = SynthConfig(mixtures={split: mixtures}, seconds={split: seconds})
     return synthesize_librimix(root, seed=0, config=config, progress=progress)

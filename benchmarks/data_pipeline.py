@@ -1,14 +1,14 @@
 """Training crops per second from a Libri2Mix-sized folder on disk, by DataLoader workers.
 
-Training reads random 0.5 s crops of random mixtures (:class:`audioslots.train.CropBatches`);
+Training reads random 0.5 s crops of random mixtures (:class:`audioslots.training.loop.CropBatches`);
 each crop reads three files (the mixture and two sources). At the paper's batch of 64 and the
 step rate of 40 % MFU on an H100, our throughput target (about 31 steps/s), the loader has to deliver about
 2000 crops/s. This script measures what it delivers with 0, 1, 2 and 4 worker processes, from a
 folder of 2000 synthetic mixtures of 14 s in the LibriMix layout (7.8 h, 2.7 GB of 16-bit WAV,
-made on first use by :func:`audioslots.synth.synthesize_librimix`; Libri2Mix's train-360 has
+made on first use by :func:`audioslots.data.synthetic.synthesize_librimix`; Libri2Mix's train-360 has
 50 800 mixtures of 15 s on average, so reads are as scattered but the set is smaller).
 
-Two readers are compared: ``pcm16``, what :meth:`audioslots.data.LibriMix.crop` does (after the
+Two readers are compared: ``pcm16``, what :meth:`audioslots.data.dataset.LibriMix.crop` does (after the
 first, fully checked read of a file, one ``pread`` of the crop's bytes), and ``read_wav``, the
 previous path (``libsndfile`` opens and checks every file for every crop). Two page-cache states:
 ``cold`` evicts the set's files from the page cache (``posix_fadvise(DONTNEED)``, these files
@@ -35,8 +35,8 @@ from common import ensure_synthetic, header, write_result
 from train_throughput import DEFAULT_DATA, DEFAULT_MIXTURES, DEFAULT_SECONDS
 
 from audioslots.audio import read_wav
-from audioslots.data import LibriMix
-from audioslots.train import CropBatches
+from audioslots.data.dataset import LibriMix
+from audioslots.training import CropBatches
 
 #: Crops per second that keep an H100 busy at the target rate with the paper's batch of 64.
 TARGET_CROPS_PER_SECOND = 2000

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from audioslots.model import SpatialBroadcastDecoder, fourier_features
-from audioslots.provenance import git_commit
+from audioslots.reporting.provenance import git_commit
 
 
 def parse_args(argv=None) -> argparse.Namespace:

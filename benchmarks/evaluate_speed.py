@@ -2,12 +2,12 @@
 
 Libri2Mix's test split has 3000 mixtures (about 11 h: 13 s each on average). This script makes a
 synthetic test split of that size in the LibriMix layout (3000 mixtures of 13 s, made on first use
-by :func:`audioslots.synth.synthesize_librimix`, about 3.7 GB) and times, through the library's
+by :func:`audioslots.data.synthetic.synthesize_librimix`, about 3.7 GB) and times, through the library's
 public entry points only:
 
-- ``Oracle``: :func:`audioslots.evaluate.evaluate` with no model (every mixture of the split;
+- ``Oracle``: :func:`audioslots.evaluation.scores.evaluate` with no model (every mixture of the split;
   our target is 2 minutes on 2 CPU cores);
-- ``AudioSlots``: :func:`audioslots.evaluate.evaluate_checkpoint` on ``--checkpoint``, or on a
+- ``AudioSlots``: :func:`audioslots.evaluation.scores.evaluate_checkpoint` on ``--checkpoint``, or on a
   freshly initialised model of ``--preset`` saved as a checkpoint (the weights do not change the
   speed), on ``--device``; ``--model-mixtures`` of them (all by default), with the time for the
   whole split projected linearly.
@@ -38,10 +38,10 @@ import torch
 from common import DATA, Stopwatch, ensure_synthetic, header, write_result
 
 from audioslots.config import get_preset
-from audioslots.data import LibriMix
-from audioslots.evaluate import evaluate, evaluate_checkpoint
+from audioslots.data.dataset import LibriMix
+from audioslots.evaluation.scores import evaluate, evaluate_checkpoint
 from audioslots.model import AudioSlots
-from audioslots.train import model_config_for, run_config, save_checkpoint
+from audioslots.training import model_config_for, run_config, save_checkpoint
 
 #: Libri2Mix test: 3000 mixtures, about 11 h (min mode), i.e. 13 s per mixture on average.
 DEFAULT_DATA = DATA / "libri2mix-test-3000x13s"

@@ -1,8 +1,8 @@
 """Training throughput of a preset: steps/s, crops/s, model FLOPs, MFU, peak memory, data wait.
 
-The timed loop is the training step of :func:`audioslots.train.train` without the loop's
-bookkeeping: crops from :class:`~audioslots.train.CropBatches` through a ``DataLoader``,
-:func:`~audioslots.train.training_loss` (spectrograms, the model, the matched MSE) under bf16
+The timed loop is the training step of :func:`audioslots.training.loop.train` without the loop's
+bookkeeping: crops from :class:`~audioslots.training.loop.CropBatches` through a ``DataLoader``,
+:func:`~audioslots.training.loop.training_loss` (spectrograms, the model, the matched MSE) under bf16
 autocast (on by default on CUDA, as in training; optional on CPU), its backward pass, Adam.
 There is no ``loss.item()`` per step: the device is synchronised only where the clock is read.
 
@@ -20,7 +20,7 @@ As in training, a split that fits in 1 GiB is preloaded into memory; a larger on
 Fields of the JSON: ``steps_per_second`` and ``crops_per_second`` over the timed steps (after
 ``--warmup`` steps, which include kernel selection and, with ``--compile``, compilation);
 ``tflop_per_step``: matrix products, convolutions and attention of one forward + backward pass as
-:func:`audioslots.train.count_step_flops` counts them for every training run (STFTs, element-wise
+:func:`audioslots.training.loop.count_step_flops` counts them for every training run (STFTs, element-wise
 work and the optimiser are not counted); ``achieved_tflops`` = that × steps/s; ``mfu`` = achieved / the device's dense bf16 peak
 (``null`` with ``mfu_note`` saying why when there is none, e.g. on a CPU); ``peak_memory_bytes``;
 ``data_wait_share``: the share of the timed wall time the training process spent blocked waiting
@@ -42,9 +42,9 @@ from common import DATA, Stopwatch, ensure_synthetic, header, peak_memory, peak_
 from common import reset_peak_memory, sync, write_result
 
 from audioslots.config import get_preset
-from audioslots.data import LibriMix
+from audioslots.data.dataset import LibriMix
 from audioslots.model import AudioSlots, count_parameters
-from audioslots.train import CropBatches, count_step_flops, model_config_for, training_loss
+from audioslots.training import CropBatches, count_step_flops, model_config_for, training_loss
 
 #: The Libri2Mix-sized training set the benchmarks share (Libri2Mix train-360: 50 800 mixtures
 #: averaging 15 s; 2000 of 14 s are 7.8 h of audio, 2.7 GB of WAV, too large to preload).

@@ -23,10 +23,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from audioslots import provenance
+from audioslots.reporting import provenance
 from audioslots.config import replace
-from audioslots.evaluate import SYSTEMS
-from audioslots.reproduce import RUNS, curve_steps, evaluate_runs, prepare_data, resolve_preset, train_runs, write_table1
+from audioslots.evaluation.scores import SYSTEMS
+from audioslots.pipeline import RUNS, curve_steps, evaluate_runs, prepare_data, resolve_preset, train_runs, write_table1
 
 
 def parse_args(argv=None) -> argparse.Namespace:

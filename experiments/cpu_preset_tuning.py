@@ -3,9 +3,9 @@ import json, sys, time
 import numpy as np, torch
 torch.set_num_threads(int(sys.argv[3]) if len(sys.argv) > 3 else 1)
 from audioslots.config import get_preset, replace
-from audioslots import train as T
-from audioslots.data import LibriMix
-from audioslots.evaluate import evaluate_checkpoint
+from audioslots.training import loop as T
+from audioslots.data.dataset import LibriMix
+from audioslots.evaluation.scores import evaluate_checkpoint
 
 name = sys.argv[1]
 over = json.loads(sys.argv[2])

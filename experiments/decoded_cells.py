@@ -10,7 +10,7 @@ the same number of steps and records, per run:
 - ``test_loss_full_grid``: the matched MSE of the final network on the *whole* grid of a fixed set
   of test crops (the same crops for every run), so that all variants are scored alike;
 - SI-SNR and SI-SNRi with both masks (oracle slot order, as in the paper) on the first
-  ``--eval-mixtures`` test mixtures, by :func:`audioslots.evaluate.evaluate_checkpoint`;
+  ``--eval-mixtures`` test mixtures, by :func:`audioslots.evaluation.scores.evaluate_checkpoint`;
 - the wall seconds of training and of scoring.
 
 Every variant is ``audioslots.config.replace(preset, decoded_cells=..., seed=..., steps=...)``.
@@ -38,14 +38,14 @@ from pathlib import Path
 import torch
 
 from audioslots.config import Preset, features_from_dict, get_preset, replace
-from audioslots.data import LibriMix
-from audioslots.evaluate import evaluate_checkpoint
+from audioslots.data.dataset import LibriMix
+from audioslots.evaluation.scores import evaluate_checkpoint
 from audioslots.features import spectrogram
 from audioslots.loss import matched_mse
 from audioslots.masks import MASKS
-from audioslots.provenance import git_commit
-from audioslots.reproduce import prepare_data
-from audioslots.train import CropBatches, RunFiles, load_model, train
+from audioslots.reporting.provenance import git_commit
+from audioslots.pipeline import prepare_data
+from audioslots.training import CropBatches, RunFiles, load_model, train
 
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY_COLUMNS = (

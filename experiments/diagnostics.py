@@ -38,15 +38,15 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from audioslots import provenance
+from audioslots.reporting import provenance
 from audioslots.config import features_from_dict
-from audioslots.data import LibriMix
-from audioslots.evaluate import evaluate_checkpoint
+from audioslots.data.dataset import LibriMix
+from audioslots.evaluation.scores import evaluate_checkpoint
 from audioslots.features import chunk, spectrogram
-from audioslots.reproduce import REAL_ROOT
+from audioslots.pipeline import REAL_ROOT
 from audioslots.loss import matched_mse
 from audioslots.separate import predict
-from audioslots.train import CropBatches, load_checkpoint, load_model
+from audioslots.training import CropBatches, load_checkpoint, load_model
 
 FLOOR_CROPS = 256  # training crops the loss floors are measured on
 

@@ -1,7 +1,7 @@
 """Training compute for runs recorded before training counted it, derived from what they stored.
 
 For each ``train:<name>`` section of ``RUN_DIR/provenance.json`` without ``train_flop``, the FLOPs
-of one training step are counted (:func:`audioslots.train.count_run_flops`) from the run's
+of one training step are counted (:func:`audioslots.training.loop.count_run_flops`) from the run's
 ``<name>/config.json`` — the preset, model kind and number of sources it trained with — on noise
 of the step's shapes (the count depends on shapes only). A batch above ``--direct-max-batch`` is
 extrapolated from batches of 1, 2 and 3 (:func:`audioslots.flops.affine_in_batch`, which refuses
@@ -11,7 +11,7 @@ extrapolated, and the two must agree.
 The section gains ``flop_per_step``, ``train_flop`` (``flop_per_step`` × the section's ``steps``)
 and ``train_flop_derived``, which says that the count was made afterwards, how, and at which
 commit; the run's own commit, environment and date stay as they were. ``table1.csv`` is then
-rewritten by :func:`audioslots.reproduce.write_table1`, which adds its ``train_flop`` column.
+rewritten by :func:`audioslots.pipeline.write_table1`, which adds its ``train_flop`` column.
 
 Usage, from the repository root::
 
@@ -27,10 +27,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from audioslots import provenance
+from audioslots.reporting import provenance
 from audioslots.flops import COUNTED_BY, affine_in_batch
-from audioslots.reproduce import training_compute, write_table1
-from audioslots.train import RunFiles, count_run_flops, preset_from_dict
+from audioslots.pipeline import training_compute, write_table1
+from audioslots.training import RunFiles, count_run_flops, preset_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBES = (1, 2, 3)

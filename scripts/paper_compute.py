@@ -1,10 +1,10 @@
 """The paper's training compute: FLOPs of its Table-1 networks over its 300 000 steps of batch 64.
 
-Writes ``results/paper_compute.csv`` (:func:`audioslots.learning_curve.paper_compute`): for each
+Writes ``results/paper_compute.csv`` (:func:`audioslots.evaluation.learning_curve.paper_compute`): for each
 trained row of ``results/paper_table1.csv``, the FLOPs of one step of our ``paper`` preset's
 network of that row (counted on the CPU from batches of 1, 2 and 3, exactly affine in the batch),
 times the paper's steps; plus the commit and date of the count. The compute figure
-(:func:`audioslots.plots.compute_figure`) places the paper's values there. A few minutes.
+(:func:`audioslots.reporting.plots.compute_figure`) places the paper's values there. A few minutes.
 
 Usage, from the repository root::
 
@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from audioslots.flops import COUNTED_BY
-from audioslots.learning_curve import paper_compute
-from audioslots.provenance import git_commit
+from audioslots.evaluation.learning_curve import paper_compute
+from audioslots.reporting.provenance import git_commit
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,9 +21,9 @@ import json
 import sys
 from pathlib import Path
 
-from audioslots import provenance
-from audioslots.evaluate import SYSTEMS
-from audioslots.reproduce import (RUNS, evaluate_runs, prepare_data, resolve_preset, train_runs,
+from audioslots.reporting import provenance
+from audioslots.evaluation.scores import SYSTEMS
+from audioslots.pipeline import (RUNS, evaluate_runs, prepare_data, resolve_preset, train_runs,
                                   write_table1)
 from audioslots.config import replace
 

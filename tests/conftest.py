@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from audioslots.synth import SynthConfig, synthesize_librimix
+from audioslots.data.synthetic import SynthConfig, synthesize_librimix
 
 torch.set_num_threads(2)
 

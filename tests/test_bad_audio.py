@@ -8,10 +8,10 @@ import pytest
 import soundfile as sf
 
 from audioslots.cli import main
-from audioslots.data import LibriMix, metadata_path
+from audioslots.data.dataset import LibriMix, metadata_path
 from audioslots.errors import DataError
-from audioslots.evaluate import table1
-from audioslots.synth import SynthConfig, synthesize_librimix
+from audioslots.evaluation.scores import table1
+from audioslots.data.synthetic import SynthConfig, synthesize_librimix
 
 
 @pytest.fixture(scope="module")

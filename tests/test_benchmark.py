@@ -14,7 +14,7 @@ import soundfile as sf
 import torch
 
 from audioslots.audio import read_wav, write_wav
-from audioslots.data import LibriMix, pcm16_data_chunk
+from audioslots.data.dataset import LibriMix, pcm16_data_chunk
 from audioslots.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,7 +120,7 @@ def test_tables_have_one_line_per_row_of_each_result(tmp_path):
     assert (tmp_path / "train_throughput.csv").read_text().splitlines()[1].startswith("none yet")
 
 
-# --- LibriMix.crop's direct 16-bit PCM path (audioslots/data.py) -----------------------------------------
+# --- LibriMix.crop's direct 16-bit PCM path (audioslots/data/dataset.py) -----------------------------------------
 
 
 def test_crops_read_with_pread_equal_read_wav_everywhere_including_past_the_end(tiny_data):

@@ -14,7 +14,7 @@ import torch
 from audioslots.config import features_from_dict, get_preset, replace
 from audioslots.features import spectrogram
 from audioslots.model import AudioSlots
-from audioslots.train import adam_step, load_checkpoint, load_model, model_config_for, train
+from audioslots.training import adam_step, load_checkpoint, load_model, model_config_for, train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -101,8 +101,8 @@ def test_training_on_cuda_checkpoints_weights_that_load_and_agree_on_the_cpu(tin
 
 
 def test_evaluation_on_cuda_gives_the_cpu_numbers(tiny_data, tmp_path):
-    from audioslots.data import LibriMix
-    from audioslots.evaluate import evaluate_checkpoint
+    from audioslots.data.dataset import LibriMix
+    from audioslots.evaluation.scores import evaluate_checkpoint
 
     train(replace(TINY, steps=2), tiny_data, tmp_path / "run", device="cpu", progress=False)
     checkpoint, dataset = tmp_path / "run" / "checkpoint.pt", LibriMix(tiny_data, "test")

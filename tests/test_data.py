@@ -10,9 +10,9 @@ import soundfile as sf
 import torch
 
 from audioslots.audio import read_wav, to_pcm16, wav_info, write_wav
-from audioslots.data import SPLITS, Example, LibriMix, metadata_path
+from audioslots.data.dataset import SPLITS, Example, LibriMix, metadata_path
 from audioslots.errors import DataError
-from audioslots.synth import SynthConfig, synthesize_librimix
+from audioslots.data.synthetic import SynthConfig, synthesize_librimix
 
 RATE = 16000
 

@@ -10,7 +10,7 @@ import torch
 
 from audioslots.config import get_preset
 from audioslots.model import Attention
-from audioslots.train import train
+from audioslots.training import train
 
 SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "diagnostics.py"
 

@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from audioslots.config import get_preset, replace
-from audioslots.data import LibriMix
-from audioslots.distributed import Ranks, StopSignals, batch_part, process_device, ranks_from_environment
+from audioslots.data.dataset import LibriMix
+from audioslots.training.distributed import Ranks, StopSignals, batch_part, process_device, ranks_from_environment
 from audioslots.errors import ConfigError
-from audioslots.train import CropBatches, adam_step, count_run_flops, load_checkpoint, train
+from audioslots.training import CropBatches, adam_step, count_run_flops, load_checkpoint, train
 
 TINY = get_preset("tiny")
 

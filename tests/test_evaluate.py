@@ -3,8 +3,8 @@
 import pandas as pd
 
 from audioslots.config import FeatureConfig
-from audioslots.data import LibriMix
-from audioslots.evaluate import METRIC_COLUMNS, TABLE1_COLUMNS, evaluate, table1, table1_with_ci
+from audioslots.data.dataset import LibriMix
+from audioslots.evaluation.scores import METRIC_COLUMNS, TABLE1_COLUMNS, evaluate, table1, table1_with_ci
 
 
 def test_oracle_scores_every_mixture_with_both_masks_and_improves_on_the_mixture(tiny_data):

@@ -7,11 +7,11 @@ import torch
 import torch.nn.functional as F
 
 from audioslots.config import get_preset, replace
-from audioslots.data import LibriMix
+from audioslots.data.dataset import LibriMix
 from audioslots.errors import ConfigError
 from audioslots.flops import affine_in_batch, count_flops
 from audioslots.model import AudioSlots, SpatialBroadcastDecoder, fourier_features
-from audioslots.train import (CropBatches, count_run_flops, count_step_flops, load_checkpoint, model_config_for,
+from audioslots.training import (CropBatches, count_run_flops, count_step_flops, load_checkpoint, model_config_for,
                               run_config, train)
 
 TINY = replace(get_preset("tiny"), steps=3)
@@ -92,7 +92,7 @@ def test_a_run_records_the_flops_of_one_step_as_a_direct_count_of_that_step(tiny
 
 def test_counting_the_flops_leaves_the_run_bit_for_bit_unchanged(tiny_data, tmp_path, monkeypatch):
     counted = train(TINY, tiny_data, tmp_path / "counted", progress=False)
-    import audioslots.train as training
+    import audioslots.training.loop as training
 
     monkeypatch.setattr(training, "count_step_flops", lambda *args, **kwargs: 0)
     uncounted = train(TINY, tiny_data, tmp_path / "uncounted", progress=False)
@@ -105,7 +105,7 @@ def test_counting_the_flops_leaves_the_run_bit_for_bit_unchanged(tiny_data, tmp_
 
 def test_a_finished_run_reads_its_count_instead_of_counting_again(tiny_data, tmp_path, monkeypatch):
     first = train(TINY, tiny_data, tmp_path / "run", progress=False)
-    import audioslots.train as training
+    import audioslots.training.loop as training
 
     monkeypatch.setattr(training, "count_step_flops", lambda *args, **kwargs: pytest.fail("counted a finished run again"))
     assert train(TINY, tiny_data, tmp_path / "run", progress=False).flop_per_step == first.flop_per_step

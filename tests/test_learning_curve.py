@@ -7,11 +7,11 @@ import pytest
 
 from audioslots.cli import main
 from audioslots.config import get_preset, replace
-from audioslots.data import LibriMix
+from audioslots.data.dataset import LibriMix
 from audioslots.errors import CheckpointError, DataError
-from audioslots.evaluate import confidence_interval, evaluate_checkpoint
-from audioslots.learning_curve import COLUMNS, score_checkpoints
-from audioslots.train import count_run_flops, train
+from audioslots.evaluation.scores import confidence_interval, evaluate_checkpoint
+from audioslots.evaluation.learning_curve import COLUMNS, score_checkpoints
+from audioslots.training import count_run_flops, train
 
 TINY = replace(get_preset("tiny"), steps=4, keep_checkpoints=(1, 2))
 
@@ -49,7 +49,7 @@ def test_rows_already_in_the_file_are_kept_and_not_scored_again(tiny_data, runs,
     score_checkpoints([runs / "audioslots_0.5s"], data, out, progress=False)
     first = out.read_text()
     scored = []
-    import audioslots.learning_curve as learning_curve
+    import audioslots.evaluation.learning_curve as learning_curve
 
     real = learning_curve.evaluate_checkpoint
     monkeypatch.setattr(learning_curve, "evaluate_checkpoint",
@@ -62,7 +62,7 @@ def test_rows_already_in_the_file_are_kept_and_not_scored_again(tiny_data, runs,
 
 
 def test_an_interrupted_scoring_keeps_the_checkpoints_it_finished(tiny_data, runs, monkeypatch):
-    import audioslots.learning_curve as learning_curve
+    import audioslots.evaluation.learning_curve as learning_curve
 
     out = runs / "interrupted.csv"
     real, calls = learning_curve.evaluate_checkpoint, []
@@ -112,7 +112,7 @@ def test_the_command_writes_the_curve_and_says_what_is_wrong_with_a_folder(tiny_
 
 
 def test_compute_points_take_the_paper_setting_rows_of_each_table_and_every_learning_curve(tmp_path):
-    from audioslots.learning_curve import POINT_COLUMNS, compute_points
+    from audioslots.evaluation.learning_curve import POINT_COLUMNS, compute_points
 
     run = tmp_path / "cpu"
     run.mkdir()
@@ -139,8 +139,8 @@ def test_compute_points_take_the_paper_setting_rows_of_each_table_and_every_lear
 
 
 def test_the_papers_compute_is_its_steps_times_the_flops_of_a_step_of_each_trained_rows_network():
-    from audioslots.learning_curve import paper_compute
-    from audioslots.train import run_config
+    from audioslots.evaluation.learning_curve import paper_compute
+    from audioslots.training import run_config
 
     tiny = get_preset("tiny")
     compute = paper_compute("results/paper_table1.csv", preset_name="tiny").set_index("paper_row")

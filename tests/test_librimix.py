@@ -8,9 +8,9 @@ import pyloudnorm
 import pytest
 import soundfile as sf
 
-from audioslots.data import LibriMix, metadata_path
+from audioslots.data.dataset import LibriMix, metadata_path
 from audioslots.errors import ConfigError, DataError
-from audioslots.librimix import LOUDNESS_LUFS, MAX_AMP, build_librimix, mix_sources, split_speakers
+from audioslots.data.mix_librispeech import LOUDNESS_LUFS, MAX_AMP, build_librimix, mix_sources, split_speakers
 
 RATE = 16000
 

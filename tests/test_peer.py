@@ -14,13 +14,13 @@ import torch
 from audioslots import convtasnet
 from audioslots.cli import main
 from audioslots.config import get_preset, replace
-from audioslots.data import LibriMix
-from audioslots.evaluate import evaluate_checkpoint
+from audioslots.data.dataset import LibriMix
+from audioslots.evaluation.scores import evaluate_checkpoint
 from audioslots.features import chunk
 from audioslots.loss import matched_neg_si_snr
-from audioslots.report import table1_beside_paper
-from audioslots.reproduce import ROWS, evaluate_runs, load_metrics, train_runs, write_table1
-from audioslots.train import count_run_flops, load_checkpoint, load_model, train, training_crops
+from audioslots.reporting.report import table1_beside_paper
+from audioslots.pipeline import ROWS, evaluate_runs, load_metrics, train_runs, write_table1
+from audioslots.training import count_run_flops, load_checkpoint, load_model, train, training_crops
 
 TINY = get_preset("tiny")
 PEER_LABEL = ROWS[("ConvTasNet", convtasnet.WHOLE)]

@@ -11,11 +11,11 @@ import pytest
 import torch
 from matplotlib.patches import Rectangle
 
-from audioslots import plots
+from audioslots.reporting import plots
 from audioslots.config import FeatureConfig
-from audioslots.data import LibriMix
+from audioslots.data.dataset import LibriMix
 from audioslots.errors import ConfigError, DataError
-from audioslots.evaluate import METRIC_COLUMNS
+from audioslots.evaluation.scores import METRIC_COLUMNS
 from audioslots.features import spectrogram, stft
 
 FEATURES = FeatureConfig()
@@ -318,7 +318,7 @@ def test_figure2_panels_are_large_enough_to_read_on_a_laptop():
 
 def test_architecture_draws_one_box_per_stage_with_its_traced_shape():
     from audioslots.config import get_preset
-    from audioslots.report import architecture_shapes
+    from audioslots.reporting.report import architecture_shapes
 
     preset = get_preset("tiny")
     shapes = architecture_shapes(preset.model, preset.features)
@@ -339,7 +339,7 @@ def test_architecture_rejects_no_stages():
 
 
 def test_reconstruction_by_band_is_zero_for_a_perfect_estimate_and_grows_where_the_estimate_is_off():
-    from audioslots.report import reconstruction_by_band
+    from audioslots.reporting.report import reconstruction_by_band
 
     column = figure2_columns(n_examples=1, n_src=2)[0]
     truth = np.asarray(column["ground_truth"])

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from audioslots.provenance import git_commit
+from audioslots.reporting.provenance import git_commit
 
 
 def _git(repo, *args):
@@ -52,7 +52,7 @@ def test_a_copied_tree_takes_the_commit_it_is_told_even_with_a_stale_git_of_its_
     assert git_commit(repo / "pkg") == git_commit(repo.parent) == "0123abc"
 
 
-# The book's stale-result banner (audioslots.book.staleness / banner) -------------------------
+# The book's stale-result banner (audioslots.reporting.book.staleness / banner) -------------------------
 
 
 @pytest.fixture
@@ -74,14 +74,14 @@ def _commit_all(repo, message):
 
 
 def test_run_of_the_current_code_is_not_stale(code_repo):
-    from audioslots.book import staleness
+    from audioslots.reporting.book import staleness
 
     state = staleness(_git(code_repo, "rev-parse", "HEAD"), code_repo)
     assert not state.stale and state.changed == [] and state.reason == ""
 
 
 def test_changes_outside_library_and_notebooks_do_not_make_a_run_stale(code_repo):
-    from audioslots.book import staleness
+    from audioslots.reporting.book import staleness
 
     run = _git(code_repo, "rev-parse", "HEAD")
     (code_repo / "README.md").write_text("changed\n")
@@ -91,10 +91,11 @@ def test_changes_outside_library_and_notebooks_do_not_make_a_run_stale(code_repo
 
 
 def test_changing_the_books_rendering_module_does_not_make_a_run_stale(code_repo):
-    from audioslots.book import staleness
+    from audioslots.reporting.book import staleness
 
     run = _git(code_repo, "rev-parse", "HEAD")
-    (code_repo / "audioslots" / "book.py").write_text("rendering = 1\n")
+    (code_repo / "audioslots" / "reporting").mkdir()
+    (code_repo / "audioslots" / "reporting" / "book.py").write_text("rendering = 1\n")
     _commit_all(code_repo, "render differently")
     assert not staleness(run, code_repo).stale
     (code_repo / "audioslots" / "model.py").write_text("x = 2\n")
@@ -102,7 +103,7 @@ def test_changing_the_books_rendering_module_does_not_make_a_run_stale(code_repo
 
 
 def test_library_committed_since_the_run_makes_it_stale(code_repo):
-    from audioslots.book import staleness
+    from audioslots.reporting.book import staleness
 
     run = _git(code_repo, "rev-parse", "HEAD")
     (code_repo / "audioslots" / "model.py").write_text("x = 2\n")
@@ -112,7 +113,7 @@ def test_library_committed_since_the_run_makes_it_stale(code_repo):
 
 
 def test_uncommitted_and_untracked_notebook_changes_make_a_run_stale(code_repo):
-    from audioslots.book import staleness
+    from audioslots.reporting.book import staleness
 
     run = _git(code_repo, "rev-parse", "HEAD")
     (code_repo / "notebooks" / "01.md").write_text("# 1, edited\n")
@@ -121,7 +122,7 @@ def test_uncommitted_and_untracked_notebook_changes_make_a_run_stale(code_repo):
 
 
 def test_a_dirty_or_unknown_run_commit_is_stale(code_repo):
-    from audioslots.book import staleness
+    from audioslots.reporting.book import staleness
 
     head = _git(code_repo, "rev-parse", "HEAD")
     assert staleness(head + "-dirty", code_repo).stale
@@ -131,7 +132,7 @@ def test_a_dirty_or_unknown_run_commit_is_stale(code_repo):
 def test_banner_names_the_commit_and_warns_only_when_stale(code_repo):
     import json
 
-    from audioslots.book import banner
+    from audioslots.reporting.book import banner
 
     run_dir = code_repo / "results" / "cpu"
     head = _git(code_repo, "rev-parse", "HEAD")
@@ -143,7 +144,7 @@ def test_banner_names_the_commit_and_warns_only_when_stale(code_repo):
     assert head[:7] in stale and "stale-run" in stale and "audioslots/model.py" in stale
 
 
-# The book's page of every run (audioslots.book.all_runs_markdown) -------------------------------
+# The book's page of every run (audioslots.reporting.book.all_runs_markdown) -------------------------------
 
 
 def _fake_run(results, name, rows, commit, device, steps, time_boxed=None):
@@ -161,7 +162,7 @@ def _fake_run(results, name, rows, commit, device, steps, time_boxed=None):
 
 
 def test_every_run_gets_a_column_its_overlap_rows_stay_apart_and_its_provenance_a_row(tmp_path):
-    from audioslots.book import all_runs_markdown
+    from audioslots.reporting.book import all_runs_markdown
 
     def row(system, overlap, value):
         label = system + (f" ({round(100 * overlap)} % overlap)" if overlap else "")
@@ -184,7 +185,7 @@ def test_amending_a_section_keeps_the_commit_environment_and_date_of_the_run(tmp
     import json
 
     from audioslots.errors import DataError
-    from audioslots.provenance import amend, load
+    from audioslots.reporting.provenance import amend, load
 
     recorded = {"time_boxed": {}, "commit": "abc", "environment": {"python": "3.0"}, "updated": "then",
                 "train:x": {"steps": 5}}
@@ -200,7 +201,7 @@ def test_amending_a_section_keeps_the_commit_environment_and_date_of_the_run(tmp
 def test_environment_names_the_cpu_instruction_set_the_kernels_dispatch_to():
     import torch
 
-    from audioslots.provenance import environment
+    from audioslots.reporting.provenance import environment
 
     recorded = environment()["cpu_capability"]
     assert recorded == torch.backends.cpu.get_cpu_capability() and recorded

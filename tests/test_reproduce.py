@@ -1,11 +1,11 @@
-"""The reproduction's steps (audioslots.reproduce): training several runs side by side."""
+"""The reproduction's steps (audioslots.pipeline): training several runs side by side."""
 
 import json
 
 import torch
 
 from audioslots.config import get_preset, replace
-from audioslots.reproduce import train_runs
+from audioslots.pipeline import train_runs
 
 TINY = replace(get_preset("tiny"), steps=4)
 
@@ -53,7 +53,7 @@ def _metrics_run(run_dir, provenance: dict):
     """A run folder with per-mixture metrics of the oracle, AudioSlots (both orders) and the autoencoder."""
     import pandas as pd
 
-    from audioslots.evaluate import METRIC_COLUMNS
+    from audioslots.evaluation.scores import METRIC_COLUMNS
 
     rows = [{"mixture_id": f"m{j}", "system": system, "order": order, "chunk_seconds": 0.5, "framing": "pad-end",
              "chunk_overlap": 0.0, "mask": mask, "si_snr": 1.0 + j, "si_snri": 2.0 + j, "n_src": 2}
@@ -68,7 +68,7 @@ def _metrics_run(run_dir, provenance: dict):
 def test_table1_gives_each_row_the_training_flops_of_its_network_and_the_oracle_none(tmp_path):
     import pandas as pd
 
-    from audioslots.reproduce import write_table1
+    from audioslots.pipeline import write_table1
 
     _metrics_run(tmp_path, {"train:audioslots_0.5s": {"train_flop": 7 * 10**15},
                             "train:autoencoder_0.5s": {"train_flop": 3 * 10**15}})
@@ -83,7 +83,7 @@ def test_table1_gives_each_row_the_training_flops_of_its_network_and_the_oracle_
 def test_table1_leaves_the_training_flops_empty_where_the_provenance_lacks_them(tmp_path):
     import pandas as pd
 
-    from audioslots.reproduce import write_table1
+    from audioslots.pipeline import write_table1
 
     _metrics_run(tmp_path, {"train:audioslots_0.5s": {"steps": 10}})
     write_table1(tmp_path)
@@ -97,7 +97,7 @@ def test_flops_derived_afterwards_equal_those_training_counted_and_say_so(tiny_d
     import sys
     from pathlib import Path
 
-    from audioslots import provenance
+    from audioslots.reporting import provenance
 
     names = ["audioslots_0.5s", "autoencoder_0.5s"]
     train_runs(names, TINY, tiny_data, tmp_path, device="cpu", progress=False, jobs=1)
@@ -123,7 +123,7 @@ def test_flops_derived_afterwards_equal_those_training_counted_and_say_so(tiny_d
 
 
 def test_reproduced_runs_keep_log_spaced_checkpoints_for_a_learning_curve(tiny_data, tmp_path):
-    from audioslots.reproduce import curve_steps
+    from audioslots.pipeline import curve_steps
 
     assert curve_steps(750) == (100, 250, 750)  # the cpu preset: three points, the last the final network
     assert curve_steps(7500, 7) == (100, 200, 400, 850, 1800, 3650, 7500)

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from audioslots import synth
-from audioslots.data import LibriMix, metadata_path
+from audioslots.data import synthetic as synth
+from audioslots.data.dataset import LibriMix, metadata_path
 from audioslots.errors import ConfigError, DataError
-from audioslots.synth import SynthConfig, synthesize_librimix
+from audioslots.data.synthetic import SynthConfig, synthesize_librimix
 
 RATE = 16000
 TINY = SynthConfig(

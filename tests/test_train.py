@@ -12,7 +12,7 @@ import torch
 
 from audioslots.config import get_preset, replace
 from audioslots.errors import CheckpointError
-from audioslots.train import learning_rate, load_checkpoint, load_model, train
+from audioslots.training.loop import learning_rate, load_checkpoint, load_model, train
 
 TINY = get_preset("tiny")
 
@@ -42,7 +42,7 @@ def test_batch_seconds_keeps_the_audio_per_batch_whatever_the_chunk_length():
 
 
 def test_training_crops_batch_seconds_of_audio_per_step(tiny_data, tmp_path, monkeypatch):
-    import audioslots.train as training
+    import audioslots.training.loop as training
 
     sizes = []
 
@@ -57,8 +57,8 @@ def test_training_crops_batch_seconds_of_audio_per_step(tiny_data, tmp_path, mon
 
 
 def test_autoencoder_batch_is_every_source_of_the_separation_batch(tiny_data):
-    from audioslots.data import LibriMix
-    from audioslots.train import CropBatches
+    from audioslots.data.dataset import LibriMix
+    from audioslots.training.loop import CropBatches
 
     dataset = LibriMix(tiny_data, "train-360")
     mixtures, sources = CropBatches(dataset, 3, 800, seed=1, kind="audioslots")[7]
@@ -200,7 +200,7 @@ def _inject_nan_inputs(monkeypatch, nan_steps):
     The network's output is then NaN, its BatchNorm statistics too, and so are the loss and the
     gradient. scipy's Hungarian solver refuses NaN costs, so those steps are scored unmatched.
     """
-    import audioslots.train as training
+    import audioslots.training.loop as training
 
     spectrogram_calls, loss_calls = iter(range(10**6)), iter(range(10**6))
     real_spectrogram, real_loss = training.spectrogram, training.matched_mse
@@ -240,7 +240,7 @@ def test_non_finite_steps_are_skipped_logged_and_leave_weights_and_batchnorm_unt
 
 
 def test_non_finite_steps_in_a_row_stop_the_run_with_a_sentence_and_a_finite_checkpoint(tiny_data, tmp_path, monkeypatch):
-    from audioslots.train import NonFiniteLoss
+    from audioslots.training.loop import NonFiniteLoss
 
     _inject_nan_inputs(monkeypatch, set(range(2, 100)))
     with pytest.raises(NonFiniteLoss, match="not finite for 3 steps in a row.*--lr"):
@@ -272,7 +272,7 @@ def test_no_readable_checkpoint_left_is_a_clear_error(tiny_data, tmp_path):
 
 
 def test_checkpoint_minutes_adds_checkpoints_by_wall_clock_time(tiny_data, tmp_path, monkeypatch):
-    import audioslots.train as training
+    import audioslots.training.loop as training
 
     saved = []
     real = training.save_checkpoint
@@ -314,7 +314,7 @@ def test_unknown_autocast_is_refused_with_the_choices(tiny_data, tmp_path):
 @pytest.mark.slow  # two paper-size steps on the CPU: about 20 s on 2 cores, 2 GB; part of the default run
 def test_paper_preset_trains_in_bf16_on_cpu_resumes_and_separates_a_chunk(tiny_data, tmp_path):
     from audioslots.config import features_from_dict
-    from audioslots.data import LibriMix
+    from audioslots.data.dataset import LibriMix
     from audioslots.separate import predict
 
     paper = replace(get_preset("paper"), batch_size=2, steps=2, autocast="bf16", num_workers=0, log_every=1,

@@ -2,7 +2,7 @@
 
 So that ``jupyter-book build book/`` works verbatim on a fresh clone: the book's reproduction
 chapters, banner and Status live in ``book/run/``, which is generated from a run folder of
-``results/`` (:func:`audioslots.book.stage`) and never committed. The run is
+``results/`` (:func:`audioslots.reporting.book.stage`) and never committed. The run is
 ``$AUDIOSLOTS_BOOK_RUN`` (a path relative to the repository root; ``make book RUN=...`` sets it),
 by default ``results/cpu``, the reference run that ``make reproduce`` writes.
 """
@@ -23,7 +23,7 @@ DEFAULT_RUN = "results/cpu"
 def setup(app: Sphinx) -> dict:
     # At load time, before sphinx-external-toc reads _toc.yml and Sphinx looks for documents.
     try:
-        from audioslots.book import stage
+        from audioslots.reporting.book import stage
     except ImportError as error:
         raise ExtensionError(f"The book needs the audioslots package ({error}): run `make setup`, "
                              "or `pip install --no-deps -e .` in the conda environment.") from None

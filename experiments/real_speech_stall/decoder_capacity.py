@@ -8,8 +8,8 @@ import sys, json, time, torch
 torch.set_num_threads(1); torch.manual_seed(0)
 from audioslots.config import get_preset, replace
 from audioslots.model import SpatialBroadcastDecoder
-from audioslots.train import CropBatches
-from audioslots.data import LibriMix
+from audioslots.training import CropBatches
+from audioslots.data.dataset import LibriMix
 from audioslots.features import spectrogram
 over = json.loads(sys.argv[1]) if len(sys.argv)>1 else {}
 lr = over.pop("lr", 5e-3); steps = over.pop("steps", 600)

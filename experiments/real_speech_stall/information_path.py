@@ -17,8 +17,8 @@ from torch import nn
 torch.set_num_threads(1); torch.manual_seed(0)
 from audioslots.config import get_preset
 from audioslots.model import AudioSlots, SpatialBroadcastDecoder
-from audioslots.train import CropBatches, decoded_cells, learning_rate
-from audioslots.data import LibriMix
+from audioslots.training import CropBatches, decoded_cells, learning_rate
+from audioslots.data.dataset import LibriMix
 from audioslots.features import spectrogram
 variant = sys.argv[1]; steps = int(sys.argv[2]) if len(sys.argv) > 2 else 400
 p = get_preset("cpu"); fc = p.features; mc = p.model

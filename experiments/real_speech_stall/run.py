@@ -10,9 +10,10 @@ import torch
 torch.set_num_threads(int(sys.argv[3]) if len(sys.argv) > 3 else 1)
 from torch import nn
 from audioslots.config import get_preset, replace
-from audioslots import train as T, model as Mo
-from audioslots.data import LibriMix
-from audioslots.evaluate import evaluate_checkpoint
+from audioslots import model as Mo
+from audioslots.training import loop as T
+from audioslots.data.dataset import LibriMix
+from audioslots.evaluation.scores import evaluate_checkpoint
 
 name = sys.argv[1]; over = json.loads(sys.argv[2])
 kind = over.pop("kind", "audioslots"); per_row = over.pop("per_row", False); n_eval = over.pop("n_eval", 40)

@@ -13,16 +13,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from audioslots import provenance
+from audioslots.reporting import provenance
 from audioslots.config import FeatureConfig, get_preset
 from audioslots.convtasnet import NO_MASK, WHOLE
-from audioslots.data import Example
-from audioslots.evaluate import confidence_interval
+from audioslots.data.dataset import Example
+from audioslots.evaluation.scores import confidence_interval
 from audioslots.features import chunk, spectrogram
 from audioslots.model import AudioSlots, count_parameters
 from audioslots.separate import audioslots_estimates, autoencoder_estimates, masked_sources, oracle_estimates
-from audioslots.reproduce import ROWS
-from audioslots.train import build_model, model_config_for, preset_from_dict
+from audioslots.pipeline import ROWS
+from audioslots.training import build_model, model_config_for, preset_from_dict
 
 MASK_NAMES = {"ibm": "IBM", "wiener": "Wiener-like"}
 #: The masks' names in tables: a waveform network (Conv-TasNet, not in the paper) masks no STFT.
@@ -72,7 +72,7 @@ def _describe_data(data: dict) -> str:
 
 def _labelled(metrics: pd.DataFrame) -> pd.DataFrame:
     if "label" not in metrics:
-        raise ValueError("metrics need a 'label' column (see audioslots.reproduce.load_metrics)")
+        raise ValueError("metrics need a 'label' column (see audioslots.pipeline.load_metrics)")
     return metrics
 
 
@@ -188,12 +188,12 @@ def claims(metrics: pd.DataFrame, paper_csv: str | Path | None = None) -> pd.Dat
       our copy keeps only the integer dB part (``12.x`` is [12, 13]);
     * 1 s chunks raise the Oracle: the difference of the two rows' integer ranges
       (``13.x − 12.x`` is [0, 2] dB);
-    * the gap autoencoder − AudioSlots: 0.18 ± 0.01 dB widened by :data:`audioslots.report.GAP_TOLERANCE_DB`;
+    * the gap autoencoder − AudioSlots: 0.18 ± 0.01 dB widened by :data:`audioslots.reporting.report.GAP_TOLERANCE_DB`;
     * the ordering Oracle > Autoencoder ≥ AudioSlots > mixture: each of the three differences
       (the last is AudioSlots' SI-SNRi) above 0; it fails if any lies wholly below.
 
     Args:
-        metrics: per-mixture metrics with a ``label`` column (:func:`audioslots.reproduce.load_metrics`).
+        metrics: per-mixture metrics with a ``label`` column (:func:`audioslots.pipeline.load_metrics`).
         paper_csv: ``results/paper_table1.csv``; without it, the claims that need the paper's
             numbers are ``not in this run``.
 
@@ -511,7 +511,7 @@ def listening_examples(example: Example, models: dict, features: FeatureConfig,
 
     Args:
         example: a test mixture and its references.
-        models: the run's networks by run name (:func:`audioslots.reproduce.load_models`); the
+        models: the run's networks by run name (:func:`audioslots.pipeline.load_models`); the
             autoencoder and AudioSlots rows are left out when their network is missing.
         mask: the mask that turns each system's magnitudes into sources (``wiener`` or ``ibm``).
 

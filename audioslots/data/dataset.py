@@ -8,7 +8,7 @@ The LibriMix generator (Cosentino et al. 2020) writes::
 where ``root`` is the ``Libri2Mix`` (or ``Libri3Mix``) folder, and each CSV row is
 ``mixture_ID,mixture_path,source_1_path,source_2_path[,source_3_path],length`` with absolute
 paths. Data sets get moved, so a recorded path that no longer exists falls back to its place in
-the layout. The synthetic default data (:mod:`audioslots.synth`) is written in the same layout,
+the layout. The synthetic default data (:mod:`audioslots.data.synthetic`) is written in the same layout,
 so this one reader serves both. Reading is lazy: only the CSV is loaded up front.
 """
 

@@ -15,7 +15,7 @@ on what ran before, so a resumed run sees exactly the batches an uninterrupted r
 Long runs on shared machines:
 
 - Several processes (``torchrun --nproc-per-node N -m audioslots train ...``) split each batch
-  and average their gradients; see :mod:`audioslots.distributed` for the commands, multi-node
+  and average their gradients; see :mod:`audioslots.training.distributed` for the commands, multi-node
   included, and what differs on the CPU.
 - SIGTERM or SIGUSR1 (preemption) finish the current step, checkpoint and raise
   :class:`TrainingStopped`; re-running the same command resumes exactly. ``checkpoint_minutes``
@@ -48,9 +48,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from audioslots import convtasnet, distributed
+from audioslots import convtasnet
+
+from audioslots.training import distributed
 from audioslots.config import ConvTasNetConfig, ModelConfig, Preset, TrainConfig
-from audioslots.data import LibriMix
+from audioslots.data.dataset import LibriMix
 from audioslots.errors import AudioSlotsError, CheckpointError, ConfigError
 from audioslots.features import spectrogram
 from audioslots.flops import COUNTED_BY, count_flops, read_flops, write_flops
@@ -143,7 +145,7 @@ class CropBatches(torch.utils.data.Dataset):
     ``(sources (batch * n_src, samples), sources (batch * n_src, 1, samples))``, so that it
     learns from exactly the sources the separation model sees.
 
-    With ``part`` (one process's share under torchrun, :func:`audioslots.distributed.batch_part`)
+    With ``part`` (one process's share under torchrun, :func:`audioslots.training.distributed.batch_part`)
     the whole batch's mixtures and offsets are still drawn, so that every share of step ``k`` is
     the same whatever the number of processes, but only the crops in ``part`` are read.
     """
@@ -535,7 +537,7 @@ def train(
     Re-running with the same arguments resumes from ``run_dir/checkpoint.pt`` (or, if that cannot
     be read, ``checkpoint.prev.pt``); a run folder written with another configuration is refused
     rather than overwritten. Started by ``torchrun``, every process calls this and trains its share
-    of each batch (:mod:`audioslots.distributed`); rank 0 alone writes files.
+    of each batch (:mod:`audioslots.training.distributed`); rank 0 alone writes files.
 
     Args:
         preset: resolved configuration (see :mod:`audioslots.config`).

@@ -7,7 +7,7 @@ one row per run × step × mask (:data:`COLUMNS`) into ``learning_curve.csv``; `
 training compute up to that step (FLOPs per step × step, :mod:`audioslots.flops`).
 
 :func:`compute_points` gathers every run's points (learning curves and the final networks of
-``table1.csv``) for :func:`audioslots.plots.compute_figure`, which puts them beside the paper's
+``table1.csv``) for :func:`audioslots.reporting.plots.compute_figure`, which puts them beside the paper's
 Table 1 at the paper's compute (:func:`paper_compute`).
 """
 
@@ -20,12 +20,12 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from audioslots import provenance
-from audioslots.data import LibriMix
+from audioslots.reporting import provenance
+from audioslots.data.dataset import LibriMix
 from audioslots.errors import CheckpointError, DataError
-from audioslots.evaluate import confidence_interval, evaluate_checkpoint
+from audioslots.evaluation.scores import confidence_interval, evaluate_checkpoint
 from audioslots.flops import affine_in_batch, read_flops
-from audioslots.train import RunFiles, count_run_flops, load_checkpoint, preset_from_dict, run_config
+from audioslots.training import RunFiles, count_run_flops, load_checkpoint, preset_from_dict, run_config
 
 #: The file name :func:`score_checkpoints` is meant to write beside a run folder's ``table1.csv``.
 LEARNING_CURVE = "learning_curve.csv"
@@ -56,7 +56,7 @@ def run_checkpoints(run_dir: str | Path) -> dict[int, Path]:
 
 def flop_per_step(run_dir: str | Path) -> int:
     """FLOPs of one training step of a run: its ``flops.json``, else its ``train:<name>`` provenance in
-    the folder above, else counted now from its ``config.json`` (:func:`audioslots.train.count_run_flops`,
+    the folder above, else counted now from its ``config.json`` (:func:`audioslots.training.loop.count_run_flops`,
     from batches of 1, 2 and 3 by :func:`audioslots.flops.affine_in_batch`)."""
     files = RunFiles(Path(run_dir))
     counted = read_flops(files.flops)
@@ -162,7 +162,7 @@ def compute_points(results: str | Path = "results") -> pd.DataFrame:
     Returns:
         :data:`POINT_COLUMNS`, ``si_snri_ci`` empty for the final networks (``table1.csv`` has no CI).
     """
-    from audioslots.reproduce import network_of, row_label
+    from audioslots.pipeline import network_of, row_label
 
     frames = []
     for path in sorted(Path(results).glob("*/table1.csv")):
@@ -200,8 +200,8 @@ def paper_compute(paper_csv: str | Path, preset_name: str = "paper", probes: tup
         ``flop_per_step``, ``train_flop``.
     """
     from audioslots.config import get_preset, replace
-    from audioslots.evaluate import SYSTEMS
-    from audioslots.reproduce import RUNS, row_label
+    from audioslots.evaluation.scores import SYSTEMS
+    from audioslots.pipeline import RUNS, row_label
 
     paper_rows = set(pd.read_csv(paper_csv)["paper_row"])
     rows = []

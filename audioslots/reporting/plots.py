@@ -27,7 +27,7 @@ from matplotlib.patches import Rectangle
 
 from audioslots.config import FeatureConfig
 from audioslots.errors import ConfigError, DataError
-from audioslots.evaluate import SYSTEMS
+from audioslots.evaluation.scores import SYSTEMS
 from audioslots.features import chunk, spectrogram, stft
 from audioslots.masks import MASKS
 from audioslots.model import ENCODER_STRIDE
@@ -291,7 +291,7 @@ def loss_curves(logs: pd.DataFrame, ylabel: str = "loss (MSE of compressed magni
     """Training loss against step, one line per run, on a log scale.
 
     Args:
-        logs: Columns ``step`` and ``loss`` (the ``log.csv`` of ``audioslots.train``) and
+        logs: Columns ``step`` and ``loss`` (the ``log.csv`` of ``audioslots.training.loop``) and
             ``run``, the run's name, when several runs' logs are concatenated.
         ylabel: what the loss is.
         log_scale: a logarithmic loss axis (off for losses that go negative, as Conv-TasNet's
@@ -335,7 +335,7 @@ def figure2(
     panels share one colour scale, from 0 to the largest value of the grid (negative
     predictions are drawn as 0, which is what ``decompress`` makes of them). With
     ``highlight_hz``, the band above it is outlined with a dashed box (none by default: where
-    detail is lost is measured by :func:`audioslots.report.reconstruction_by_band`, not assumed).
+    detail is lost is measured by :func:`audioslots.reporting.report.reconstruction_by_band`, not assumed).
     Panels are about 4 × 1.7 inches, readable on a laptop screen.
 
     Args:
@@ -433,7 +433,7 @@ def _outline_band(ax, extent, highlight_hz: float) -> None:
 
 
 def band_errors(errors: pd.DataFrame) -> Figure:
-    """Bar chart of :func:`audioslots.report.reconstruction_by_band`: relative error per band and system."""
+    """Bar chart of :func:`audioslots.reporting.report.reconstruction_by_band`: relative error per band and system."""
     with sns.axes_style("whitegrid"):
         fig = Figure(figsize=(7.5, 3.6), layout="constrained")
         ax = fig.subplots()
@@ -449,7 +449,7 @@ def architecture(shapes: Sequence[tuple[str, str, tuple]], title: str | None = N
 
     Args:
         shapes: ``(stage, what it is, shape)`` per stage, in order, e.g. from
-            :func:`audioslots.report.architecture_shapes` (traced through the model, not typed).
+            :func:`audioslots.reporting.report.architecture_shapes` (traced through the model, not typed).
         title: Text above the boxes.
 
     Returns:
@@ -492,7 +492,7 @@ def metric_distributions(metrics: pd.DataFrame) -> Figure:
     colour per mask; the dashed line at 0 dB is the unprocessed mixture.
 
     Args:
-        metrics: Rows as ``audioslots.evaluate.evaluate`` returns them (``METRIC_COLUMNS``),
+        metrics: Rows as ``audioslots.evaluation.scores.evaluate`` returns them (``METRIC_COLUMNS``),
             possibly several systems concatenated, optionally with a ``label`` column naming
             each system. Without it the label is built from ``system`` and ``chunk_seconds``:
             ``"Oracle"``, ``"Oracle (1 s)"``, ... Groups follow Table 1's order (chunk length,
@@ -565,7 +565,7 @@ def compute_figure(points: pd.DataFrame, paper_csv, paper_compute) -> Figure:
     Args:
         points: Columns ``row`` (Table-1 row label), ``mask``, ``train_flop``, ``si_snri``,
             ``si_snri_ci`` (may be empty), ``run`` and ``final`` (bool), as
-            :func:`audioslots.learning_curve.compute_points` gathers them.
+            :func:`audioslots.evaluation.learning_curve.compute_points` gathers them.
         paper_csv: ``results/paper_table1.csv`` (``paper_row``, ``mask``, ``metric``,
             ``paper_low_db``, ``paper_high_db``).
         paper_compute: ``results/paper_compute.csv`` or its frame: ``paper_row`` and
@@ -582,7 +582,7 @@ def compute_figure(points: pd.DataFrame, paper_csv, paper_compute) -> Figure:
     missing = [c for c in needed if c not in points.columns]
     if points.empty or missing:
         raise DataError(f"compute_figure needs a non-empty frame with columns {', '.join(needed)}; got {len(points)} "
-                        f"rows with columns {list(points.columns)} (see audioslots.learning_curve.compute_points).")
+                        f"rows with columns {list(points.columns)} (see audioslots.evaluation.learning_curve.compute_points).")
     if not (points["train_flop"] > 0).all():
         raise DataError("compute_figure places points on a log axis of training FLOPs; drop rows whose train_flop is "
                         "0 or empty (the oracle trains nothing).")

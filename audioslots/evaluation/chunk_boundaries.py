@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from audioslots.config import FeatureConfig
-from audioslots.data import LibriMix
+from audioslots.data.dataset import LibriMix
 from audioslots.features import chunk, istft, stft
 from audioslots.separate import masked_sources, oracle_estimates
 

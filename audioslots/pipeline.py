@@ -2,10 +2,10 @@
 
 A run folder (``results/cpu`` for the reference CPU run) ends up holding::
 
-    provenance.json                       what produced everything below (see audioslots.provenance)
+    provenance.json                       what produced everything below (see audioslots.reporting.provenance)
     audioslots_0.5s/ autoencoder_0.5s/ audioslots_1s/   training runs (config.json, log.csv; checkpoints are not committed)
     convtasnet/                           the Conv-TasNet peer's training run (not in the paper)
-    metrics/<system>_<chunk>.csv          per-mixture SI-SNR / SI-SNRi (tidy, see audioslots.evaluate)
+    metrics/<system>_<chunk>.csv          per-mixture SI-SNR / SI-SNRi (tidy, see audioslots.evaluation.scores)
     table1.csv                            the summary of Table 1
     notebooks/                            the executed notebooks the book renders
 """
@@ -23,13 +23,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from audioslots import convtasnet, provenance
+from audioslots import convtasnet
+
+from audioslots.reporting import provenance
 from audioslots.config import Preset, get_preset, replace
-from audioslots.data import LibriMix
-from audioslots.evaluate import check_finite, evaluate, evaluate_checkpoint, table1
-from audioslots.librimix import build_librimix
-from audioslots.synth import SynthConfig, synthesize_librimix
-from audioslots.train import TrainResult, load_model, resolve_device, train, training_crops
+from audioslots.data.dataset import LibriMix
+from audioslots.evaluation.scores import check_finite, evaluate, evaluate_checkpoint, table1
+from audioslots.data.mix_librispeech import build_librimix
+from audioslots.data.synthetic import SynthConfig, synthesize_librimix
+from audioslots.training import TrainResult, load_model, resolve_device, train, training_crops
 
 SYNTHETIC_ROOT = Path("data/synthetic/Libri2Mix")
 #: The vendored real speech (251 LibriSpeech speakers, CC BY 4.0) and the mini Libri2Mix built from it.
@@ -64,7 +66,7 @@ def prepare_data(data_root: str | Path = "", seed: int = 0, synthetic_root: str 
 
     ``""`` (or ``"real"``) means the embedded real speech: a speaker-disjoint mini Libri2Mix is
     built (once) into ``real_root`` from the vendored LibriSpeech utterances by the LibriMix recipe
-    (:mod:`audioslots.librimix`). ``"synthetic"`` means the embedded speech-like synthetic set,
+    (:mod:`audioslots.data.mix_librispeech`). ``"synthetic"`` means the embedded speech-like synthetic set,
     generated (once) into ``synthetic_root``. Anything else is a LibriMix folder, read as is.
     """
     kind = EMBEDDED.get(str(data_root))
@@ -135,7 +137,7 @@ def train_runs(names: list[str] | tuple[str, ...], preset: Preset, data_root: st
     (``keep_checkpoints``, an execution option: the runs train exactly as without).
 
     Returns:
-        The :class:`~audioslots.train.TrainResult` of each run, by name, in the order of ``names``.
+        The :class:`~audioslots.training.loop.TrainResult` of each run, by name, in the order of ``names``.
     """
     preset = replace(preset, keep_checkpoints=preset.train.keep_checkpoints or curve_steps(preset.train.steps))
     cores = os.cpu_count() or 1
@@ -167,7 +169,7 @@ def train_runs(names: list[str] | tuple[str, ...], preset: Preset, data_root: st
 
 def run_preset(preset: Preset, name: str) -> Preset:
     """The preset that run ``name`` of :data:`RUNS` trains with: its chunk length (a whole-mixture
-    network keeps the preset's features; its crops are its own, see :func:`audioslots.train.training_crops`)."""
+    network keeps the preset's features; its crops are its own, see :func:`audioslots.training.loop.training_crops`)."""
     chunk_seconds = RUNS[name][1]
     return replace(preset, chunk_seconds=None if chunk_seconds == convtasnet.WHOLE else chunk_seconds)
 
@@ -311,7 +313,7 @@ def network_of(system: str, chunk_seconds: float) -> str | None:
 
 
 def write_table1(run_dir: str | Path) -> pd.DataFrame:
-    """Summarise the run's metrics into ``run_dir/table1.csv`` (see :func:`audioslots.evaluate.table1`).
+    """Summarise the run's metrics into ``run_dir/table1.csv`` (see :func:`audioslots.evaluation.scores.table1`).
 
     The ``train_flop`` column is the training compute of the network behind each row, from the
     ``train_flop`` of its ``train:<name>`` provenance: 0 for the oracle, empty where not recorded.

@@ -21,13 +21,13 @@ from tqdm.auto import tqdm
 
 from audioslots import convtasnet
 from audioslots.config import FeatureConfig, features_from_dict
-from audioslots.data import LibriMix
+from audioslots.data.dataset import LibriMix
 from audioslots.errors import ConfigError, DataError
 from audioslots.features import chunk, chunk_hop, decompress
 from audioslots.masks import MASKS
 from audioslots.metrics import si_snri
 from audioslots.separate import masked_sources, oracle_estimates, order_slots, predict
-from audioslots.train import load_model
+from audioslots.training import load_model
 
 #: The systems of Table 1, then the peer; ``system.lower()`` is the model kind of a trained one.
 SYSTEMS = ("Oracle", "Autoencoder", "AudioSlots", "ConvTasNet")
@@ -73,7 +73,7 @@ def evaluate(
         sources of the mixture (dB), after matching estimates to references.
 
     Raises:
-        DataError: a mixture or source is unusable (see :class:`~audioslots.data.LibriMix`), or a
+        DataError: a mixture or source is unusable (see :class:`~audioslots.data.dataset.LibriMix`), or a
             score is not finite; nothing is returned then.
     """
     if system not in SYSTEMS:

@@ -1,6 +1,6 @@
 """Build a LibriMix-layout data set from LibriSpeech utterances, by the published LibriMix recipe.
 
-``build_librimix(speech_dir, out)`` writes what :class:`audioslots.data.LibriMix` reads (and what
+``build_librimix(speech_dir, out)`` writes what :class:`audioslots.data.dataset.LibriMix` reads (and what
 the official scripts of Cosentino et al. 2020, *LibriMix*, write)::
 
     <out>/wav16k/min/<split>/{mix_clean,s1,s2[,s3]}/<mixture_ID>.wav
@@ -22,7 +22,7 @@ recursively). The LibriMix recipe, step by step:
 [choice] LibriMix uses LibriSpeech's own speaker-disjoint subsets as splits; a single folder has
 no such subsets, so its speakers are shared out at random (``dev_speakers``/``test_speakers``
 fractions) and no speaker appears in two splits. The training split is written as ``train-360``,
-the split the paper (and :func:`audioslots.train.train`) trains on. Only 16 kHz is written.
+the split the paper (and :func:`audioslots.training.loop.train`) trains on. Only 16 kHz is written.
 Deterministic for a given seed and folder.
 """
 
@@ -39,7 +39,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from audioslots.audio import read_audio, write_wav
-from audioslots.data import metadata_path, source_columns
+from audioslots.data.dataset import metadata_path, source_columns
 from audioslots.errors import ConfigError, DataError
 
 SAMPLE_RATE = 16_000

@@ -19,7 +19,7 @@ The waveform is built in the STFT domain: a flat harmonic excitation (closed-for
 kernel, so its cost does not grow with the number of harmonics) and white noise are each
 multiplied frame by frame by their spectral envelope, then overlap-added. The result is written
 exactly like LibriMix (``wav16k/min/<split>/{mix_clean,s1,s2}`` plus metadata CSVs with absolute
-paths), so :class:`audioslots.data.LibriMix` reads both.
+paths), so :class:`audioslots.data.dataset.LibriMix` reads both.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from tqdm.auto import tqdm
 
 from audioslots.audio import PCM16_SCALE, to_pcm16, write_wav
-from audioslots.data import SPLITS, metadata_path, source_columns, wav_folder
+from audioslots.data.dataset import SPLITS, metadata_path, source_columns, wav_folder
 from audioslots.errors import ConfigError, DataError
 
 GENERATOR_VERSION = 1  # bump when the audio changes, so old folders are not taken as current
@@ -490,7 +490,7 @@ def split_speakers(seed: int, split: str, n_speakers: int) -> list[Speaker]:
 
     Args:
         seed: Main seed of the data set.
-        split: One of :data:`audioslots.data.SPLITS`.
+        split: One of :data:`audioslots.data.dataset.SPLITS`.
         n_speakers: Pool size.
 
     Returns:
@@ -541,7 +541,7 @@ def synthesize_mixture(
 
 def _manifest(seed: int, config: SynthConfig) -> dict:
     return {
-        "generator": "audioslots.synth",
+        "generator": "audioslots.data.synthetic",
         "version": GENERATOR_VERSION,
         "seed": seed,
         "config": config.to_dict(),
@@ -608,7 +608,7 @@ def synthesize_librimix(
         progress: Show a tqdm progress bar.
 
     Returns:
-        ``out_root`` (absolute), ready for :class:`audioslots.data.LibriMix`.
+        ``out_root`` (absolute), ready for :class:`audioslots.data.dataset.LibriMix`.
 
     Raises:
         DataError: ``out_root`` exists and holds something else (another seed or config, or
