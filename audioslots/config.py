@@ -59,12 +59,24 @@ class ModelConfig:
     attn_heads: int = 8  # [choice]
     mlp_dim: int = 2048  # [choice] transformer MLP hidden width
     transformer_layers: int = 4  # 4 layers: self-attention, then cross-attention to z
+    # [choice] How z is projected to attn_dim: "shared" (one linear map for every cell), or the
+    # tuning variants "per_row" (one map per frequency row) and "per_cell" (one per cell).
+    feature_projection: str = "shared"
+    feature_grid: tuple[int, int] = (32, 8)  # z's rows × columns (0.5 s; 32 × 16 for 1 s), for per_row/per_cell
     fourier_features: int = 64  # [choice] e/2: random Fourier frequencies (Tancik et al.)
     fourier_scale: float = 10.0  # [choice] std of the Fourier frequency matrix
     fourier_time_scale: float | None = None  # [choice] its std along time; None = fourier_scale
+    # [choice] "mixed": each random frequency acts on both axes (Tancik et al.); the tuning variant
+    # "separate": half act on frequency only, half on time only.
+    fourier_axes: str = "mixed"
     decoder_hidden: int = 512  # [choice] width of the shared decoder MLP
     decoder_layers: int = 4  # [choice] linear layers in the decoder MLP (incl. output layer)
     factorised_decoder: bool = True  # W_s·s + W_p·pe instead of W·[s; pe] (exact)
+
+    def __post_init__(self):
+        # A run's config.json stores tuples as lists; the network is the same either way.
+        object.__setattr__(self, "resnet_blocks", tuple(self.resnet_blocks))
+        object.__setattr__(self, "feature_grid", tuple(self.feature_grid))
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,10 @@ from audioslots.errors import ConfigError
 ENCODER_STRIDE = 8  # the ResNet maps 256 × 64 to the paper's 32 × 8 grid (PAPER.md, Pipeline 1)
 FOURIER_SEED = 0  # the random Fourier matrix is part of the model's definition, not of its training
 GRID_EMBEDDING_MAX_FREQ = 64.0  # [choice] highest frequency (× π) of the encoder grid's sinusoids
+#: How the slot transformer projects z to its width (``ModelConfig.feature_projection``).
+FEATURE_PROJECTIONS = ("shared", "per_row", "per_cell")
+#: Which axes each random Fourier frequency acts on (``ModelConfig.fourier_axes``).
+FOURIER_AXES = ("mixed", "separate")
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -36,6 +40,34 @@ def count_parameters(module: nn.Module) -> int:
 
 # ----------------------------------------------------------------------------------------------
 # Positional embeddings (pure functions)
+
+
+def fourier_matrix(
+    n_features: int, scale: float, time_scale: float | None = None, axes: str = "mixed"
+) -> torch.Tensor:
+    """The random frequency matrix ``B`` of the decoder's Fourier features, drawn from ``FOURIER_SEED``.
+
+    Args:
+        n_features: rows of ``B``, one per random frequency.
+        scale: standard deviation of the frequency column.
+        time_scale: standard deviation of the time column (``None``: ``scale``).
+        axes: ``"mixed"``, every row drawn from ``N(0, diag(scale², time_scale²))`` so that each
+            feature varies along frequency and time (Tancik et al. 2020); ``"separate"``, the first
+            half of the rows act on frequency only and the rest on time only (zeros elsewhere).
+
+    Returns:
+        ``(n_features, 2)`` on the CPU (also when a model is built on the meta device).
+    """
+    generator = torch.Generator().manual_seed(FOURIER_SEED)
+    time_scale = scale if time_scale is None else time_scale
+    if axes == "mixed":
+        scales = torch.tensor([scale, time_scale], device="cpu")  # (frequency, time)
+        return torch.randn(n_features, 2, generator=generator, device="cpu") * scales
+    half = n_features // 2
+    matrix = torch.zeros(n_features, 2, device="cpu")
+    matrix[:half, 0] = torch.randn(half, generator=generator, device="cpu") * scale
+    matrix[half:, 1] = torch.randn(n_features - half, generator=generator, device="cpu") * time_scale
+    return matrix
 
 
 def fourier_features(n_freq: int, n_frames: int, matrix: torch.Tensor) -> torch.Tensor:
@@ -217,6 +249,46 @@ class SlotTransformerLayer(nn.Module):
         return x + self.mlp(self.norm_mlp(x))
 
 
+class GridLinear(nn.Module):
+    """A linear map of the encoder's grid with its own weights per frequency row, or per cell.
+
+    Weights are drawn from ``N(0, 1 / in_features)`` and biases start at zero.
+
+    Args:
+        in_features: channels of each cell.
+        out_features: width of each cell's output.
+        rows: rows (frequency cells) of the grid.
+        cols: columns (time cells) of the grid for one map per cell; ``None`` for one map per row,
+            shared by the row's cells (any number of columns).
+    """
+
+    def __init__(self, in_features: int, out_features: int, rows: int, cols: int | None = None):
+        super().__init__()
+        self.rows, self.cols = rows, cols
+        per_cell = () if cols is None else (cols,)
+        weight = torch.randn(rows, *per_cell, in_features, out_features) / math.sqrt(in_features)
+        self.weight = nn.Parameter(weight)  # (rows, [cols,] in, out)
+        self.bias = nn.Parameter(torch.zeros(rows, *per_cell, out_features))  # (rows, [cols,] out)
+
+    def forward(self, grid: torch.Tensor) -> torch.Tensor:
+        """``(batch, rows, cols, in_features)`` → ``(batch, rows, cols, out_features)``.
+
+        Raises:
+            ConfigError: if the grid is not the size the maps were made for.
+        """
+        rows, cols = grid.shape[1:3]
+        if rows != self.rows or (self.cols is not None and cols != self.cols):
+            built = f"{self.rows} rows" if self.cols is None else f"a {self.rows} × {self.cols} grid"
+            raise ConfigError(
+                f"The slot transformer's per-{'row' if self.cols is None else 'cell'} projection was "
+                f"made for {built} but the encoder gave {rows} × {cols}: set ModelConfig.feature_grid "
+                f"to (frequency bins // {ENCODER_STRIDE}, frames // {ENCODER_STRIDE}) of the chunks."
+            )
+        if self.cols is None:
+            return torch.einsum("brci,rio->brco", grid, self.weight) + self.bias[:, None]
+        return torch.einsum("brci,rcio->brco", grid, self.weight) + self.bias
+
+
 class SlotTransformer(nn.Module):
     """Maps the encoder's feature grid z to ``n_slots`` slot vectors.
 
@@ -233,6 +305,11 @@ class SlotTransformer(nn.Module):
         heads: attention heads.
         mlp_dim: hidden width of each layer's MLP.
         layers: transformer layers (4 in the paper).
+        feature_projection: ``"shared"``, one linear map ``channels → attn_dim`` for every cell;
+            ``"per_row"`` or ``"per_cell"``, a :class:`GridLinear` with one per frequency row or
+            per cell, so that even near-uniform attention reads a linear summary of the whole
+            grid rather than its average feature.
+        feature_grid: ``(rows, cols)`` of z that the per-row and per-cell maps are made for.
     """
 
     def __init__(
@@ -244,12 +321,24 @@ class SlotTransformer(nn.Module):
         heads: int,
         mlp_dim: int,
         layers: int,
+        feature_projection: str = "shared",
+        feature_grid: tuple[int, int] = (32, 8),
     ):
         super().__init__()
         # Distinct random queries break the symmetry between slots; N(0, 1) as DETR's nn.Embedding.
         self.queries = nn.Parameter(torch.randn(n_slots, slot_dim))
         self.query_proj = nn.Linear(slot_dim, attn_dim)
-        self.feature_proj = nn.Linear(feature_dim, attn_dim)
+        self.feature_projection = feature_projection
+        rows, cols = feature_grid
+        if feature_projection == "shared":
+            self.feature_proj = nn.Linear(feature_dim, attn_dim)
+        elif feature_projection == "per_row":
+            self.feature_proj = GridLinear(feature_dim, attn_dim, rows)
+        elif feature_projection == "per_cell":
+            self.feature_proj = GridLinear(feature_dim, attn_dim, rows, cols)
+        else:
+            raise ConfigError(f"Unknown feature_projection {feature_projection!r}: choose one of "
+                              f"{', '.join(FEATURE_PROJECTIONS)}.")
         self.feature_norm = nn.LayerNorm(attn_dim)
         self.layers = nn.ModuleList(
             SlotTransformerLayer(attn_dim, heads, mlp_dim) for _ in range(layers)
@@ -260,7 +349,7 @@ class SlotTransformer(nn.Module):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Features ``(batch, channels, rows, cols)`` → slots ``(batch, n_slots, slot_dim)``."""
         batch, _, n_rows, n_cols = features.shape
-        z = self.feature_proj(features.flatten(2).transpose(1, 2))  # (B, rows*cols, attn_dim)
+        z = self.project_features(features)  # (B, rows*cols, attn_dim)
         z = z + sinusoidal_grid_embedding(
             n_rows, n_cols, z.shape[-1], device=z.device, dtype=z.dtype
         )  # (B, rows*cols, attn_dim), the same for every item
@@ -269,6 +358,17 @@ class SlotTransformer(nn.Module):
         for layer in self.layers:
             x = layer(x, z)
         return self.slot_proj(self.norm(x))  # (B, n_slots, slot_dim)
+
+    def project_features(self, features: torch.Tensor) -> torch.Tensor:
+        """The grid ``(batch, channels, rows, cols)`` → one token per cell ``(batch, rows*cols, attn_dim)``.
+
+        Cells in row-major order: token ``r * cols + c`` is cell ``(r, c)``.
+        """
+        tokens = features.flatten(2).transpose(1, 2)  # (B, rows*cols, channels)
+        if self.feature_projection == "shared":
+            return self.feature_proj(tokens)  # (B, rows*cols, attn_dim)
+        grid = tokens.unflatten(1, features.shape[-2:])  # (B, rows, cols, channels)
+        return self.feature_proj(grid).flatten(1, 2)  # (B, rows*cols, attn_dim)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -295,6 +395,7 @@ class SpatialBroadcastDecoder(nn.Module):
         layers: linear layers, including the first and the output layer (at least 2).
         factorised: compute the first layer in the factorised form.
         fourier_time_scale: standard deviation of ``B``'s time column (``None``: ``fourier_scale``).
+        fourier_axes: ``"mixed"`` or ``"separate"``, see :func:`fourier_matrix`.
     """
 
     def __init__(
@@ -306,13 +407,11 @@ class SpatialBroadcastDecoder(nn.Module):
         layers: int,
         factorised: bool = True,
         fourier_time_scale: float | None = None,
+        fourier_axes: str = "mixed",
     ):
         super().__init__()
         self.factorised = factorised
-        generator = torch.Generator().manual_seed(FOURIER_SEED)
-        time_scale = fourier_scale if fourier_time_scale is None else fourier_time_scale
-        scales = torch.tensor([fourier_scale, time_scale], device="cpu")  # (frequency, time)
-        matrix = torch.randn(fourier_features, 2, generator=generator, device="cpu") * scales
+        matrix = fourier_matrix(fourier_features, fourier_scale, fourier_time_scale, fourier_axes)
         self.register_buffer("fourier_matrix", matrix)  # (fourier_features, 2)
         self.first = nn.Linear(slot_dim + 2 * fourier_features, hidden)
         self.hidden = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(layers - 2))
@@ -435,6 +534,8 @@ class AudioSlots(nn.Module):
             heads=config.attn_heads,
             mlp_dim=config.mlp_dim,
             layers=config.transformer_layers,
+            feature_projection=config.feature_projection,
+            feature_grid=config.feature_grid,
         )
         self.decoder = SpatialBroadcastDecoder(
             slot_dim=config.slot_dim,
@@ -444,6 +545,7 @@ class AudioSlots(nn.Module):
             hidden=config.decoder_hidden,
             layers=config.decoder_layers,
             factorised=config.factorised_decoder,
+            fourier_axes=config.fourier_axes,
         )
 
     def encoder_features(self, spectrogram: torch.Tensor) -> torch.Tensor:
@@ -504,6 +606,12 @@ def _check_config(config: ModelConfig) -> None:
         )
     if config.decoder_layers < 2:
         problems.append(f"decoder_layers={config.decoder_layers} must be at least 2")
+    if config.feature_projection not in FEATURE_PROJECTIONS:
+        problems.append(f"feature_projection={config.feature_projection!r} must be one of {', '.join(FEATURE_PROJECTIONS)}")
+    if len(config.feature_grid) != 2 or min(config.feature_grid) < 1:
+        problems.append(f"feature_grid={config.feature_grid} must be (rows, columns) of the encoder's grid")
+    if config.fourier_axes not in FOURIER_AXES:
+        problems.append(f"fourier_axes={config.fourier_axes!r} must be one of {', '.join(FOURIER_AXES)}")
     if problems:
         raise ConfigError(f"Invalid ModelConfig: {'; '.join(problems)}.")
 

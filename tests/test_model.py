@@ -6,15 +6,18 @@ import math
 import pytest
 import torch
 
-from audioslots.config import ModelConfig
+from audioslots.config import ModelConfig, get_preset
 from audioslots.errors import ConfigError
 from audioslots.loss import matched_mse
 from audioslots.model import (
+    FOURIER_SEED,
     AudioSlots,
+    GridLinear,
     ResNetEncoder,
     SpatialBroadcastDecoder,
     count_parameters,
     fourier_features,
+    fourier_matrix,
     sinusoidal_grid_embedding,
 )
 
@@ -177,6 +180,7 @@ def test_fourier_time_scale_scales_only_the_time_column():
     torch.testing.assert_close(split.fourier_matrix[:, 0], both.fourier_matrix[:, 0])
     torch.testing.assert_close(split.fourier_matrix[:, 1], both.fourier_matrix[:, 1] / 4.0)
 
+
 def test_grid_embedding_gives_distinct_bounded_vectors_per_cell():
     embedding = sinusoidal_grid_embedding(32, 8, 16)
     assert embedding.shape == (32 * 8, 16)
@@ -262,3 +266,81 @@ def test_model_can_be_built_on_the_meta_device_for_counting():
         model = AudioSlots(dataclasses.replace(TINY, fourier_time_scale=2.0))
     assert model.decoder.fourier_matrix.device.type == "cpu"  # fixed at construction, on the CPU
     assert count_parameters(model) > 0
+
+
+# --- Variants of the network (ModelConfig.feature_projection, fourier_axes) and their defaults ---------
+
+#: z's channels and the attention width of TINY: what one linear map of z costs, weights and biases.
+TINY_PROJECTION = 8 * TINY.resnet_width * TINY.attn_dim + TINY.attn_dim
+
+
+def test_default_network_is_the_paper_reading_with_the_committed_sizes():
+    assert (ModelConfig().feature_projection, ModelConfig().fourier_axes) == ("shared", "mixed")
+    with torch.device("meta"):
+        sizes = {name: count_parameters(AudioSlots(get_preset(name).model)) for name in ("paper", "cpu")}
+    # The paper preset's count is the book's; the cpu preset's the one results/benchmarks records.
+    assert sizes == {"paper": 45_255_361, "cpu": 339_021}
+    model = tiny_model()
+    assert type(model.transformer.feature_proj) is torch.nn.Linear  # checkpoints keep their keys
+    assert model.state_dict()["transformer.feature_proj.weight"].shape == (TINY.attn_dim, 8 * TINY.resnet_width)
+
+
+def test_per_row_projection_has_one_map_per_frequency_row_and_any_number_of_frames():
+    shared, per_row = tiny_model(), tiny_model(feature_projection="per_row")
+    assert count_parameters(per_row) - count_parameters(shared) == (32 - 1) * TINY_PROJECTION
+    assert per_row(torch.rand(2, 257, 65)).shape == (2, 2, 257, 65)
+    assert per_row(torch.rand(2, 257, 129)).shape == (2, 2, 257, 129)  # 1 s chunks: 32 × 16, the same rows
+
+
+def test_per_cell_projection_has_one_map_per_cell_of_the_grid_it_was_made_for():
+    shared, per_cell = tiny_model(), tiny_model(feature_projection="per_cell")
+    assert count_parameters(per_cell) - count_parameters(shared) == (32 * 8 - 1) * TINY_PROJECTION
+    assert per_cell(torch.rand(2, 257, 65)).shape == (2, 2, 257, 65)
+    with pytest.raises(ConfigError, match="feature_grid"):
+        per_cell(torch.rand(2, 257, 129))
+    one_second = tiny_model(feature_projection="per_cell", feature_grid=(32, 16))
+    assert one_second(torch.rand(2, 257, 129)).shape == (2, 2, 257, 129)
+
+
+@pytest.mark.parametrize("cols", [None, 3])
+def test_grid_linear_maps_each_row_or_cell_with_its_own_weights(cols):
+    torch.manual_seed(0)
+    layer = GridLinear(5, 4, rows=2, cols=cols)
+    grid = torch.randn(3, 2, 3, 5)  # (batch, rows, cols, in)
+    by_hand = torch.stack([
+        torch.stack([grid[:, r, c] @ layer.weight[r if cols is None else (r, c)]
+                     + layer.bias[r if cols is None else (r, c)] for c in range(3)], dim=1)
+        for r in range(2)], dim=1)  # (batch, rows, cols, out)
+    torch.testing.assert_close(layer(grid), by_hand)
+
+
+def test_separate_fourier_axes_give_features_of_frequency_only_or_of_time_only():
+    matrix = fourier_matrix(8, scale=10.0, time_scale=3.0, axes="separate")
+    generator = torch.Generator().manual_seed(FOURIER_SEED)  # the draws of the tuning sweep's variant
+    torch.testing.assert_close(matrix[:4, 0], torch.randn(4, generator=generator) * 10.0)
+    torch.testing.assert_close(matrix[4:, 1], torch.randn(4, generator=generator) * 3.0)
+    assert not matrix[:4, 1].any() and not matrix[4:, 0].any()
+    features = fourier_features(9, 5, matrix).view(9, 5, 16)  # (freq, frames, [cos, sin] × 8)
+    by_frequency, by_time = features[..., [0, 1, 2, 3, 8, 9, 10, 11]], features[..., [4, 5, 6, 7, 12, 13, 14, 15]]
+    assert torch.equal(by_frequency, by_frequency[:, :1].expand_as(by_frequency))  # constant along time
+    assert torch.equal(by_time, by_time[:1].expand_as(by_time))  # constant along frequency
+
+
+def test_separate_fourier_axes_change_only_the_decoders_fixed_matrix():
+    mixed, separate = tiny_model(), tiny_model(fourier_axes="separate")
+    assert count_parameters(mixed) == count_parameters(separate)
+    for name, value in mixed.state_dict().items():
+        assert torch.equal(value, separate.state_dict()[name]) == (name != "decoder.fourier_matrix"), name
+    assert separate(torch.rand(2, 257, 65)).shape == (2, 2, 257, 65)
+
+
+def test_unknown_variant_names_raise_config_error():
+    with pytest.raises(ConfigError, match="feature_projection"):
+        tiny_model(feature_projection="per_column")
+    with pytest.raises(ConfigError, match="fourier_axes"):
+        tiny_model(fourier_axes="diagonal")
+
+
+def test_a_config_read_back_from_json_lists_equals_the_one_with_tuples():
+    from_json = dataclasses.replace(TINY, resnet_blocks=[1, 1, 1, 1], feature_grid=[32, 8])
+    assert from_json == TINY and isinstance(from_json.feature_grid, tuple)
