@@ -1,9 +1,13 @@
-"""What every benchmark script shares: provenance, the device's peak, peak memory, output.
+"""What every benchmark shares: provenance, timers, the device's peak, peak memory, output.
 
 Each benchmark writes one JSON object per run into ``results/benchmarks/`` with the same header
-(benchmark, commit, date, device, device name, threads, torch version) and then refreshes the
-CSV tables the book's Performance page shows (:func:`write_tables`), so that no number is ever
-typed by hand.
+(:func:`header`: benchmark, commit, date, device, device name, threads, torch version, load) and
+then refreshes the CSV tables the book's Performance page shows (:func:`write_tables`), so that
+no number is ever typed by hand.
+
+Usage, from the repository root, to refresh the tables from the committed JSON files::
+
+    .venv/bin/python -m benchmarks.common
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from audioslots.data.synthetic import SynthConfig, synthesize_librimix
 from audioslots.reporting.provenance import device_name, git_commit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,6 +115,53 @@ class Stopwatch:
         sync(self.device)
         self.seconds = time.perf_counter() - self._start
         return False
+
+
+class PeakMemory:
+    """Peak memory added while the block runs, in bytes (``None`` where it cannot be measured).
+
+    CUDA: ``torch.cuda.max_memory_allocated`` above what was allocated on entry. CPU (Linux):
+    the process's peak resident set size (``VmHWM``), reset on entry through
+    ``/proc/self/clear_refs``, above the resident size on entry. Unlike :func:`peak_memory`,
+    this isolates one block from what the process used before it.
+    """
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.bytes: int | None = None
+
+    def __enter__(self):
+        if self.device.type == "cuda":
+            sync(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._start = torch.cuda.memory_allocated(self.device)
+        else:
+            self._start = _reset_peak_rss()
+        return self
+
+    def __exit__(self, *exc):
+        if self.device.type == "cuda":
+            sync(self.device)
+            self.bytes = torch.cuda.max_memory_allocated(self.device) - self._start
+        elif self._start is not None:
+            self.bytes = _proc_status_bytes("VmHWM") - self._start
+        return False
+
+
+def _proc_status_bytes(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024  # reported in kB
+    raise KeyError(field)
+
+
+def _reset_peak_rss() -> int | None:
+    """Reset the peak RSS to the current RSS and return it; ``None`` without Linux's /proc."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # "5" resets VmHWM (proc(5))
+        return _proc_status_bytes("VmRSS")
+    except OSError:
+        return None
 
 
 def write_result(result: dict, out: Path | None) -> None:
@@ -231,12 +283,10 @@ def ensure_synthetic(root: Path, split: str, mixtures: int, seconds: float, prog
     Made once by :func:`audioslots.data.synthetic.synthesize_librimix` (deterministic, seed 0) and reused
     while its manifest matches.
     """
-    from audioslots.data.synthetic import SynthConfig, synthesize_librimix
-
     config = SynthConfig(mixtures={split: mixtures}, seconds={split: seconds})
     return synthesize_librimix(root, seed=0, config=config, progress=progress)
 
 
-if __name__ == "__main__":  # python benchmarks/common.py: refresh the CSV tables from the JSON
+if __name__ == "__main__":  # python -m benchmarks.common: refresh the CSV tables from the JSON
     for path in write_tables().values():
         print(path, file=sys.stderr)

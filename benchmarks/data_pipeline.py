@@ -17,7 +17,7 @@ measurements left cached. Every measurement reads different steps' crops.
 
 Usage, from the repository root::
 
-    .venv/bin/python benchmarks/data_pipeline.py --out results/benchmarks/data_pipeline_cpu.json
+    .venv/bin/python -m benchmarks.data_pipeline --out results/benchmarks/data_pipeline_cpu.json
 """
 
 from __future__ import annotations
@@ -31,12 +31,11 @@ from pathlib import Path
 
 import torch
 
-from common import ensure_synthetic, header, write_result
-from train_throughput import DEFAULT_DATA, DEFAULT_MIXTURES, DEFAULT_SECONDS
-
 from audioslots.audio import read_wav
 from audioslots.data.dataset import LibriMix
 from audioslots.training import CropBatches
+from benchmarks.common import ensure_synthetic, header, write_result
+from benchmarks.train_throughput import DEFAULT_DATA, DEFAULT_MIXTURES, DEFAULT_SECONDS
 
 #: Crops per second that keep an H100 busy at the target rate with the paper's batch of 64.
 TARGET_CROPS_PER_SECOND = 2000

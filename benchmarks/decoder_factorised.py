@@ -8,7 +8,8 @@ script checks that they agree, then prints their times, the speed-up and the pea
 
 Usage, from the repository root::
 
-    .venv/bin/python benchmarks/decoder_factorised.py --batch 2 --device cpu --out bench.json
+    .venv/bin/python -m benchmarks.decoder_factorised --batch 2 --device cpu \\
+        --out results/benchmarks/decoder_factorised_cpu.json
 
 Defaults are the paper's sizes: d = 4096, e = 2 * 64, hidden 512, 2 slots, a 257 × 65 grid.
 """
@@ -16,17 +17,13 @@ Defaults are the paper's sizes: d = 4096, e = 2 * 64, hidden 512, 2 slots, a 257
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 
 from audioslots.model import SpatialBroadcastDecoder, fourier_features
-from audioslots.reporting.provenance import git_commit
+from benchmarks.common import PeakMemory, Stopwatch, header, write_result
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -45,72 +42,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-class PeakMemory:
-    """Peak memory added while the block runs, in bytes.
-
-    CUDA: ``torch.cuda.max_memory_allocated`` above what was allocated on entry. CPU (Linux):
-    the process's peak resident set size (``VmHWM``), reset on entry through
-    ``/proc/self/clear_refs``, above the resident size on entry; ``None`` elsewhere.
-    """
-
-    def __init__(self, device: torch.device):
-        self.device = device
-        self.bytes: int | None = None
-
-    def __enter__(self):
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
-            self.start = torch.cuda.memory_allocated(self.device)
-        else:
-            self.start = _reset_peak_rss()
-        return self
-
-    def __exit__(self, *exc):
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            self.bytes = torch.cuda.max_memory_allocated(self.device) - self.start
-        elif self.start is not None:
-            self.bytes = _proc_status_bytes("VmHWM") - self.start
-        return False
-
-
-def _proc_status_bytes(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024  # reported in kB
-    raise KeyError(field)
-
-
-def _reset_peak_rss() -> int | None:
-    """Reset the peak RSS to the current RSS and return it; ``None`` without Linux's /proc."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # "5" resets VmHWM (proc(5))
-        return _proc_status_bytes("VmRSS")
-    except OSError:
-        return None
-
-
 def timed(fn, device: torch.device, repeats: int):
     """Best wall time in seconds over ``repeats`` calls (after one warm-up), peak memory, output."""
     with torch.no_grad():
         fn()  # warm-up: kernel selection, allocator caches
         with PeakMemory(device) as memory:
             output = fn()
-            _sync(device)
         times = []
         for _ in range(repeats):
             del output
-            start = time.perf_counter()
-            output = fn()
-            _sync(device)
-            times.append(time.perf_counter() - start)
+            with Stopwatch(device) as clock:
+                output = fn()
+            times.append(clock.seconds)
     return min(times), memory.bytes, output
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -157,18 +101,8 @@ def run(args: argparse.Namespace) -> dict:
             }
         )
         del results, plain_out, fact_out
-    if device.type == "cuda":
-        device_name = torch.cuda.get_device_name(device)
-    else:
-        device_name = platform.processor() or platform.machine()
     return {
-        "benchmark": "decoder_factorised",
-        "commit": git_commit(Path(__file__).resolve().parent),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "device": str(device),
-        "device_name": device_name,
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
+        **header("decoder_factorised", device),
         "batch": args.batch,
         "n_slots": args.n_slots,
         "grid": [args.n_freq, args.n_frames],
@@ -206,11 +140,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     result = run(args)
     print_table(result)
-    line = json.dumps(result)
-    print(line)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(line + "\n")
+    write_result(result, args.out)
     return 0 if all(row["allclose"] for row in result["rows"]) else 1
 
 

@@ -19,7 +19,7 @@ The counts are taken at a few small batches on the CPU (a paper-preset step at b
 minutes there) and checked to be exactly affine in the batch (the decoder's per-cell first-layer
 term is computed once per step, so there is a constant part); the preset's batch is then
 extrapolated along that line. The extrapolated full-grid total is compared with the FLOPs per
-step that ``benchmarks/train_throughput.py`` counted at the preset's batch on the GPU.
+step that :mod:`benchmarks.train_throughput` counted at the preset's batch on the GPU.
 
 Projection: the throughput JSONs give the seconds per full-grid step (eager and compiled). For a
 fraction of the grid, the hours are a **projection**: the decoder's share of the step's time is
@@ -27,9 +27,9 @@ assumed equal to its share of the FLOPs, and that time to scale with the decoder
 
 Usage, from the repository root::
 
-    .venv/bin/python benchmarks/decoder_share.py --preset paper --fractions 1.0 0.25 --batches 1 2 4 \\
+    .venv/bin/python -m benchmarks.decoder_share --preset paper --fractions 1.0 0.25 --batches 1 2 4 \\
         --out results/decoded_cells/decoder_share_paper_cpu.json
-    .venv/bin/python benchmarks/decoder_share.py --project-only      # redo the projection from the JSON
+    .venv/bin/python -m benchmarks.decoder_share --project-only      # redo the projection from the JSON
 
 Outputs beside ``--out``, each as CSV and as a MyST table (``.md``, included by the book's Performance
 page): ``decoder_share`` (GFLOP and share per part and fraction, at the preset's batch) and
@@ -49,13 +49,11 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-from common import RESULTS, header, write_result
-
 from audioslots.config import Preset, get_preset, replace
 from audioslots.model import AudioSlots
 from audioslots.training import model_config_for, training_loss
+from benchmarks.common import RESULTS, ROOT, header, write_result
 
-ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "decoded_cells"
 #: The modules of AudioSlots whose FLOPs are reported apart (attribute names in the model).
 MODULES = ("encoder", "transformer", "decoder")

@@ -18,9 +18,9 @@ time go into the JSON, so that one can see where the time goes.
 
 Usage, from the repository root::
 
-    .venv/bin/python benchmarks/evaluate_speed.py --device cpu --model-mixtures 300 --profile \\
+    .venv/bin/python -m benchmarks.evaluate_speed --device cpu --model-mixtures 300 --profile \\
         --out results/benchmarks/evaluate_speed_cpu.json
-    .venv/bin/python benchmarks/evaluate_speed.py --device cuda --preset paper --profile \\
+    .venv/bin/python -m benchmarks.evaluate_speed --device cuda --preset paper --profile \\
         --out results/benchmarks/evaluate_speed_paper_h100.json
 """
 
@@ -35,13 +35,12 @@ from pathlib import Path
 
 import torch
 
-from common import DATA, Stopwatch, ensure_synthetic, header, write_result
-
 from audioslots.config import get_preset
 from audioslots.data.dataset import LibriMix
 from audioslots.evaluation.scores import evaluate, evaluate_checkpoint
 from audioslots.model import AudioSlots
 from audioslots.training import model_config_for, run_config, save_checkpoint
+from benchmarks.common import DATA, Stopwatch, ensure_synthetic, header, write_result
 
 #: Libri2Mix test: 3000 mixtures, about 11 h (min mode), i.e. 13 s per mixture on average.
 DEFAULT_DATA = DATA / "libri2mix-test-3000x13s"

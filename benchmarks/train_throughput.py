@@ -8,9 +8,9 @@ There is no ``loss.item()`` per step: the device is synchronised only where the 
 
 Usage, from the repository root::
 
-    .venv/bin/python benchmarks/train_throughput.py --preset cpu --device cpu \\
+    .venv/bin/python -m benchmarks.train_throughput --preset cpu --device cpu \\
         --out results/benchmarks/train_throughput_cpu_cpu.json
-    .venv/bin/python benchmarks/train_throughput.py --preset paper --device cuda --steps 50 \\
+    .venv/bin/python -m benchmarks.train_throughput --preset paper --device cuda --steps 50 \\
         --out results/benchmarks/train_throughput_paper_h100.json        # add --compile to compare
 
 The crops come from ``--data`` (a LibriMix-layout folder); by default the Libri2Mix-sized synthetic
@@ -38,8 +38,8 @@ from pathlib import Path
 
 import torch
 
-from common import DATA, Stopwatch, ensure_synthetic, header, peak_memory, peak_tflops
-from common import reset_peak_memory, sync, write_result
+from benchmarks.common import DATA, Stopwatch, ensure_synthetic, header, peak_memory, peak_tflops
+from benchmarks.common import reset_peak_memory, sync, write_result
 
 from audioslots.config import get_preset
 from audioslots.data.dataset import LibriMix

@@ -1,7 +1,8 @@
-"""The benchmark scripts run at a tiny size and record what they measured (FLOP counts: test_flops.py);
-the book's tables match the committed JSON; LibriMix's direct 16-bit PCM crop path reads exactly
-what ``read_wav`` reads."""
+"""The benchmarks (``python -m benchmarks.<name>``) run at a tiny size and record what they measured
+with the shared header (FLOP counts: test_flops.py); the book's tables match the committed JSON;
+LibriMix's direct 16-bit PCM crop path reads exactly what ``read_wav`` reads."""
 
+import importlib
 import json
 import shutil
 import subprocess
@@ -16,43 +17,46 @@ import torch
 from audioslots.audio import read_wav, write_wav
 from audioslots.data.dataset import LibriMix, pcm16_data_chunk
 from audioslots.errors import DataError
+from benchmarks import common
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import common  # noqa: E402  (benchmarks/common.py, not a package)
+#: The fields of ``benchmarks.common.header`` that every benchmark's JSON starts with.
+HEADER = ("benchmark", "commit", "date", "device", "device_name", "threads", "torch")
+
+
+def run_benchmark(name: str, out: Path, *args: str) -> dict:
+    """``python -m benchmarks.<name> ... --out out`` from the repository root; its JSON result."""
+    done = subprocess.run([sys.executable, "-m", f"benchmarks.{name}", *args, "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert all(result[key] for key in HEADER), {key: result.get(key) for key in HEADER}
+    assert result["torch"] == torch.__version__ and result["benchmark"] == name
+    return result
+
+
+def test_every_benchmark_is_a_module_of_the_benchmarks_package():
+    names = sorted(path.stem for path in (ROOT / "benchmarks").glob("*.py") if path.stem != "__init__")
+    assert {"common", "train_throughput", "data_pipeline", "evaluate_speed", "decoder_factorised"} <= set(names)
+    for name in names:
+        importlib.import_module(f"benchmarks.{name}")
 
 
 def test_decoder_benchmark_writes_its_measurements_with_provenance(tmp_path):
-    out = tmp_path / "bench.json"
-    args = ["--batch", "1", "--slot-dim", "8", "--fourier-features", "4", "--hidden", "8",
-            "--n-freq", "9", "--n-frames", "5", "--repeats", "1", "--device", "cpu", "--out", str(out)]
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "decoder_factorised.py"), *args],
-                          capture_output=True, text=True, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
-    result = json.loads(out.read_text())
-    assert result["grid"] == [9, 5] and result["commit"] and result["torch"].startswith("2.11")
+    result = run_benchmark("decoder_factorised", tmp_path / "bench.json", "--batch", "1", "--slot-dim", "8",
+                           "--fourier-features", "4", "--hidden", "8", "--n-freq", "9", "--n-frames", "5",
+                           "--repeats", "1", "--device", "cpu")
+    assert result["grid"] == [9, 5] and "load_average_1min" in result
     assert [row["part"] for row in result["rows"]] == ["first_layer", "decoder"]
     for row in result["rows"]:
         assert row["allclose"] and row["speedup"] == row["plain_s"] / row["factorised_s"]
 
 
-# --- benchmarks/train_throughput.py, data_pipeline.py, evaluate_speed.py ----------------------------
-
-HEADER = ("benchmark", "commit", "date", "device", "device_name", "threads", "torch")
-
-
-def run_benchmark(script: str, out: Path, *args: str) -> dict:
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args, "--out", str(out)],
-                          capture_output=True, text=True, cwd=ROOT)
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(out.read_text())
-    assert all(result[key] for key in HEADER), {key: result.get(key) for key in HEADER}
-    assert result["torch"] == torch.__version__
-    return result
+# --- benchmarks.train_throughput, data_pipeline, evaluate_speed ----------------------------------------
 
 
 def test_train_throughput_reports_speed_flops_memory_and_no_mfu_on_cpu(tiny_data, tmp_path):
-    result = run_benchmark("train_throughput.py", tmp_path / "train.json", "--preset", "tiny", "--device", "cpu",
+    result = run_benchmark("train_throughput", tmp_path / "train.json", "--preset", "tiny", "--device", "cpu",
                            "--steps", "2", "--warmup", "1", "--data", str(tiny_data))
     assert result["benchmark"] == "train_throughput" and result["preset"] == "tiny" and result["batch"] == 2
     for key in ("steps_per_second", "crops_per_second", "tflop_per_step", "achieved_tflops", "peak_memory_bytes"):
@@ -65,7 +69,7 @@ def test_train_throughput_reports_speed_flops_memory_and_no_mfu_on_cpu(tiny_data
 
 
 def test_data_pipeline_measures_every_reader_cache_and_worker_count(tiny_data, tmp_path):
-    result = run_benchmark("data_pipeline.py", tmp_path / "data.json", "--data", str(tiny_data),
+    result = run_benchmark("data_pipeline", tmp_path / "data.json", "--data", str(tiny_data),
                            "--workers", "0", "1", "--batches", "2", "--batch-size", "4")
     assert result["benchmark"] == "data_pipeline" and result["files_per_crop"] == 3
     settings = {(row["cache"], row["reader"], row["workers"]) for row in result["rows"]}
@@ -76,7 +80,7 @@ def test_data_pipeline_measures_every_reader_cache_and_worker_count(tiny_data, t
 
 
 def test_evaluate_speed_times_oracle_and_model_and_profiles_them(tiny_data, tmp_path):
-    result = run_benchmark("evaluate_speed.py", tmp_path / "eval.json", "--data", str(tiny_data), "--device", "cpu",
+    result = run_benchmark("evaluate_speed", tmp_path / "eval.json", "--data", str(tiny_data), "--device", "cpu",
                            "--preset", "tiny", "--model-mixtures", "2", "--profile", "--profile-mixtures", "1")
     rows = {row["system"]: row for row in result["rows"]}
     assert set(rows) == {"Oracle", "AudioSlots"}
@@ -107,7 +111,7 @@ def test_committed_tables_are_up_to_date_with_the_committed_json(tmp_path):
         (tmp_path / path.name).write_text(path.read_text())
     for name, path in common.write_tables(tmp_path).items():
         assert (committed / path.name).read_text() == path.read_text(), (
-            f"results/benchmarks/{path.name} is stale: run `python benchmarks/common.py`"
+            f"results/benchmarks/{path.name} is stale: run `python -m benchmarks.common`"
         )
 
 

@@ -3,21 +3,22 @@ decoder-share benchmark's parts of a training step add up to the step, and its b
 and hours projection do what they say."""
 
 import csv
+import importlib.util
 import json
 import math
 import shutil
-import sys
 from pathlib import Path
 
 import torch
 
+from audioslots.cli import main as cli_main
 from audioslots.config import get_preset, replace
+from benchmarks import decoder_share
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-sys.path.insert(0, str(ROOT / "experiments"))
-import decoded_cells  # noqa: E402  (experiments/decoded_cells.py, not a package)
-import decoder_share  # noqa: E402  (benchmarks/decoder_share.py)
+SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "decoded_cells.py"
+_spec = importlib.util.spec_from_file_location("decoded_cells", SCRIPT)
+decoded_cells = importlib.util.module_from_spec(_spec)  # experiments/ holds scripts, not a package
+_spec.loader.exec_module(decoded_cells)
 
 
 def run_experiment(tiny_data, tmp_path, fractions) -> list[dict]:
@@ -92,9 +93,7 @@ def test_the_projection_keeps_the_measured_full_grid_time_and_scales_the_decoder
 
 
 def test_the_train_command_takes_the_decoded_fraction_into_the_runs_config(tiny_data, tmp_path):
-    from audioslots.cli import main
-
-    assert main(["train", "--data", str(tiny_data), "--out", str(tmp_path / "run"), "--preset", "tiny",
-                 "--steps", "1", "--decoded-cells", "0.25", "--no-progress"]) == 0
+    assert cli_main(["train", "--data", str(tiny_data), "--out", str(tmp_path / "run"), "--preset", "tiny",
+                     "--steps", "1", "--decoded-cells", "0.25", "--no-progress"]) == 0
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["preset"]["train"]["decoded_cells"] == 0.25
