@@ -1,4 +1,4 @@
-"""WAV I/O and the LibriMix reader: layout, fallbacks, lazy crops, one clear error per bad input."""
+"""The LibriMix reader: layout, fallbacks, lazy crops, one clear error per bad input."""
 
 import csv
 import re
@@ -6,10 +6,9 @@ import shutil
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
 
-from audioslots.audio import read_wav, to_pcm16, wav_info, write_wav
+from audioslots.audio import write_wav
 from audioslots.data.dataset import SPLITS, Example, LibriMix, metadata_path
 from audioslots.errors import DataError
 from audioslots.data.synthetic import SynthConfig, synthesize_librimix
@@ -23,15 +22,6 @@ def libri2mix(tmp_path_factory):
     root = tmp_path_factory.mktemp("librimix") / "Libri2Mix"
     config = SynthConfig(mixtures={"dev": 3}, seconds={"dev": 1.0}, speakers_per_split={"dev": 2})
     return synthesize_librimix(root, seed=3, config=config, progress=False)
-
-
-@pytest.fixture
-def wav(tmp_path):
-    """A 1000-sample mono 16 kHz WAV file and its samples as read back."""
-    path = tmp_path / "ok.wav"
-    samples = np.random.default_rng(0).uniform(-0.5, 0.5, 1000)
-    write_wav(path, samples, RATE)
-    return path, to_pcm16(samples) / 32768.0
 
 
 def rewrite_csv(path, transform):
@@ -53,87 +43,6 @@ def retarget_csv(root, old_root, new_root):
 def naming(path, message):
     """A ``pytest.raises`` pattern: the file's path, then ``message`` (a regular expression)."""
     return re.escape(str(path)) + " " + message
-
-
-# --- audio.py ----------------------------------------------------------------------------------
-
-
-def test_write_then_read_gives_the_pcm16_quantised_samples(wav):
-    path, expected = wav
-    waveform = read_wav(path, RATE)
-    assert waveform.dtype == torch.float32 and waveform.shape == (1000,)
-    np.testing.assert_array_equal(waveform.numpy(), expected.astype(np.float32))
-    assert sf.info(str(path)).subtype == "PCM_16"
-
-
-def test_write_wav_accepts_a_tensor_creates_parents_and_leaves_no_temporary_file(tmp_path):
-    path = tmp_path / "a" / "b" / "x.wav"
-    write_wav(path, torch.full((10,), 0.25), RATE)
-    assert read_wav(path, RATE).tolist() == [0.25] * 10
-    assert sorted(p.name for p in path.parent.iterdir()) == ["x.wav"]
-
-
-def test_write_wav_clips_instead_of_wrapping_around(tmp_path):
-    path = write_wav(tmp_path / "loud.wav", np.array([1.5, -2.0, 0.5]), RATE)
-    assert read_wav(path, RATE).tolist() == [32767 / 32768, -1.0, 0.5]
-
-
-def test_read_wav_range_reads_those_frames_and_zero_pads_past_the_end(wav):
-    path, expected = wav
-    middle = read_wav(path, RATE, 100, 300).numpy()
-    np.testing.assert_array_equal(middle, expected[100:300].astype(np.float32))
-    tail = read_wav(path, RATE, 990, 1010).numpy()
-    np.testing.assert_array_equal(tail[:10], expected[990:].astype(np.float32))
-    assert (tail[10:] == 0).all() and tail.shape == (20,)
-    assert (read_wav(path, RATE, 2000, 2005).numpy() == 0).all()
-
-
-def test_wav_info_reports_rate_frames_and_channels(wav):
-    assert wav_info(wav[0]) == (RATE, 1000, 1)
-
-
-def test_missing_wav_is_a_data_error_naming_the_file(tmp_path):
-    with pytest.raises(DataError, match=naming(tmp_path / "nope.wav", "does not exist")):
-        read_wav(tmp_path / "nope.wav", RATE)
-
-
-def test_a_file_that_is_not_audio_is_a_data_error_naming_it(tmp_path):
-    path = tmp_path / "text.wav"
-    path.write_text("this is not audio")
-    with pytest.raises(DataError, match=naming(path, "is not a readable WAV file")):
-        read_wav(path, RATE)
-
-
-def test_truncated_wav_is_a_data_error_naming_it(wav):
-    path, _ = wav
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])  # header still promises 1000 frames
-    with pytest.raises(DataError, match=naming(path, "is truncated")):
-        read_wav(path, RATE)
-
-
-def test_empty_wav_is_a_data_error_naming_it(tmp_path):
-    path = tmp_path / "empty.wav"
-    sf.write(str(path), np.zeros(0, dtype=np.int16), RATE, subtype="PCM_16")
-    with pytest.raises(DataError, match=naming(path, "is empty")):
-        read_wav(path, RATE)
-
-
-def test_wrong_sample_rate_is_a_data_error_that_names_the_rate_to_use(tmp_path):
-    path = write_wav(tmp_path / "8k.wav", np.zeros(100), 8000)
-    expected = "is 8000 Hz but 16000 Hz was asked for; use --sample-rate 8000"
-    with pytest.raises(DataError, match=naming(path, expected)):
-        read_wav(path, RATE)
-
-
-def test_stereo_wav_is_a_data_error_naming_it(tmp_path):
-    path = tmp_path / "stereo.wav"
-    sf.write(str(path), np.zeros((100, 2), dtype=np.int16), RATE, subtype="PCM_16")
-    with pytest.raises(DataError, match=naming(path, "has 2 channels")):
-        read_wav(path, RATE)
-
-
-# --- data.py -----------------------------------------------------------------------------------
 
 
 def test_metadata_path_follows_the_librimix_layout(tmp_path):

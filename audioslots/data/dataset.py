@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import csv
 import os
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from audioslots.audio import PCM16_SCALE, read_wav
+from audioslots.audio import pcm16_data_chunk, read_pcm16, read_wav
 from audioslots.errors import DataError
 
 #: The LibriMix splits (the paper trains on ``train-360``).
@@ -118,54 +116,6 @@ def _read_metadata(csv_path: Path, n_src: int) -> list[dict[str, str]]:
     if not rows:
         raise DataError(f"The metadata CSV {csv_path} lists no mixtures; re-create it.")
     return rows
-
-
-def pcm16_data_chunk(path: Path, sample_rate: int) -> tuple[int, int] | None:
-    """Where the samples of a mono 16-bit PCM WAV file at ``sample_rate`` start, and how many.
-
-    Reads the RIFF header only (no libsndfile): the cheap check that lets
-    :meth:`LibriMix.crop` read samples with one ``pread``.
-
-    Args:
-        path: A file.
-        sample_rate: The rate the file must have, in Hz.
-
-    Returns:
-        ``(byte offset of the first sample, frames)``; ``None`` if the file is missing, is not a
-        complete mono 16-bit PCM WAV at ``sample_rate`` (another format, rate or channel count,
-        RF64, truncated, empty) or its header is unusual: :func:`~audioslots.audio.read_wav`
-        then reads it, or says what is wrong with it.
-    """
-    try:
-        with open(path, "rb") as f:
-            file_bytes = os.fstat(f.fileno()).st_size
-            head = f.read(12)
-            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-                return None
-            fmt = None
-            while True:
-                chunk = f.read(8)
-                if len(chunk) < 8:
-                    return None
-                chunk_id, chunk_bytes = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-                if chunk_id == b"data":
-                    break
-                if chunk_id == b"fmt ":
-                    fmt = f.read(chunk_bytes)
-                    f.seek(chunk_bytes & 1, os.SEEK_CUR)  # chunks are word-aligned
-                else:
-                    f.seek(chunk_bytes + (chunk_bytes & 1), os.SEEK_CUR)
-            data_offset = f.tell()
-    except OSError:
-        return None
-    if fmt is None or len(fmt) < 16:
-        return None
-    audio_format, channels, rate, _, _, bits = struct.unpack("<HHIIHH", fmt[:16])
-    if (audio_format, channels, rate, bits) != (1, 1, sample_rate, 16):  # 1: plain PCM
-        return None
-    if chunk_bytes == 0 or chunk_bytes % 2 or chunk_bytes > file_bytes - data_offset:
-        return None  # empty, odd or truncated: read_wav explains
-    return data_offset, chunk_bytes // 2
 
 
 class LibriMix(torch.utils.data.Dataset):
@@ -315,32 +265,16 @@ class LibriMix(torch.utils.data.Dataset):
         """``read_wav(path, sample_rate, start, stop)``, reading 16-bit PCM WAV directly.
 
         A mono 16-bit PCM WAV at the expected rate (LibriMix's format, checked once per file from
-        its header by :func:`pcm16_data_chunk`) is read with one ``pread`` at the samples' offset;
-        anything else goes through :func:`~audioslots.audio.read_wav` and its checks. Both give
-        the same float32 values (``int16 / 32768``).
+        its header by :func:`~audioslots.audio.pcm16_data_chunk`) is read with one ``pread``
+        (:func:`~audioslots.audio.read_pcm16`); anything else goes through
+        :func:`~audioslots.audio.read_wav` and its checks. Both give the same float32 values.
         """
         if path not in self._pcm16_chunks:
             self._pcm16_chunks[path] = pcm16_data_chunk(path, self.sample_rate)
         chunk = self._pcm16_chunks[path]
         if chunk is None:
             return read_wav(path, self.sample_rate, start, stop)
-        data_offset, frames = chunk
-        waveform = np.zeros(stop - start, dtype=np.float32)
-        read_stop = min(stop, frames)
-        if start < read_stop:
-            n_bytes = 2 * (read_stop - start)
-            try:
-                fd = os.open(path, os.O_RDONLY)
-                try:
-                    raw = os.pread(fd, n_bytes, data_offset + 2 * start)
-                finally:
-                    os.close(fd)
-            except OSError as error:
-                raise DataError(f"{path} cannot be read any more ({error.strerror}); was the data set moved?") from None
-            if len(raw) != n_bytes:
-                raise DataError(f"{path} became shorter while it was being read; re-create or re-download it.")
-            waveform[: read_stop - start] = np.frombuffer(raw, dtype="<i2") / np.float32(PCM16_SCALE)
-        return torch.from_numpy(waveform)
+        return read_pcm16(path, chunk, start, stop)
 
     def _check_index(self, index: int) -> int:
         if not -len(self) <= index < len(self):
