@@ -10,6 +10,7 @@ import torch
 
 from audioslots.audio import write_wav
 from audioslots.data.dataset import SPLITS, Example, LibriMix, metadata_path
+from audioslots.data.layout import metadata_columns, write_csv
 from audioslots.errors import DataError
 from audioslots.data.synthetic import SynthConfig, synthesize_librimix
 
@@ -48,6 +49,15 @@ def naming(path, message):
 def test_metadata_path_follows_the_librimix_layout(tmp_path):
     expected = tmp_path / "wav8k" / "max" / "metadata" / "mixture_train-100_mix_clean.csv"
     assert metadata_path(tmp_path, "train-100", sample_rate=8000, mode="max") == expected
+
+
+def test_a_written_metadata_csv_has_the_librimix_columns_and_no_temporary_file_beside_it(tmp_path):
+    path = metadata_path(tmp_path, "dev")
+    write_csv(path, metadata_columns(2), [["a_b", "/m.wav", "/s1.wav", "/s2.wav", 16000]])
+    assert path.read_bytes() == (
+        b"mixture_ID,mixture_path,source_1_path,source_2_path,length\r\na_b,/m.wav,/s1.wav,/s2.wav,16000\r\n"
+    )
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
 
 
 def test_reader_returns_ids_shapes_and_lengths_of_the_csv(libri2mix):

@@ -1,20 +1,16 @@
 """LibriMix, read where it lies: the official folder layout and metadata CSVs, no conversion.
 
-The LibriMix generator (Cosentino et al. 2020) writes::
-
-    <root>/wav{8k,16k}/{min,max}/<split>/{mix_clean,s1,s2[,s3]}/<mixture_ID>.wav
-    <root>/wav{8k,16k}/{min,max}/metadata/mixture_<split>_mix_clean.csv
-
-where ``root`` is the ``Libri2Mix`` (or ``Libri3Mix``) folder, and each CSV row is
-``mixture_ID,mixture_path,source_1_path,source_2_path[,source_3_path],length`` with absolute
-paths. Data sets get moved, so a recorded path that no longer exists falls back to its place in
-the layout. The synthetic default data (:mod:`audioslots.data.synthetic`) is written in the same layout,
-so this one reader serves both. Reading is lazy: only the CSV is loaded up front.
+The layout (:mod:`~audioslots.data.layout`) is the one the LibriMix generator (Cosentino et al.
+2020) writes: ``<root>/wav16k/min/<split>/{mix_clean,s1,s2[,s3]}/<mixture_ID>.wav`` and a
+metadata CSV per split listing absolute paths. Data sets get moved, so a recorded path that no
+longer exists falls back to its place in the layout. The synthetic default data
+(:mod:`audioslots.data.synthetic`) and the mini Libri2Mix built from LibriSpeech
+(:mod:`audioslots.data.mix_librispeech`) are written in the same layout, so this one reader serves
+all three. Reading is lazy: only the CSV is loaded up front.
 """
 
 from __future__ import annotations
 
-import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,13 +19,8 @@ import torch
 from tqdm.auto import tqdm
 
 from audioslots.audio import pcm16_data_chunk, read_pcm16, read_wav
+from audioslots.data.layout import MODES, SPLITS, metadata_path, read_metadata, source_columns, wav_folder
 from audioslots.errors import DataError
-
-#: The LibriMix splits (the paper trains on ``train-360``).
-SPLITS = ("train-360", "train-100", "dev", "test")
-#: LibriMix modes, ``"min"`` (utterances cut to the shortest source) or ``"max"`` (zero-padded).
-MODES = ("min", "max")
-
 
 @dataclass(frozen=True)
 class Example:
@@ -41,81 +32,6 @@ class Example:
     mixture: torch.Tensor
     #: Waveforms, shape ``(n_src, samples)``; the mixture is their sum.
     sources: torch.Tensor
-
-
-def wav_folder(sample_rate: int) -> str:
-    """LibriMix's name for the folder of one sample rate: ``wav16k`` for 16000 Hz.
-
-    Args:
-        sample_rate: In Hz; a whole number of kHz.
-
-    Returns:
-        The folder name.
-    """
-    if sample_rate <= 0 or sample_rate % 1000:
-        raise DataError(
-            f"LibriMix has folders for whole kHz rates (wav8k, wav16k), not {sample_rate} Hz; "
-            f"use --sample-rate 8000 or 16000."
-        )
-    return f"wav{sample_rate // 1000}k"
-
-
-def metadata_path(
-    root: str | os.PathLike, split: str, *, sample_rate: int = 16000, mode: str = "min"
-) -> Path:
-    """Where LibriMix keeps the metadata CSV of ``split``.
-
-    Args:
-        root: The folder that holds ``wav16k/`` (e.g. ``.../Libri2Mix``).
-        split: One of :data:`SPLITS`.
-        sample_rate: In Hz.
-        mode: ``"min"`` or ``"max"``.
-
-    Returns:
-        ``<root>/wavXk/<mode>/metadata/mixture_<split>_mix_clean.csv``.
-    """
-    folder = Path(root) / wav_folder(sample_rate) / mode / "metadata"
-    return folder / f"mixture_{split}_mix_clean.csv"
-
-
-def source_columns(n_src: int) -> list[str]:
-    """CSV columns of the reference sources: ``source_1_path`` ... ``source_<n_src>_path``."""
-    return [f"source_{k}_path" for k in range(1, n_src + 1)]
-
-
-def _read_metadata(csv_path: Path, n_src: int) -> list[dict[str, str]]:
-    """Rows of a LibriMix metadata CSV, after checking its columns."""
-    try:
-        with open(csv_path, newline="") as f:
-            reader = csv.DictReader(f)
-            columns = reader.fieldnames or []
-            rows = list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise DataError(
-            f"Cannot read the metadata CSV {csv_path} ({error}); re-create it."
-        ) from None
-    expected = ["mixture_ID", "mixture_path", *source_columns(n_src), "length"]
-    missing = [c for c in expected if c not in columns]
-    if missing:
-        raise DataError(
-            f"The metadata CSV {csv_path} lacks the column(s) {', '.join(missing)} "
-            f"(it has {', '.join(columns) or 'none'}); expected {','.join(expected)}."
-        )
-    extra = f"source_{n_src + 1}_path"
-    if extra in columns:
-        raise DataError(
-            f"The metadata CSV {csv_path} has a {extra} column, so its mixtures have more than "
-            f"{n_src} sources; use --n-src {n_src + 1} (Libri3Mix) or the Libri{n_src}Mix folder."
-        )
-    for line, row in enumerate(rows, start=2):
-        if not (row["length"] or "").strip().isdigit():
-            raise DataError(
-                f"The metadata CSV {csv_path} has length {row['length']!r} on line {line}, "
-                f"which is not a whole number of samples; re-create the CSV."
-            )
-    if not rows:
-        raise DataError(f"The metadata CSV {csv_path} lists no mixtures; re-create it.")
-    return rows
 
 
 class LibriMix(torch.utils.data.Dataset):
@@ -175,7 +91,7 @@ class LibriMix(torch.utils.data.Dataset):
                 f"The metadata CSV {self.metadata_path} does not exist; generate the {split!r} "
                 f"split with the LibriMix scripts (or audioslots' synthetic data) first."
             )
-        rows = _read_metadata(self.metadata_path, n_src)
+        rows = read_metadata(self.metadata_path, n_src)
         if max_mixtures is not None:
             if max_mixtures < 1:
                 raise DataError(f"max_mixtures must be at least 1, not {max_mixtures}.")
