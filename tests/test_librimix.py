@@ -9,8 +9,9 @@ import pytest
 import soundfile as sf
 
 from audioslots.data.dataset import LibriMix, metadata_path
+from audioslots.data.mix_librispeech import build_librimix, mix_sources
+from audioslots.data.mixing import LOUDNESS_RANGE_LUFS, MAX_AMPLITUDE
 from audioslots.errors import ConfigError, DataError
-from audioslots.data.mix_librispeech import LOUDNESS_LUFS, MAX_AMP, build_librimix, mix_sources, split_speakers
 
 RATE = 16000
 
@@ -80,12 +81,12 @@ def test_sources_are_at_their_drawn_loudness_unless_rescaled_against_clipping(bu
     meter = pyloudnorm.Meter(RATE)
     gains = pd.read_csv(metadata_path(built, "train-360").with_name("mixture_train-360_gains.csv"))
     targets = gains[["source_1_target_lufs", "source_2_target_lufs"]].to_numpy()
-    assert (targets >= LOUDNESS_LUFS[0]).all() and (targets <= LOUDNESS_LUFS[1]).all()
+    assert (targets >= LOUDNESS_RANGE_LUFS[0]).all() and (targets <= LOUDNESS_RANGE_LUFS[1]).all()
     dataset = LibriMix(built, "train-360")
     checked = 0
     for index in range(len(dataset)):
         example = dataset[index]
-        if example.mixture.abs().max() < MAX_AMP - 1e-3:  # no clipping rescale: loudness as drawn
+        if example.mixture.abs().max() < MAX_AMPLITUDE - 1e-3:  # no clipping rescale: loudness as drawn
             # min mode cuts the normalised utterance, so the loudness of the kept part is close, not equal
             measured = [meter.integrated_loudness(s.double().numpy()) for s in example.sources]
             np.testing.assert_allclose(measured, targets[index], atol=1.5)
@@ -99,7 +100,7 @@ def test_a_clipping_mixture_is_scaled_to_a_peak_of_0_9():
     loud = [_speech_like(rng, 3.5) * 8, _speech_like(rng, 3.5) * 8]
     sources, _ = mix_sources(loud, [-25.0, -25.0], meter)
     longest = max(map(len, loud))
-    assert np.abs(sources.sum(0)).max() <= MAX_AMP + 1e-9
+    assert np.abs(sources.sum(0)).max() <= MAX_AMPLITUDE + 1e-9
     assert sources.shape == (2, min(map(len, loud))) and longest >= sources.shape[1]
 
 
@@ -120,9 +121,16 @@ def test_another_seed_gives_other_mixtures(speech, built, tmp_path):
     assert LibriMix(other, "train-360").mixture_ids != LibriMix(built, "train-360").mixture_ids
 
 
-def test_speaker_split_fractions_must_leave_training_speakers():
+def test_speaker_fractions_that_leave_no_training_speaker_are_refused(speech, tmp_path):
     with pytest.raises(ConfigError, match="fractions"):
-        split_speakers(["1", "2", "3"], 0.5, 0.6, seed=0)
+        build_librimix(speech, tmp_path / "none", dev_fraction=0.5, test_fraction=0.6, progress=False)
+
+
+def test_a_file_with_a_librispeech_name_that_is_not_audio_is_a_data_error_naming_it(tmp_path):
+    bad = tmp_path / "100-7-0000.flac"
+    bad.write_text("not audio")
+    with pytest.raises(DataError, match=str(bad) + " is not a readable audio file"):
+        build_librimix(tmp_path, tmp_path / "out", progress=False)
 
 
 def test_a_folder_without_librispeech_names_is_a_data_error_naming_it(tmp_path):

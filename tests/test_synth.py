@@ -226,6 +226,11 @@ def test_generating_again_into_the_same_folder_does_nothing(tiny_set):
     assert json.loads((tiny_set / "synthetic.json").read_text())["seed"] == 5
 
 
+def test_the_manifest_names_the_generator_as_sets_written_before_the_modules_moved_do(tiny_set):
+    # Folders made by earlier versions say "audioslots.synth"; another name would refuse them.
+    assert json.loads((tiny_set / "synthetic.json").read_text())["generator"] == "audioslots.synth"
+
+
 def test_another_seed_into_an_existing_set_is_a_data_error(tiny_set):
     with pytest.raises(DataError, match="other settings"):
         synthesize_librimix(tiny_set, seed=6, config=TINY, progress=False)

@@ -19,36 +19,44 @@ recursively). The LibriMix recipe, step by step:
    above 0.9, every source is scaled by the same factor so that it peaks at 0.9;
 5. ``min`` mode: every source is cut to the shortest, the mixture is their sum.
 
+Steps 3–5 are the recipe of :mod:`audioslots.data.mixing`, which the synthetic set shares; what
+is LibriSpeech's own here is the BS.1770 meter and step 3's rule for a clipping source.
+
 [choice] LibriMix uses LibriSpeech's own speaker-disjoint subsets as splits; a single folder has
 no such subsets, so its speakers are shared out at random (``dev_speakers``/``test_speakers``
-fractions) and no speaker appears in two splits. The training split is written as ``train-360``,
-the split the paper (and :func:`audioslots.training.loop.train`) trains on. Only 16 kHz is written.
+fractions, :func:`~audioslots.data.mixing.split_speakers`) and no speaker appears in two splits.
+The training split is written as ``train-360``, the split the paper (and
+:func:`audioslots.training.loop.train`) trains on. Only 16 kHz is written.
 Deterministic for a given seed and folder.
 """
 
 from __future__ import annotations
 
-import csv
+import json
 import os
 import re
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from audioslots.audio import read_audio, write_wav
-from audioslots.data.dataset import metadata_path, source_columns
+from audioslots.audio import audio_info, read_audio, write_wav
+from audioslots.data.layout import BUILT_SPLITS, metadata_columns, metadata_path, write_csv
+from audioslots.data.mixing import (
+    MAX_AMPLITUDE,
+    draw_loudness_targets,
+    gain_to_loudness,
+    mix_without_clipping,
+    split_speakers,
+)
 from audioslots.errors import ConfigError, DataError
 
 SAMPLE_RATE = 16_000
 MIN_SECONDS = 3.0  # LibriMix leaves out shorter utterances
-LOUDNESS_LUFS = (-33.0, -25.0)  # LibriMix's MIN_LOUDNESS, MAX_LOUDNESS
-MAX_AMP = 0.9  # LibriMix's peak for a clipping source or mixture
 AUDIO_SUFFIXES = (".flac", ".wav")
-SPLIT_NAMES = ("train-360", "dev", "test")
 _NAME = re.compile(r"^(\d+)-(\d+)-(\d+)$")  # LibriSpeech SPEAKER-CHAPTER-UTTERANCE
+SETTINGS_NAME = "build.json"  # beside the metadata CSVs: the settings of the build there
 
 
 @dataclass(frozen=True)
@@ -61,8 +69,6 @@ class Utterance:
 
 def find_utterances(speech_dir: str | os.PathLike) -> list[Utterance]:
     """Every LibriSpeech-named 16 kHz utterance of at least 3 s under ``speech_dir``, sorted by name."""
-    import soundfile as sf
-
     root = Path(speech_dir)
     if not root.is_dir():
         raise DataError(f"The speech folder {root} does not exist; give a folder of LibriSpeech "
@@ -71,63 +77,42 @@ def find_utterances(speech_dir: str | os.PathLike) -> list[Utterance]:
     for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES):
         if not _NAME.match(path.stem):
             continue
-        try:
-            info = sf.info(str(path))
-        except (sf.SoundFileError, RuntimeError) as error:
-            raise DataError(f"{path} is not a readable audio file ({error}); remove or re-download it.") from None
-        if info.samplerate != SAMPLE_RATE:
-            raise DataError(f"{path} is {info.samplerate} Hz; LibriSpeech is {SAMPLE_RATE} Hz and "
+        rate, frames = audio_info(path)
+        if rate != SAMPLE_RATE:
+            raise DataError(f"{path} is {rate} Hz; LibriSpeech is {SAMPLE_RATE} Hz and "
                             "mix-librispeech writes 16 kHz mixtures only.")
-        if info.frames >= MIN_SECONDS * SAMPLE_RATE:
-            found.append(Utterance(path.stem.split("-")[0], path.stem, path, info.frames))
+        if frames >= MIN_SECONDS * SAMPLE_RATE:
+            found.append(Utterance(path.stem.split("-")[0], path.stem, path, frames))
     if not found:
         raise DataError(f"{root} holds no LibriSpeech-named utterance (SPEAKER-CHAPTER-UTTERANCE.flac "
                         f"or .wav) of at least {MIN_SECONDS:g} s.")
     return found
 
 
-def split_speakers(speakers: list[str], dev_fraction: float, test_fraction: float, seed: int) -> dict[str, list[str]]:
-    """Speaker-disjoint splits: a seeded shuffle of the sorted speakers, cut by fractions."""
-    if not (0 < dev_fraction < 1 and 0 < test_fraction < 1 and dev_fraction + test_fraction < 1):
-        raise ConfigError(f"The dev and test speaker fractions ({dev_fraction}, {test_fraction}) must be "
-                          "positive and sum to less than 1.")
-    order = np.random.default_rng([seed, 0]).permutation(sorted(set(speakers))).tolist()
-    n_test = max(1, round(test_fraction * len(order)))
-    n_dev = max(1, round(dev_fraction * len(order)))
-    return {"test": order[:n_test], "dev": order[n_test:n_test + n_dev], "train-360": order[n_test + n_dev:]}
-
-
-def _loudness_normalise(audio: np.ndarray, meter, target: float, loudness: float | None = None) -> tuple[np.ndarray, float]:
+def _loudness_normalise(audio: np.ndarray, meter, target: float, loudness: float | None = None) -> np.ndarray:
     """LibriMix step 3: to ``target`` LUFS, or to a 0.9 peak if that would clip (``loudness``: measured already)."""
-    import pyloudnorm
-
     loudness = meter.integrated_loudness(audio) if loudness is None else loudness
     if not np.isfinite(loudness):
         raise DataError("silent utterance")  # caught and named by the caller
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pyloudnorm warns when the result clips: handled below
-        out = pyloudnorm.normalize.loudness(audio, loudness, target)
+    out = gain_to_loudness(loudness, target) * audio
     if np.abs(out).max() >= 1:
-        out = audio * MAX_AMP / np.abs(audio).max()
-    return out, loudness
+        out = audio * MAX_AMPLITUDE / np.abs(audio).max()
+    return out
 
 
 def mix_sources(utterances: list[np.ndarray], targets_lufs: list[float], meter,
                 loudness: list[float] | None = None) -> tuple[np.ndarray, list[float]]:
     """LibriMix steps 3–5 for one mixture: ``(n_src, samples)`` sources (``min`` mode) and their gains.
 
-    ``loudness``: the utterances' measured loudness (LUFS), if known; measured otherwise.
+    ``meter``: a ``pyloudnorm.Meter``; ``loudness``: the utterances' measured loudness (LUFS), if
+    known; measured otherwise.
     """
     normalised, gains = [], []
     for k, (audio, target) in enumerate(zip(utterances, targets_lufs)):
-        out, _ = _loudness_normalise(audio, meter, target, None if loudness is None else loudness[k])
+        out = _loudness_normalise(audio, meter, target, None if loudness is None else loudness[k])
         normalised.append(out)
         gains.append(float(np.linalg.norm(out) / np.linalg.norm(audio)))  # both steps are plain scalings
-    longest = max(len(a) for a in normalised)
-    mixture_max = sum(np.pad(a, (0, longest - len(a))) for a in normalised)
-    weight = min(1.0, MAX_AMP / np.abs(mixture_max).max())
-    shortest = min(len(a) for a in normalised)
-    sources = np.stack([a[:shortest] * weight for a in normalised])
+    sources, weight = mix_without_clipping(normalised)
     return sources, [g * weight for g in gains]
 
 
@@ -149,6 +134,49 @@ def _draw_mixtures(utterances: list[Utterance], n_mixtures: int, n_src: int, rng
             seen.add(frozenset(combo))
             chosen.append(combo)
     return chosen  # fewer than asked when the split has fewer distinct combinations
+
+
+class _MeasuredSpeech:
+    """Utterances decoded and measured once each (an utterance is in many mixtures)."""
+
+    def __init__(self, meter):
+        self.meter = meter  # ITU-R BS.1770-4, as LibriMix
+        self._cache: dict[Path, tuple[np.ndarray, float]] = {}
+
+    def __call__(self, utterance: Utterance) -> tuple[np.ndarray, float]:
+        """The utterance as float64 mono ``(samples,)`` and its loudness in LUFS."""
+        if utterance.path not in self._cache:
+            audio = read_audio(utterance.path)[0].mean(0).astype(np.float64)
+            self._cache[utterance.path] = audio, self.meter.integrated_loudness(audio)
+        return self._cache[utterance.path]
+
+
+def _write_split(out: Path, split: str, combos: list[tuple[int, ...]], members: list[Utterance],
+                 speech: _MeasuredSpeech, rng: np.random.Generator, n_src: int, progress: bool) -> None:
+    """Mix, write and list the mixtures ``combos`` (indices into ``members``) of one split."""
+    folder = out / "wav16k" / "min" / split
+    rows, gain_rows = [], []
+    for combo in tqdm(combos, desc=f"mix {split}", disable=not progress):
+        chosen = [members[i] for i in combo]
+        targets = draw_loudness_targets(rng, n_src).tolist()
+        audio, loudness = zip(*(speech(u) for u in chosen))
+        try:
+            sources, gains = mix_sources(list(audio), targets, speech.meter, list(loudness))
+        except DataError:
+            raise DataError(f"One of {', '.join(str(u.path) for u in chosen)} is silent; remove it.") from None
+        mixture_id = "_".join(u.utterance_id for u in chosen)
+        paths = [write_wav(folder / "mix_clean" / f"{mixture_id}.wav", sources.sum(0).astype(np.float32), SAMPLE_RATE)]
+        for k, source in enumerate(sources, start=1):
+            paths.append(write_wav(folder / f"s{k}" / f"{mixture_id}.wav", source.astype(np.float32), SAMPLE_RATE))
+        rows.append([mixture_id, *(str(p.resolve()) for p in paths), sources.shape[1]])
+        gain_rows.append([mixture_id, *(u.speaker for u in chosen), *(f"{t:.3f}" for t in targets),
+                          *(f"{g:.6g}" for g in gains)])
+    csv_path = metadata_path(out, split)
+    write_csv(csv_path, metadata_columns(n_src), rows)
+    write_csv(csv_path.with_name(f"mixture_{split}_gains.csv"),
+              ["mixture_ID", *(f"speaker_{k}" for k in range(1, n_src + 1)),
+               *(f"source_{k}_target_lufs" for k in range(1, n_src + 1)),
+               *(f"source_{k}_gain" for k in range(1, n_src + 1))], gain_rows)
 
 
 def build_librimix(
@@ -174,68 +202,28 @@ def build_librimix(
 
     A folder already holding a complete build with the same settings is left as it is.
     """
+    # pyloudnorm imports scipy.signal (about a second); only this builder needs it.
     import pyloudnorm
 
     if n_src not in (2, 3):
         raise ConfigError(f"--n-src must be 2 or 3, not {n_src}.")
     counts = {"train-360": 1000, "dev": 50, "test": 100, **(mixtures or {})}
-    if set(counts) - set(SPLIT_NAMES) or min(counts.values()) < 1:
-        raise ConfigError(f"Mixture counts must be positive and for the splits {', '.join(SPLIT_NAMES)}: {counts}.")
+    if set(counts) - set(BUILT_SPLITS) or min(counts.values()) < 1:
+        raise ConfigError(f"Mixture counts must be positive and for the splits {', '.join(BUILT_SPLITS)}: {counts}.")
     out = Path(out)
-    import json
-
     settings = {"n_src": n_src, "mixtures": counts, "dev_fraction": dev_fraction, "test_fraction": test_fraction,
                 "seed": seed, "speech_dir": Path(speech_dir).name}
-    stamp = out / "wav16k" / "min" / "metadata" / "build.json"
+    stamp = out / "wav16k" / "min" / "metadata" / SETTINGS_NAME
     if stamp.is_file() and json.loads(stamp.read_text()) == settings:
         return out
 
     utterances = find_utterances(speech_dir)
     splits = split_speakers([u.speaker for u in utterances], dev_fraction, test_fraction, seed)
-    meter = pyloudnorm.Meter(SAMPLE_RATE)  # ITU-R BS.1770-4, as LibriMix
-    cache: dict[Path, tuple[np.ndarray, float]] = {}  # an utterance is in many mixtures: decode and measure it once
-
-    def load(utterance: Utterance) -> tuple[np.ndarray, float]:
-        if utterance.path not in cache:
-            audio = read_audio(utterance.path)[0].mean(0).astype(np.float64)
-            cache[utterance.path] = audio, meter.integrated_loudness(audio)
-        return cache[utterance.path]
-    for split_index, split in enumerate(SPLIT_NAMES):
+    speech = _MeasuredSpeech(pyloudnorm.Meter(SAMPLE_RATE))
+    for split_index, split in enumerate(BUILT_SPLITS):
         members = [u for u in utterances if u.speaker in set(splits[split])]
         rng = np.random.default_rng([seed, 1, split_index])
         combos = _draw_mixtures(members, counts[split], n_src, rng)
-        folder = out / "wav16k" / "min" / split
-        rows, gain_rows = [], []
-        for combo in tqdm(combos, desc=f"mix {split}", disable=not progress):
-            chosen = [members[i] for i in combo]
-            targets = rng.uniform(*LOUDNESS_LUFS, size=n_src).tolist()
-            audio, loudness = zip(*(load(u) for u in chosen))
-            try:
-                sources, gains = mix_sources(list(audio), targets, meter, list(loudness))
-            except DataError:
-                raise DataError(f"One of {', '.join(str(u.path) for u in chosen)} is silent; remove it.") from None
-            mixture_id = "_".join(u.utterance_id for u in chosen)
-            paths = [write_wav(folder / "mix_clean" / f"{mixture_id}.wav", sources.sum(0).astype(np.float32), SAMPLE_RATE)]
-            for k, source in enumerate(sources, start=1):
-                paths.append(write_wav(folder / f"s{k}" / f"{mixture_id}.wav", source.astype(np.float32), SAMPLE_RATE))
-            rows.append([mixture_id, *(str(p.resolve()) for p in paths), sources.shape[1]])
-            gain_rows.append([mixture_id, *(u.speaker for u in chosen), *(f"{t:.3f}" for t in targets),
-                              *(f"{g:.6g}" for g in gains)])
-        csv_path = metadata_path(out, split)
-        csv_path.parent.mkdir(parents=True, exist_ok=True)
-        _write_csv(csv_path, ["mixture_ID", "mixture_path", *source_columns(n_src), "length"], rows)
-        _write_csv(csv_path.with_name(f"mixture_{split}_gains.csv"),
-                   ["mixture_ID", *(f"speaker_{k}" for k in range(1, n_src + 1)),
-                    *(f"source_{k}_target_lufs" for k in range(1, n_src + 1)),
-                    *(f"source_{k}_gain" for k in range(1, n_src + 1))], gain_rows)
+        _write_split(out, split, combos, members, speech, rng, n_src, progress)
     stamp.write_text(json.dumps(settings, indent=2) + "\n")
     return out
-
-
-def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    os.replace(tmp, path)

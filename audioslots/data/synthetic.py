@@ -24,7 +24,6 @@ paths), so :class:`audioslots.data.dataset.LibriMix` reads both.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import math
@@ -40,11 +39,15 @@ from numpy.lib.stride_tricks import sliding_window_view
 from tqdm.auto import tqdm
 
 from audioslots.audio import PCM16_SCALE, to_pcm16, write_wav
-from audioslots.data.dataset import SPLITS, metadata_path, source_columns, wav_folder
+from audioslots.data.layout import SPLITS, metadata_columns, metadata_path, wav_folder, write_csv
+from audioslots.data.mixing import draw_loudness_targets, gain_to_loudness, mix_without_clipping
 from audioslots.errors import ConfigError, DataError
 
 GENERATOR_VERSION = 1  # bump when the audio changes, so old folders are not taken as current
 MANIFEST_NAME = "synthetic.json"
+# The generator's name in every manifest written since version 1: a name, not a module path, so
+# that sets made before a module moved are still recognised as current.
+GENERATOR_NAME = "audioslots.synth"
 
 # Formants F1-F4 (Hz) of ten English vowels, adult male averages (Peterson and Barney 1952,
 # Hillenbrand et al. 1995); speakers scale them by their vocal-tract factor.
@@ -74,11 +77,6 @@ PHRASE_SECONDS = (0.6, 2.2)
 FRICATIVE_SECONDS = (0.04, 0.13)
 FRICATIVE_CENTRE_HZ = (3500.0, 6500.0)
 NOISE_FLOOR_DB = -60.0  # faint recording noise, relative to the utterance's loudness
-
-# LibriMix's loudness normalisation (scripts/create_librimix_from_metadata.py): each source to a
-# random loudness, then everything scaled to a 0.9 peak if any signal would clip.
-SOURCE_LEVEL_DB = (-33.0, -25.0)
-MAX_AMPLITUDE = 0.9
 
 
 @dataclass(frozen=True)
@@ -387,7 +385,13 @@ def loudness_db(waveform: np.ndarray, sample_rate: int) -> float:
 
 
 def mix_sources(rng: np.random.Generator, sources: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Bring each source to a random level and quantise to 16-bit, as LibriMix does.
+    """Bring each source to a random level and quantise to 16-bit, by LibriMix's recipe.
+
+    The levels are measured with :func:`~audioslots.data.voices.loudness_db` (no K-weighting).
+    [choice] One clipping check stands for LibriMix's two (a source at a peak of 1, the mixture
+    above 0.9): everything is scaled to a 0.9 peak once a source or the mixture reaches a peak of
+    1, less a few 16-bit steps so that rounding each source cannot push the integer sum past the
+    int16 range.
 
     Args:
         rng: Source of randomness for the levels.
@@ -397,16 +401,12 @@ def mix_sources(rng: np.random.Generator, sources: np.ndarray, sample_rate: int)
     Returns:
         int16 PCM sources, shape ``(n_src, samples)``; their sum (the mixture) does not clip.
     """
-    targets_db = rng.uniform(*SOURCE_LEVEL_DB, size=len(sources))
+    targets_db = draw_loudness_targets(rng, len(sources))
     levels_db = np.array([loudness_db(s, sample_rate) for s in sources])
-    gains = 10.0 ** ((targets_db - levels_db) / 20.0)
-    scaled = sources * gains[:, None]
-    peak = max(np.abs(scaled).max(), np.abs(scaled.sum(axis=0)).max())
-    # LibriMix rescales at a peak of 1; we stop a few steps short so that rounding each source
-    # to 16 bits cannot push the integer sum past the int16 range.
-    if peak >= 1.0 - (len(sources) + 1) / PCM16_SCALE:
-        scaled *= MAX_AMPLITUDE / peak
-    return to_pcm16(scaled)
+    scaled = sources * gain_to_loudness(levels_db, targets_db)[:, None]
+    clip_at = 1.0 - (len(sources) + 1) / PCM16_SCALE
+    mixed, _ = mix_without_clipping(scaled, clip_at=clip_at, count_source_peaks=True)
+    return to_pcm16(mixed)
 
 
 # --- The data set -------------------------------------------------------------------------------
@@ -541,7 +541,7 @@ def synthesize_mixture(
 
 def _manifest(seed: int, config: SynthConfig) -> dict:
     return {
-        "generator": "audioslots.data.synthetic",
+        "generator": GENERATOR_NAME,
         "version": GENERATOR_VERSION,
         "seed": seed,
         "config": config.to_dict(),
@@ -579,11 +579,7 @@ def _write_split(
         rows.append([mixture_id, *paths, sources.shape[1]])
         progress_bar.update(1)
     csv_path = metadata_path(staging, split, sample_rate=config.sample_rate, mode="min")
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(csv_path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["mixture_ID", "mixture_path", *source_columns(config.n_src), "length"])
-        writer.writerows(rows)
+    write_csv(csv_path, metadata_columns(config.n_src), rows)
 
 
 def synthesize_librimix(
