@@ -1,4 +1,4 @@
-"""Synthetic LibriMix: speech-like sources, LibriMix-style mixing, layout, determinism, reuse."""
+"""Synthetic LibriMix: speech-like voices, LibriMix-style mixing, layout, determinism, reuse."""
 
 import csv
 import dataclasses
@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from audioslots.data import synthetic as synth
+from audioslots.data import voices
 from audioslots.data.dataset import LibriMix, metadata_path
-from audioslots.errors import ConfigError, DataError
 from audioslots.data.synthetic import SynthConfig, synthesize_librimix
+from audioslots.errors import ConfigError, DataError
 
 RATE = 16000
 TINY = SynthConfig(
@@ -28,7 +29,7 @@ def tiny_set(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def speakers():
-    return synth.split_speakers(0, "train-360", 6)
+    return synth.speaker_pool(0, "train-360", 6)
 
 
 def frames_of(x, size, hop):
@@ -62,7 +63,7 @@ def median_f0_hz(x):
 
 def test_harmonic_excitation_equals_the_brute_force_sum_of_cosines():
     f0_hz = np.linspace(100.0, 180.0, 4000)
-    excitation = synth._harmonic_excitation(f0_hz, RATE)
+    excitation = voices._harmonic_excitation(f0_hz, RATE)
     phase = np.cumsum(2 * np.pi * f0_hz / RATE)
     n_harmonics = int(0.95 * (RATE / 2) / 180.0)
     brute = np.cos(np.arange(1, n_harmonics + 1)[:, None] * phase).sum(axis=0)
@@ -71,21 +72,21 @@ def test_harmonic_excitation_equals_the_brute_force_sum_of_cosines():
 
 def test_stft_then_istft_gives_back_the_signal():
     x = np.random.default_rng(0).standard_normal(4000)
-    n_fft, hop = synth._stft_sizes(RATE)
+    n_fft, hop = voices._stft_sizes(RATE)
     n_frames = len(x) // hop + 1
-    spec = synth._stft(x, n_fft, hop, n_frames)
-    np.testing.assert_allclose(synth._istft(spec, n_fft, hop, len(x)), x, atol=1e-10)
+    spec = voices._stft(x, n_fft, hop, n_frames)
+    np.testing.assert_allclose(voices._istft(spec, n_fft, hop, len(x)), x, atol=1e-10)
 
 
 def test_loudness_of_a_sine_is_its_mean_square_in_db_and_ignores_silence():
     t = np.arange(RATE) / RATE
     sine = 0.1 * np.sin(2 * np.pi * 440 * t)
     expected = 20 * np.log10(0.1 / np.sqrt(2))
-    assert synth.loudness_db(sine, RATE) == pytest.approx(expected, abs=0.01)
+    assert voices.loudness_db(sine, RATE) == pytest.approx(expected, abs=0.01)
     # Half silence would lower a plain mean square by 3 dB; only the blocks that straddle the
     # edge of the silence (and pass the gates) still count.
     padded = np.concatenate([sine, np.zeros(RATE)])
-    assert synth.loudness_db(padded, RATE) == pytest.approx(expected, abs=1.0)
+    assert voices.loudness_db(padded, RATE) == pytest.approx(expected, abs=1.0)
 
 
 # --- speech-like sources -----------------------------------------------------------------------
@@ -95,7 +96,7 @@ def test_voiced_sound_has_harmonic_peaks_at_multiples_of_f0(speakers):
     monotone = dataclasses.replace(
         speakers[0], f0_hz=120.0, f0_range_semitones=0.0, fricative_rate=0.0
     )
-    x = synth.synthesize_source(np.random.default_rng(0), monotone, 2.0, RATE)
+    x = voices.synthesize_source(np.random.default_rng(0), monotone, 2.0, RATE)
     spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
     freqs_hz = np.fft.rfftfreq(len(x), 1 / RATE)
     at = lambda hz: spectrum[np.argmin(np.abs(freqs_hz - hz))]  # noqa: E731
@@ -108,14 +109,14 @@ def test_voiced_sound_has_harmonic_peaks_at_multiples_of_f0(speakers):
 def test_pitch_lies_in_the_male_and_female_ranges(speakers):
     for speaker in speakers[:4]:
         quiet = dataclasses.replace(speaker, fricative_rate=0.0)
-        f0_hz = median_f0_hz(synth.synthesize_source(np.random.default_rng(1), quiet, 3.0, RATE))
+        f0_hz = median_f0_hz(voices.synthesize_source(np.random.default_rng(1), quiet, 3.0, RATE))
         low, high = (85, 155) if speaker.sex == "male" else (165, 255)
         assert low <= f0_hz <= high, (speaker, f0_hz)
 
 
 def test_fricatives_are_bursts_of_energy_above_3_khz(speakers):
     hissy = dataclasses.replace(speakers[1], fricative_rate=1.0)
-    x = synth.synthesize_source(np.random.default_rng(2), hissy, 3.0, RATE)
+    x = voices.synthesize_source(np.random.default_rng(2), hissy, 3.0, RATE)
     fractions = high_band_fractions(x)
     assert fractions.max() > 0.9  # frames dominated by the band above 3 kHz exist...
     assert 0.05 < (fractions > 0.5).mean() < 0.5  # ...but they are short, between vowels
@@ -123,14 +124,14 @@ def test_fricatives_are_bursts_of_energy_above_3_khz(speakers):
 
 def test_without_fricatives_little_energy_is_above_3_khz(speakers):
     voiced = dataclasses.replace(speakers[1], fricative_rate=0.0)
-    x = synth.synthesize_source(np.random.default_rng(2), voiced, 3.0, RATE)
+    x = voices.synthesize_source(np.random.default_rng(2), voiced, 3.0, RATE)
     fractions = high_band_fractions(x)
     assert fractions.max() < 0.1
 
 
 def test_utterances_contain_pauses(speakers):
     for seed, speaker in enumerate(speakers):
-        x = synth.synthesize_source(np.random.default_rng(seed), speaker, 4.0, RATE)
+        x = voices.synthesize_source(np.random.default_rng(seed), speaker, 4.0, RATE)
         level_db = 10 * np.log10((frames_of(x, 160, 160) ** 2).mean(axis=1) + 1e-20)
         silent = level_db < level_db.max() - 40
         longest, run = 0, 0
@@ -141,7 +142,7 @@ def test_utterances_contain_pauses(speakers):
 
 
 def test_speaker_pools_are_disjoint_between_splits_and_half_female():
-    pools = {split: synth.split_speakers(0, split, 10) for split in ("train-360", "dev", "test")}
+    pools = {split: synth.speaker_pool(0, split, 10) for split in ("train-360", "dev", "test")}
     ids = [s.speaker_id for pool in pools.values() for s in pool]
     assert len(set(ids)) == len(ids)
     assert all(sum(s.sex == "female" for s in pool) == 5 for pool in pools.values())
@@ -151,7 +152,7 @@ def test_speaker_pools_are_disjoint_between_splits_and_half_female():
 
 
 def test_each_mixture_has_one_male_and_one_female_in_random_order():
-    pool = synth.split_speakers(0, "dev", 6)
+    pool = synth.speaker_pool(0, "dev", 6)
     sex = {s.speaker_id: s.sex for s in pool}
     orders = set()
     for index in range(12):
@@ -165,10 +166,10 @@ def test_each_mixture_has_one_male_and_one_female_in_random_order():
 def test_sources_get_levels_in_the_librimix_range(speakers):
     rng = np.random.default_rng(0)
     for index in range(5):
-        sources = np.stack([synth.synthesize_source(rng, s, 2.0, RATE) for s in speakers[:2]])
+        sources = np.stack([voices.synthesize_source(rng, s, 2.0, RATE) for s in speakers[:2]])
         mixed = synth.mix_sources(rng, sources, RATE) / 32768.0
         for source in mixed:
-            assert -33.05 <= synth.loudness_db(source, RATE) <= -24.95
+            assert -33.05 <= voices.loudness_db(source, RATE) <= -24.95
 
 
 def test_mixing_scales_everything_to_a_0_9_peak_when_it_would_clip():
@@ -178,12 +179,12 @@ def test_mixing_scales_everything_to_a_0_9_peak_when_it_would_clip():
     mixed = synth.mix_sources(rng, sources, RATE).astype(np.int64)
     peak = max(np.abs(mixed).max(), np.abs(mixed.sum(axis=0)).max())
     assert peak == pytest.approx(0.9 * 32768, abs=1)
-    levels = [synth.loudness_db(s / 32768.0, RATE) for s in mixed]
+    levels = [voices.loudness_db(s / 32768.0, RATE) for s in mixed]
     assert levels[0] < -33  # scaled down below the drawn level, together with source 2
 
 
 def test_same_seed_same_audio_and_another_seed_other_audio():
-    pool = synth.split_speakers(0, "test", 4)
+    pool = synth.speaker_pool(0, "test", 4)
     first = synth.synthesize_mixture(7, "test", 3, pool, 0.5, RATE)
     again = synth.synthesize_mixture(7, "test", 3, pool, 0.5, RATE)
     other = synth.synthesize_mixture(8, "test", 3, pool, 0.5, RATE)
