@@ -8,11 +8,14 @@ A run folder (``results/cpu`` for the reference CPU run) ends up holding::
     metrics/<system>_<chunk>.csv          per-mixture SI-SNR / SI-SNRi (tidy, see audioslots.evaluation.scores)
     table1.csv                            the summary of Table 1
     notebooks/                            the executed notebooks the book renders
+
+The networks, their folders, their metric files and their rows of Table 1 are named in :mod:`audioslots.runs`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import multiprocessing
 import os
 import time
@@ -23,41 +26,22 @@ import numpy as np
 import pandas as pd
 import torch
 
-from audioslots import convtasnet
-
-from audioslots.reporting import provenance
 from audioslots.config import Preset, get_preset, replace
+from audioslots.convtasnet import WHOLE
 from audioslots.data.dataset import LibriMix
-from audioslots.evaluation.scores import check_finite, evaluate, evaluate_checkpoint, table1
 from audioslots.data.mix_librispeech import build_librimix
 from audioslots.data.synthetic import SynthConfig, synthesize_librimix
+from audioslots.evaluation.scores import evaluate, evaluate_checkpoint, load_metrics, table1
+from audioslots.reporting import provenance
+from audioslots.runs import PAPER_FRAMING, RUNS, metrics_stem, run_name_of
 from audioslots.training import TrainResult, load_model, resolve_device, train, training_crops
 
 SYNTHETIC_ROOT = Path("data/synthetic/Libri2Mix")
 #: The vendored real speech (251 LibriSpeech speakers, CC BY 4.0) and the mini Libri2Mix built from it.
 SPEECH_DIR = Path("data/librispeech-mini")
 REAL_ROOT = Path("data/real/Libri2Mix")
-#: ``data_root`` values of the notebooks that name an embedded data set rather than a folder.
-EMBEDDED = {"": "real", "real": "real", "synthetic": "synthetic"}
-
-#: Run name → (model kind, chunk seconds) of each network that Table 1 needs trained. Conv-TasNet, a
-#: peer not in the paper, separates whole mixtures (``WHOLE``) and trains on its own crops.
-RUNS = {
-    "audioslots_0.5s": ("audioslots", 0.5),
-    "autoencoder_0.5s": ("autoencoder", 0.5),
-    "audioslots_1s": ("audioslots", 1.0),
-    "convtasnet": ("convtasnet", convtasnet.WHOLE),
-}
-#: (system, chunk seconds) → row label of Table 1, in the paper's order.
-ROWS = {
-    ("Oracle", 0.5): "Oracle",
-    ("Autoencoder", 0.5): "Autoencoder",
-    ("AudioSlots", 0.5): "AudioSlots",
-    ("Oracle", 1.0): "Oracle (1 s)",
-    ("AudioSlots", 1.0): "AudioSlots (1 s)",
-    ("ConvTasNet", convtasnet.WHOLE): "Conv-TasNet (not in the paper; same data, same training budget)",
-    ("ConvTasNet", 0.5): "Conv-TasNet (0.5 s chunks; not in the paper)",
-}
+#: ``data_root`` values of the notebooks that name an embedded data set rather than a folder → that data set.
+EMBEDDED_DATA_SETS = {"": "real", "real": "real", "synthetic": "synthetic"}
 
 
 def prepare_data(data_root: str | Path = "", seed: int = 0, synthetic_root: str | Path = SYNTHETIC_ROOT,
@@ -69,7 +53,7 @@ def prepare_data(data_root: str | Path = "", seed: int = 0, synthetic_root: str 
     (:mod:`audioslots.data.mix_librispeech`). ``"synthetic"`` means the embedded speech-like synthetic set,
     generated (once) into ``synthetic_root``. Anything else is a LibriMix folder, read as is.
     """
-    kind = EMBEDDED.get(str(data_root))
+    kind = EMBEDDED_DATA_SETS.get(str(data_root))
     if kind is None:
         root = Path(data_root)
         LibriMix(root, "test")  # fails early, with a clear sentence, if the folder is not LibriMix
@@ -80,8 +64,6 @@ def prepare_data(data_root: str | Path = "", seed: int = 0, synthetic_root: str 
                       "config": SynthConfig().to_dict()}
     root = build_librimix(SPEECH_DIR, real_root, seed=seed, progress=progress)
     settings = (Path(root) / "wav16k" / "min" / "metadata" / "build.json").read_text()
-    import json
-
     return root, {"source": "real", "seed": seed, "root": str(Path(root).resolve()), "speech": str(SPEECH_DIR),
                   "config": json.loads(settings)}
 
@@ -98,7 +80,7 @@ def resolve_preset(name: str, seed: int = 0, steps: int | None = None) -> Preset
 
 def train_run(name: str, preset: Preset, data_root: str | Path, run_dir: str | Path, *,
               device: str = "auto", data_info: dict | None = None, progress: bool = True) -> TrainResult:
-    """Train (or resume, or find finished) one of :data:`RUNS` into ``run_dir/name``."""
+    """Train (or resume, or find finished) one of :data:`~audioslots.runs.RUNS` into ``run_dir/name``."""
     result, seconds, where = _train_one(name, preset, data_root, run_dir, device, progress)
     _record_training(name, preset, run_dir, result, seconds, where, data_info, data_root)
     return result
@@ -120,7 +102,7 @@ def curve_steps(total_steps: int, points: int = CURVE_POINTS, first: int = 100) 
 def train_runs(names: list[str] | tuple[str, ...], preset: Preset, data_root: str | Path, run_dir: str | Path, *,
                device: str = "auto", data_info: dict | None = None, progress: bool = True,
                jobs: int | None = None) -> dict[str, TrainResult]:
-    """Train several of :data:`RUNS`, side by side in separate processes when on the CPU.
+    """Train several of :data:`~audioslots.runs.RUNS`, side by side in separate processes when on the CPU.
 
     [choice] On a CPU, small networks use several threads poorly: one single-threaded training
     process per run keeps the cores busier than the runs one after another with every thread.
@@ -168,10 +150,10 @@ def train_runs(names: list[str] | tuple[str, ...], preset: Preset, data_root: st
 
 
 def run_preset(preset: Preset, name: str) -> Preset:
-    """The preset that run ``name`` of :data:`RUNS` trains with: its chunk length (a whole-mixture
+    """The preset that run ``name`` of :data:`~audioslots.runs.RUNS` trains with: its chunk length (a whole-mixture
     network keeps the preset's features; its crops are its own, see :func:`audioslots.training.loop.training_crops`)."""
-    chunk_seconds = RUNS[name][1]
-    return replace(preset, chunk_seconds=None if chunk_seconds == convtasnet.WHOLE else chunk_seconds)
+    chunk_seconds = RUNS[name].chunk_seconds
+    return replace(preset, chunk_seconds=None if chunk_seconds == WHOLE else chunk_seconds)
 
 
 def _train_one(name: str, preset: Preset, data_root: str | Path, run_dir: str | Path, device: str,
@@ -183,7 +165,7 @@ def _train_one(name: str, preset: Preset, data_root: str | Path, run_dir: str | 
     """
     if threads is not None:
         torch.set_num_threads(threads)
-    kind = RUNS[name][0]
+    kind = RUNS[name].network
     start = time.perf_counter()
     result = train(run_preset(preset, name), data_root, Path(run_dir) / name, kind=kind, device=device,
                    progress=progress)
@@ -193,7 +175,7 @@ def _train_one(name: str, preset: Preset, data_root: str | Path, run_dir: str | 
 def _record_training(name: str, preset: Preset, run_dir: str | Path, result: TrainResult, seconds: float,
                      device_name: str, data_info: dict | None, data_root: str | Path) -> None:
     """The run's ``train:<name>`` section of ``provenance.json`` (written by this process only)."""
-    kind = RUNS[name][0]
+    kind = RUNS[name].network
     preset = run_preset(preset, name)
     provenance.record(run_dir, f"train:{name}", {
         "preset": dataclasses.asdict(preset), "model_kind": kind, "data": data_info or {"root": str(data_root)},
@@ -212,31 +194,16 @@ def training_compute(flop_per_step: int | None, steps: int) -> dict:
     return {"flop_per_step": flop_per_step, "train_flop": flop_per_step * steps}
 
 
-#: The STFT framing of the paper's rows (``FeatureConfig.framing`` of the presets).
-PAPER_FRAMING = get_preset("paper").features.framing
-
-
-def metrics_stem(system: str, chunk_seconds: float, framing: str | None = None, chunk_overlap: float = 0.0) -> str:
-    """File stem of a system's metrics: ``oracle_0.5s``, ``oracle_0.5s_centred``, ``audioslots_0.5s_overlap50``,
-    ``convtasnet`` (whole mixtures)."""
-    stem = system.lower() if chunk_seconds == convtasnet.WHOLE else f"{system.lower()}_{chunk_seconds:g}s"
-    if framing not in (None, PAPER_FRAMING):
-        stem += f"_{framing}"
-    if chunk_overlap:
-        stem += f"_overlap{round(100 * chunk_overlap)}"
-    return stem
-
-
 def evaluate_runs(systems: list[tuple], data_root: str | Path, run_dir: str | Path, *,
                   split: str = "test", device: str = "auto", orders: tuple[str, ...] = ("oracle", "continuity"),
                   data_info: dict | None = None, progress: bool = True) -> pd.DataFrame:
-    """Score systems on ``split`` and write ``run_dir/metrics/<stem>.csv`` for each (see :func:`metrics_stem`).
+    """Score systems on ``split`` and write ``run_dir/metrics/<stem>.csv`` for each (see :func:`audioslots.runs.metrics_stem`).
 
     Args:
         systems: ``(system, chunk_seconds[, framing[, chunk_overlap]])`` tuples, e.g.
             ``[("Oracle", 0.5), ("Oracle", 0.5, "centred"), ("AudioSlots", 0.5, None, 0.5)]``;
             ``framing`` ``None`` is the preset's (``pad-end``). Trained systems are read from the
-            checkpoints of :data:`RUNS` in ``run_dir``; ``("ConvTasNet", WHOLE)`` scores the peer on
+            checkpoints of :data:`~audioslots.runs.RUNS` in ``run_dir``; ``("ConvTasNet", WHOLE)`` scores the peer on
             whole mixtures, ``("ConvTasNet", 0.5)`` the same network on 0.5 s chunks.
         device: where the networks run (``auto``: CUDA when available).
         orders: slot orders scored for AudioSlots (``oracle`` as the paper, ``continuity`` without ground truth).
@@ -259,7 +226,7 @@ def evaluate_runs(systems: list[tuple], data_root: str | Path, run_dir: str | Pa
                                            sample_rate=dataset.sample_rate, framing=framing or PAPER_FRAMING)
             metrics = evaluate("Oracle", dataset, features, chunk_overlap=chunk_overlap, progress=progress)
         else:
-            checkpoint = run_dir / network_of(system, chunk_seconds) / "checkpoint.pt"
+            checkpoint = run_dir / run_name_of(system, chunk_seconds) / "checkpoint.pt"
             peer_chunk = (chunk_seconds or None) if system == "ConvTasNet" else None  # None: whole mixtures
             metrics = evaluate_checkpoint(checkpoint, dataset, orders=orders if system == "AudioSlots" else ("oracle",),
                                           framing=framing, chunk_overlap=chunk_overlap, chunk_seconds=peer_chunk,
@@ -277,41 +244,6 @@ def evaluate_runs(systems: list[tuple], data_root: str | Path, run_dir: str | Pa
     return pd.concat(frames, ignore_index=True)
 
 
-def row_label(system: str, chunk_seconds: float, framing: str = PAPER_FRAMING, chunk_overlap: float = 0.0,
-              order: str = "oracle") -> str:
-    """The row of Table 1: the paper's name (``Oracle (1 s)``), plus what differs from the paper's setting."""
-    label = ROWS.get((system, float(chunk_seconds)), f"{system} ({float(chunk_seconds):g} s)")
-    if framing not in (PAPER_FRAMING, convtasnet.NO_FRAMING):
-        label += f" ({framing} STFT)"
-    if chunk_overlap:
-        label += f" ({round(100 * chunk_overlap)} % overlap)"
-    if order == "continuity":
-        label += " (no oracle order)"
-    return label
-
-
-def load_metrics(run_dir: str | Path) -> pd.DataFrame:
-    """All per-mixture metrics of a run, with a ``label`` column naming the row of Table 1."""
-    files = sorted((Path(run_dir) / "metrics").glob("*.csv"))
-    metrics = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
-    check_finite(metrics)
-    if "framing" not in metrics:  # runs from before the framing option: centred, no overlap
-        metrics["framing"], metrics["chunk_overlap"] = "centred", 0.0
-    metrics["label"] = [row_label(*row) for row in zip(metrics["system"], metrics["chunk_seconds"], metrics["framing"],
-                                                       metrics["chunk_overlap"], metrics["order"])]
-    return metrics
-
-
-def network_of(system: str, chunk_seconds: float) -> str | None:
-    """The run of :data:`RUNS` whose network a system's rows score (``None`` for the oracle, which trains none).
-
-    Conv-TasNet's rows at any chunk length score its one whole-mixture network.
-    """
-    if system == "Oracle":
-        return None
-    return metrics_stem(system, convtasnet.WHOLE if system == "ConvTasNet" else chunk_seconds)
-
-
 def write_table1(run_dir: str | Path) -> pd.DataFrame:
     """Summarise the run's metrics into ``run_dir/table1.csv`` (see :func:`audioslots.evaluation.scores.table1`).
 
@@ -323,8 +255,8 @@ def write_table1(run_dir: str | Path) -> pd.DataFrame:
     record = provenance.load(run_dir)
 
     def train_flop(system: str, chunk_seconds: float) -> int | None:
-        network = network_of(system, chunk_seconds)
-        return 0 if network is None else record.get(f"train:{network}", {}).get("train_flop")
+        run_name = run_name_of(system, chunk_seconds)
+        return 0 if run_name is None else record.get(f"train:{run_name}", {}).get("train_flop")
 
     rows = metrics[["label", "system", "chunk_seconds"]].drop_duplicates("label").itertuples(index=False)
     by_label = {label: train_flop(system, chunk_seconds) for label, system, chunk_seconds in rows}

@@ -23,10 +23,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from audioslots.reporting import provenance
 from audioslots.config import replace
-from audioslots.evaluation.scores import SYSTEMS
-from audioslots.pipeline import RUNS, curve_steps, evaluate_runs, prepare_data, resolve_preset, train_runs, write_table1
+from audioslots.pipeline import curve_steps, evaluate_runs, prepare_data, resolve_preset, train_runs, write_table1
+from audioslots.reporting import provenance
+from audioslots.runs import RUNS
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -55,9 +55,7 @@ def main(argv=None) -> int:
     for name, result in train_runs(args.networks, preset, data_root, args.run_dir, device=args.device,
                                    data_info=data_info, progress=False).items():
         print(f"{name}: {result.step} steps, final loss {result.final_loss:.4f}", flush=True)
-    # A network's system is the one whose name is its model kind (the rule evaluate_checkpoint applies).
-    systems = [("Oracle", 0.5)] + [(next(s for s in SYSTEMS if s.lower() == RUNS[name][0]), RUNS[name][1])
-                                   for name in args.networks]
+    systems = [("Oracle", 0.5)] + [(RUNS[name].system, RUNS[name].chunk_seconds) for name in args.networks]
     evaluate_runs(systems, data_root, args.run_dir, device=args.device, data_info=data_info, progress=False)
     print(write_table1(args.run_dir).to_string(index=False), flush=True)
     return 0

@@ -21,11 +21,10 @@ import json
 import sys
 from pathlib import Path
 
-from audioslots.reporting import provenance
-from audioslots.evaluation.scores import SYSTEMS
-from audioslots.pipeline import (RUNS, evaluate_runs, prepare_data, resolve_preset, train_runs,
-                                  write_table1)
 from audioslots.config import replace
+from audioslots.pipeline import evaluate_runs, prepare_data, resolve_preset, train_runs, write_table1
+from audioslots.reporting import provenance
+from audioslots.runs import RUNS
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -65,9 +64,7 @@ def main(argv=None) -> int:
     for name, result in train_runs(args.runs, preset, data_root, args.run_dir, device=args.device,
                                    data_info=data_info, progress=False).items():
         print(f"{name}: {result.step} steps in {result.seconds:.0f} s, final loss {result.final_loss:.4f}", flush=True)
-    # A network's system is the one whose name is its model kind (the rule evaluate_checkpoint applies).
-    systems = [("Oracle", 0.5)] + [(next(s for s in SYSTEMS if s.lower() == RUNS[name][0]), RUNS[name][1])
-                                   for name in args.runs]
+    systems = [("Oracle", 0.5)] + [(RUNS[name].system, RUNS[name].chunk_seconds) for name in args.runs]
     evaluate_runs(systems, data_root, args.run_dir, device=args.device, data_info=data_info, progress=False)
     table = write_table1(args.run_dir)
     print(table.to_string(index=False), flush=True)

@@ -15,11 +15,12 @@ from audioslots import convtasnet
 from audioslots.cli import main
 from audioslots.config import get_preset, replace
 from audioslots.data.dataset import LibriMix
-from audioslots.evaluation.scores import evaluate_checkpoint
+from audioslots.evaluation.scores import evaluate_checkpoint, load_metrics
 from audioslots.features import chunk
 from audioslots.loss import matched_neg_si_snr
-from audioslots.reporting.report import table1_beside_paper
-from audioslots.pipeline import ROWS, evaluate_runs, load_metrics, train_runs, write_table1
+from audioslots.pipeline import evaluate_runs, train_runs, write_table1
+from audioslots.reporting.tables import table1_beside_paper
+from audioslots.runs import ROWS
 from audioslots.training import count_run_flops, load_checkpoint, load_model, train, training_crops
 
 TINY = get_preset("tiny")

@@ -11,12 +11,14 @@ import pytest
 import torch
 from matplotlib.patches import Rectangle
 
-from audioslots.reporting import plots
-from audioslots.config import FeatureConfig
+from audioslots.config import FeatureConfig, get_preset
 from audioslots.data.dataset import LibriMix
 from audioslots.errors import ConfigError, DataError
 from audioslots.evaluation.scores import METRIC_COLUMNS
-from audioslots.features import spectrogram, stft
+from audioslots.features import stft
+from audioslots.reporting import plots
+from audioslots.reporting.figure2 import reconstruction_by_band
+from audioslots.reporting.inspection import architecture_shapes
 
 FEATURES = FeatureConfig()
 ESTIMATE_KEYS = ("ground_truth", "autoencoder", "audioslots")
@@ -302,7 +304,7 @@ def test_plots_leave_pyplot_and_global_style_untouched():
 
 
 def test_figure2_draws_no_band_outline_unless_asked():
-    """Where detail is lost is measured (report.reconstruction_by_band), not drawn as a fact."""
+    """Where detail is lost is measured (figure2.reconstruction_by_band), not drawn as a fact."""
     fig = plots.figure2(figure2_columns(n_examples=1, n_src=1), FEATURES.sample_rate, FEATURES.hop_samples)
     assert not [p for ax in image_axes(fig) for p in ax.patches if isinstance(p, Rectangle)]
 
@@ -317,9 +319,6 @@ def test_figure2_panels_are_large_enough_to_read_on_a_laptop():
 
 
 def test_architecture_draws_one_box_per_stage_with_its_traced_shape():
-    from audioslots.config import get_preset
-    from audioslots.reporting.report import architecture_shapes
-
     preset = get_preset("tiny")
     shapes = architecture_shapes(preset.model, preset.features)
     fig = plots.architecture(shapes)
@@ -339,8 +338,6 @@ def test_architecture_rejects_no_stages():
 
 
 def test_reconstruction_by_band_is_zero_for_a_perfect_estimate_and_grows_where_the_estimate_is_off():
-    from audioslots.reporting.report import reconstruction_by_band
-
     column = figure2_columns(n_examples=1, n_src=2)[0]
     truth = np.asarray(column["ground_truth"])
     off = truth.copy()

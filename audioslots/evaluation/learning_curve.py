@@ -20,11 +20,13 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from audioslots.reporting import provenance
+from audioslots.config import get_preset, replace
 from audioslots.data.dataset import LibriMix
 from audioslots.errors import CheckpointError, DataError
 from audioslots.evaluation.scores import confidence_interval, evaluate_checkpoint
 from audioslots.flops import affine_in_batch, read_flops
+from audioslots.reporting import provenance
+from audioslots.runs import RUNS, row_label, run_name_of
 from audioslots.training import RunFiles, count_run_flops, load_checkpoint, preset_from_dict, run_config
 
 #: The file name :func:`score_checkpoints` is meant to write beside a run folder's ``table1.csv``.
@@ -146,7 +148,6 @@ def read_curves(paths: list[str | Path]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
 
 
-
 #: Columns of :func:`compute_points`: one point per Table-1 row (``row``) × mask × network and step.
 POINT_COLUMNS = ["row", "mask", "train_flop", "si_snri", "si_snri_ci", "run", "step", "final"]
 
@@ -162,8 +163,6 @@ def compute_points(results: str | Path = "results") -> pd.DataFrame:
     Returns:
         :data:`POINT_COLUMNS`, ``si_snri_ci`` empty for the final networks (``table1.csv`` has no CI).
     """
-    from audioslots.pipeline import network_of, row_label
-
     frames = []
     for path in sorted(Path(results).glob("*/table1.csv")):
         table = pd.read_csv(path)
@@ -175,7 +174,7 @@ def compute_points(results: str | Path = "results") -> pd.DataFrame:
         frames.append(pd.DataFrame({
             "row": table["label"], "mask": table["mask"], "train_flop": table["train_flop"],
             "si_snri": table["si_snri"], "si_snri_ci": float("nan"),
-            "run": [f"{path.parent.name}/{network_of(s, c)}" for s, c in zip(table["system"], table["chunk_seconds"])],
+            "run": [f"{path.parent.name}/{run_name_of(s, c)}" for s, c in zip(table["system"], table["chunk_seconds"])],
             "step": float("nan"), "final": True}))
     for path in sorted(Path(results).glob(f"*/{LEARNING_CURVE}")):
         curve = pd.read_csv(path)
@@ -199,21 +198,16 @@ def paper_compute(paper_csv: str | Path, preset_name: str = "paper", probes: tup
         Columns ``paper_row``, ``model_kind``, ``chunk_seconds``, ``steps``, ``batch_size``,
         ``flop_per_step``, ``train_flop``.
     """
-    from audioslots.config import get_preset, replace
-    from audioslots.evaluation.scores import SYSTEMS
-    from audioslots.pipeline import RUNS, row_label
-
     paper_rows = set(pd.read_csv(paper_csv)["paper_row"])
     rows = []
-    for kind, chunk_seconds in RUNS.values():
-        system = next((s for s in SYSTEMS if s.lower() == kind), None)
-        if system is None or row_label(system, chunk_seconds) not in paper_rows:
+    for run in RUNS.values():
+        if run.row not in paper_rows:
             continue
-        preset = replace(get_preset(preset_name), chunk_seconds=chunk_seconds)
-        batch = preset.train.batch_for(chunk_seconds)
-        config = run_config(preset, kind, {"n_src": 2})
+        preset = replace(get_preset(preset_name), chunk_seconds=run.chunk_seconds)
+        batch = preset.train.batch_for(run.chunk_seconds)
+        config = run_config(preset, run.network, {"n_src": 2})
         flop = affine_in_batch(lambda b: count_run_flops(config, b), batch, probes)
-        rows.append({"paper_row": row_label(system, chunk_seconds), "model_kind": kind, "chunk_seconds": chunk_seconds,
+        rows.append({"paper_row": run.row, "model_kind": run.network, "chunk_seconds": run.chunk_seconds,
                      "steps": preset.train.steps, "batch_size": batch, "flop_per_step": flop,
                      "train_flop": flop * preset.train.steps})
     return pd.DataFrame(rows)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from scipy import stats
 from tqdm.auto import tqdm
 
 from audioslots import convtasnet
@@ -26,11 +27,10 @@ from audioslots.errors import ConfigError, DataError
 from audioslots.features import chunk, chunk_hop, decompress
 from audioslots.masks import MASKS
 from audioslots.metrics import si_snri
+from audioslots.runs import NO_ORACLE_ORDER, SYSTEMS, row_label, system_of
 from audioslots.separate import masked_sources, oracle_estimates, order_slots, predict
 from audioslots.training import load_model
 
-#: The systems of Table 1, then the peer; ``system.lower()`` is the model kind of a trained one.
-SYSTEMS = ("Oracle", "Autoencoder", "AudioSlots", "ConvTasNet")
 METRIC_COLUMNS = ["mixture_id", "system", "order", "chunk_seconds", "framing", "chunk_overlap", "mask",
                   "si_snr", "si_snri", "n_src"]
 TABLE1_COLUMNS = ["system", "chunk_seconds", "framing", "chunk_overlap", "mask", "si_snr", "si_snri", "n_mixtures"]
@@ -148,6 +148,19 @@ def check_finite(metrics: pd.DataFrame) -> None:
                         "(silent or corrupt audio) — no mean is taken over a partial set.")
 
 
+def load_metrics(run_dir: str | Path) -> pd.DataFrame:
+    """All per-mixture metrics of a run (``run_dir/metrics/*.csv``), with a ``label`` column naming the
+    row of Table 1 (:func:`audioslots.runs.row_label`)."""
+    files = sorted((Path(run_dir) / "metrics").glob("*.csv"))
+    metrics = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+    check_finite(metrics)
+    if "framing" not in metrics:  # runs from before the framing option: centred, no overlap
+        metrics["framing"], metrics["chunk_overlap"] = "centred", 0.0
+    metrics["label"] = [row_label(*row) for row in zip(metrics["system"], metrics["chunk_seconds"], metrics["framing"],
+                                                       metrics["chunk_overlap"], metrics["order"])]
+    return metrics
+
+
 def evaluate_checkpoint(
     checkpoint: str | Path,
     dataset: LibriMix,
@@ -167,7 +180,7 @@ def evaluate_checkpoint(
     of it (an AudioSlots checkpoint fixes its own chunk length).
     """
     model, config = load_model(checkpoint, device)
-    system = next(s for s in SYSTEMS if s.lower() == config["model_kind"])
+    system = system_of(config["model_kind"])
     features = features_from_dict(config["preset"]["features"])
     if framing is not None:
         features = dataclasses.replace(features, framing=framing)
@@ -183,10 +196,6 @@ def evaluate_checkpoint(
         )
     return evaluate(system, dataset, features, model=model, power=power, orders=orders,
                     chunk_overlap=chunk_overlap, progress=progress)
-
-
-def oracle_features(features: FeatureConfig, chunk_seconds: float) -> FeatureConfig:
-    return dataclasses.replace(features, chunk_seconds=chunk_seconds)
 
 
 def _keys(metrics: pd.DataFrame) -> list[str]:
@@ -210,14 +219,12 @@ def table1(metrics: pd.DataFrame) -> pd.DataFrame:
     )
     # The paper's rows use oracle stitching; ground-truth-free stitching gets its own label.
     free = summary["order"] == "continuity"
-    summary.loc[free, "system"] = summary.loc[free, "system"] + " (no oracle order)"
+    summary.loc[free, "system"] = summary.loc[free, "system"] + NO_ORACLE_ORDER
     return summary[[c for c in ("label", "data") if c in summary] + TABLE1_COLUMNS]
 
 
 def confidence_interval(values: np.ndarray, level: float = 0.95) -> float:
     """Half-width of the Student-t confidence interval of the mean."""
-    from scipy import stats
-
     values = np.asarray(values, dtype=float)
     if len(values) < 2:
         return float("nan")

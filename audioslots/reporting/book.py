@@ -10,7 +10,7 @@ The notebooks are executed by papermill (``make reproduce``); the book only rend
   with a banner naming the commit that produced the run), its ``table1.csv``, metrics and
   provenance, and three generated MyST pages that the book includes: the banner
   (``banner.md``), the paper's claims with a verdict each (``status.md``, from
-  :func:`audioslots.reporting.report.claims`) and Table 1 of every committed run (``all_runs.md``).
+  :func:`audioslots.reporting.claims.claims`) and Table 1 of every committed run (``all_runs.md``).
 
 ``make book RUN=results/paper`` stages that run and builds the book; ``python -m audioslots.reporting.book
 --help`` is the same from the shell. ``book/run/`` is generated (it ignores itself in git).
@@ -30,15 +30,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from audioslots.reporting import plots
-
-from audioslots.reporting import provenance
-from audioslots.evaluation.learning_curve import compute_points
 from audioslots.config import get_preset
+from audioslots.evaluation.learning_curve import compute_points
+from audioslots.evaluation.scores import load_metrics
 from audioslots.model import count_parameters
-from audioslots.reporting.report import (PAPER_TRAINING_DATA, claims, ours, paper_training_flop, table1_of_runs,
-                               trained_networks)
-from audioslots.pipeline import RUNS, load_metrics
+from audioslots.reporting import plots, provenance
+from audioslots.reporting.claims import CHUNK_LENGTH_CLAIM, claims
+from audioslots.reporting.inspection import PAPER_TRAINING_DATA, paper_training_flop, trained_networks
+from audioslots.reporting.tables import row_means, table1_of_runs
+from audioslots.runs import RUNS, run_name_of
 from audioslots.training import build_model
 
 #: Tags whose cells never show in the book (the notebook's defaults and papermill's injection).
@@ -197,7 +197,7 @@ def markdown_table(table: pd.DataFrame) -> str:
 
 
 def status_markdown(run_dir: str | Path) -> str:
-    """The paper's claims with this run's verdicts (:func:`audioslots.reporting.report.claims`) as MyST."""
+    """The paper's claims with this run's verdicts (:func:`audioslots.reporting.claims.claims`) as MyST."""
 
     try:
         metrics = load_metrics(run_dir)
@@ -249,93 +249,117 @@ def outcome_markdown(run_dir: str | Path, paper_csv: str | Path,
     Every number is read from the run (metrics, provenance), from the paper's Table 1 as our copy
     gives it (``paper_csv``) or from the count of the paper's training FLOPs (``paper_compute_csv``).
     """
-
     run_dir = Path(run_dir)
     try:
         metrics = load_metrics(run_dir)
     except (ValueError, FileNotFoundError):
         return "```{warning}\nThis run has no metrics yet: there is no outcome to report.\n```\n"
-    means = ours(metrics).set_index(["label", "mask", "metric"])
+    means = row_means(metrics).set_index(["label", "mask", "metric"])
     paper = pd.read_csv(paper_csv)
     paper = paper[paper["metric"] == "si_snri"].set_index(["paper_row", "mask"])["paper_value"]
-
-    def value(label, mask):
-        key = (label, mask, "si_snri")
-        return f"{means['mean'][key]:.2f} ± {means['ci95'][key]:.2f}" if key in means.index else "—"
-
-    def value_of(label):  # a row scored without a mask (the waveform peer)
-        pick = means.xs(label, level="label")
-        return f"{pick['mean'].iloc[0]:.2f} ± {pick['ci95'].iloc[0]:.2f}" if len(pick) else "—"
-
-    def mean(label, mask):
-        return f"{means['mean'][(label, mask, 'si_snri')]:.2f}"
-
     labels = [r for r in OUTCOME_ROWS if (r, "ibm", "si_snri") in means.index]
-    peers = sorted({label for label in metrics["label"] if label.startswith("Conv-TasNet")})
+    parts = [_outcome_table(means, paper, labels, metrics, run_dir.name), _peer_sentence(means, metrics),
+             _reproduced(means, paper, labels, metrics, paper_csv),
+             _not_reproduced(means, paper, labels, run_dir, paper_compute_csv)]
+    return ("```{admonition} What reproduced and what did not\n:class: important outcome\n\n"
+            + "\n\n".join(part for part in parts if part) + "\n```\n")
+
+
+def _interval(means: pd.DataFrame, label: str, mask: str) -> str:
+    """A row's SI-SNRi as ``mean ± half-width`` of its 95 % interval, ``—`` if the run lacks it."""
+    key = (label, mask, "si_snri")
+    return f"{means['mean'][key]:.2f} ± {means['ci95'][key]:.2f}" if key in means.index else "—"
+
+
+def _mean(means: pd.DataFrame, label: str, mask: str) -> str:
+    return f"{means['mean'][(label, mask, 'si_snri')]:.2f}"
+
+
+def _outcome_table(means: pd.DataFrame, paper: pd.Series, labels: list[str], metrics: pd.DataFrame,
+                   run_name: str) -> str:
+    """The rows of :data:`OUTCOME_ROWS`, this run's beside the paper's, and what the numbers are."""
     table = pd.DataFrame([{"SI-SNRi (dB)": label + (" (no network)" if label.startswith("Oracle") else ""),
-                           "this run: IBM / Wiener-like": f"{value(label, 'ibm')} / {value(label, 'wiener')}",
+                           "this run: IBM / Wiener-like": f"{_interval(means, label, 'ibm')} / "
+                                                          f"{_interval(means, label, 'wiener')}",
                            "paper": f"{paper.get((label, 'ibm'), '—')} / {paper.get((label, 'wiener'), '—')}"}
                           for label in labels])
     n_mixtures = int(metrics["mixture_id"].nunique())
     data = str(metrics["data"].iloc[0]) if "data" in metrics else "the test set"
-    parts = [markdown_table(table) + f"\nOn the run `{run_dir.name}`: mean ± 95 % interval over {n_mixtures} test "
-             f"mixtures ({data}), oracle chunk order. The paper's values keep only their integer dB part in our "
-             "copy of it."]
-    if peers:
-        whole = next((p for p in peers if "chunks" not in p), peers[0])  # the row of whole mixtures
-        parts.append(f"Conv-TasNet, a peer that is not in the paper, separates waveforms (no mask on an STFT); "
-                     f"trained by the same pipeline on the same data with the same steps and audio per step, it "
-                     f"scores {value_of(whole)} dB on whole test mixtures: at this budget a network built for "
-                     "separation is far from separating real speech too.")
-    status = claims(metrics, paper_csv).set_index(["claim of the paper", "mask"])
-    reproduced = []
-    if {"Oracle", "Oracle (1 s)"} <= set(labels):
-        reproduced.append(
-            f"the Oracle rows, which involve no network: {mean('Oracle', 'ibm')} / {mean('Oracle', 'wiener')} dB "
-            f"(IBM / Wiener-like) against the paper's {paper.get(('Oracle', 'ibm'), '—')}, and the effect of the chunk "
-            f"length on them: 1 s chunks raise the Oracle by "
-            f"{status.loc[('1 s chunks raise the Oracle (1 s − 0.5 s)', 'IBM'), 'this run']} (IBM), within the "
-            f"{status.loc[('1 s chunks raise the Oracle (1 s − 0.5 s)', 'IBM'), 'paper'].split(': ')[-1]} that the "
-            "paper's integer parts allow")
-        if ("Oracle (centred STFT)", "ibm", "si_snri") in means.index and \
-                ("Oracle (1 s) (centred STFT)", "ibm", "si_snri") in means.index:
-            reproduced[-1] += (". The effect comes from how the STFT frames a chunk's edges: with a centred STFT "
-                               f"the 0.5 s and 1 s Oracle score {mean('Oracle (centred STFT)', 'ibm')} and "
-                               f"{mean('Oracle (1 s) (centred STFT)', 'ibm')} dB (IBM), see "
-                               "{doc}`run/notebooks/06_chunk_boundaries`")
-    text = []
-    if reproduced:
-        text.append("**Reproduced:** " + "; ".join(reproduced) + ".")
+    return (markdown_table(table) + f"\nOn the run `{run_name}`: mean ± 95 % interval over {n_mixtures} test "
+            f"mixtures ({data}), oracle chunk order. The paper's values keep only their integer dB part in our "
+            "copy of it.")
 
-    if {"AudioSlots", "Autoencoder"} <= set(labels):
-        networks = trained_networks(run_dir)
-        paper_flop = paper_training_flop(paper_compute_csv)
-        with torch.device("meta"):
-            paper_parameters = count_parameters(build_model(get_preset("paper"), "audioslots", 2))
-        slots = networks[networks["run"] == "audioslots_0.5s"].iloc[0] if "audioslots_0.5s" in set(networks["run"]) else None
-        why = ""
-        if slots is not None:
-            paper_train = get_preset("paper").train
-            why = (f" This run's networks are far smaller and far less trained than the paper's: AudioSlots has "
-                   f"{slots['parameters'] / 1e6:.2g} M parameters (the paper's {paper_parameters / 1e6:.3g} M) and was "
-                   f"trained for {slots['steps']:,} steps of {slots['batch']} crops (the paper: "
-                   f"{paper_train.steps:,} of {paper_train.batch_size})")
-            if not np.isnan(slots["train_flop"]) and paper_flop:
-                why += (f", {flop_text(slots['train_flop'])} in all against the paper's {flop_text(paper_flop)}: "
-                        f"about {_two_digits(paper_flop / slots['train_flop'])} times less compute")
-            if slots["training mixtures"]:
-                why += f", on {slots['training mixtures']:,} training mixtures (the paper: {PAPER_TRAINING_DATA})"
-            why += "."
-        text.append(
-            f"**Not reproduced:** the trained networks. AudioSlots scores {mean('AudioSlots', 'ibm')} / "
-            f"{mean('AudioSlots', 'wiener')} dB and its autoencoder {mean('Autoencoder', 'ibm')} / "
-            f"{mean('Autoencoder', 'wiener')} dB, against the paper's {paper.get(('AudioSlots', 'ibm'), '—')} and "
-            f"{paper.get(('Autoencoder', 'ibm'), '—')}." + why + " On the reference `cpu` run the diagnostics found "
-            "that neither network had got past trivial predictors of its training target ({ref}`measured <why-gap>`). "
-            "A run like this cannot test the paper's claims about the trained networks." + _longest_run(run_dir.parent, paper_flop)
+
+def _peer_sentence(means: pd.DataFrame, metrics: pd.DataFrame) -> str:
+    """Conv-TasNet's score on whole mixtures, when the run has the peer; else empty."""
+    peers = sorted({label for label in metrics["label"] if label.startswith("Conv-TasNet")})
+    if not peers:
+        return ""
+    whole = next((p for p in peers if "chunks" not in p), peers[0])  # the row of whole mixtures
+    pick = means.xs(whole, level="label")  # scored without a mask: one row per metric
+    score = f"{pick['mean'].iloc[0]:.2f} ± {pick['ci95'].iloc[0]:.2f}" if len(pick) else "—"
+    return (f"Conv-TasNet, a peer that is not in the paper, separates waveforms (no mask on an STFT); "
+            f"trained by the same pipeline on the same data with the same steps and audio per step, it "
+            f"scores {score} dB on whole test mixtures: at this budget a network built for "
+            "separation is far from separating real speech too.")
+
+
+def _reproduced(means: pd.DataFrame, paper: pd.Series, labels: list[str], metrics: pd.DataFrame,
+                paper_csv: str | Path) -> str:
+    """What reproduced: the Oracle rows and the effect of the chunk length on them; empty without them."""
+    if not {"Oracle", "Oracle (1 s)"} <= set(labels):
+        return ""
+    status = claims(metrics, paper_csv).set_index(["claim of the paper", "mask"])
+    effect = status.loc[(CHUNK_LENGTH_CLAIM, "IBM")]
+    text = (f"**Reproduced:** the Oracle rows, which involve no network: {_mean(means, 'Oracle', 'ibm')} / "
+            f"{_mean(means, 'Oracle', 'wiener')} dB (IBM / Wiener-like) against the paper's "
+            f"{paper.get(('Oracle', 'ibm'), '—')}, and the effect of the chunk length on them: 1 s chunks raise the "
+            f"Oracle by {effect['this run']} (IBM), within the {effect['paper'].split(': ')[-1]} that the paper's "
+            "integer parts allow")
+    if {("Oracle (centred STFT)", "ibm", "si_snri"), ("Oracle (1 s) (centred STFT)", "ibm", "si_snri")} <= set(means.index):
+        text += (". The effect comes from how the STFT frames a chunk's edges: with a centred STFT "
+                 f"the 0.5 s and 1 s Oracle score {_mean(means, 'Oracle (centred STFT)', 'ibm')} and "
+                 f"{_mean(means, 'Oracle (1 s) (centred STFT)', 'ibm')} dB (IBM), see "
+                 "{doc}`run/notebooks/06_chunk_boundaries`")
+    return text + "."
+
+
+def _not_reproduced(means: pd.DataFrame, paper: pd.Series, labels: list[str], run_dir: Path,
+                    paper_compute_csv: str | Path) -> str:
+    """What did not reproduce: the trained networks, and how far this run's training is from the paper's."""
+    if not {"AudioSlots", "Autoencoder"} <= set(labels):
+        return ""
+    paper_flop = paper_training_flop(paper_compute_csv)
+    return (f"**Not reproduced:** the trained networks. AudioSlots scores {_mean(means, 'AudioSlots', 'ibm')} / "
+            f"{_mean(means, 'AudioSlots', 'wiener')} dB and its autoencoder {_mean(means, 'Autoencoder', 'ibm')} / "
+            f"{_mean(means, 'Autoencoder', 'wiener')} dB, against the paper's {paper.get(('AudioSlots', 'ibm'), '—')} "
+            f"and {paper.get(('Autoencoder', 'ibm'), '—')}." + _training_scale(run_dir, paper_flop)
+            + " On the reference `cpu` run the diagnostics found that neither network had got past trivial "
+            "predictors of its training target ({ref}`measured <why-gap>`). A run like this cannot test the "
+            "paper's claims about the trained networks." + _longest_run(run_dir.parent, paper_flop)
             + " {doc}`results` places every committed run on the compute axis.")
-    return ("```{admonition} What reproduced and what did not\n:class: important outcome\n\n"
-            + "\n\n".join(parts + text) + "\n```\n")
+
+
+def _training_scale(run_dir: Path, paper_flop: float | None) -> str:
+    """A sentence on the run's AudioSlots network against the paper's: parameters, steps, compute, data."""
+    networks = trained_networks(run_dir)
+    audioslots_run = run_name_of("AudioSlots", 0.5)
+    if audioslots_run not in set(networks["run"]):
+        return ""
+    slots = networks[networks["run"] == audioslots_run].iloc[0]
+    paper_preset = get_preset("paper")
+    with torch.device("meta"):
+        paper_parameters = count_parameters(build_model(paper_preset, "audioslots", 2))
+    text = (f" This run's networks are far smaller and far less trained than the paper's: AudioSlots has "
+            f"{slots['parameters'] / 1e6:.2g} M parameters (the paper's {paper_parameters / 1e6:.3g} M) and was "
+            f"trained for {slots['steps']:,} steps of {slots['batch']} crops (the paper: "
+            f"{paper_preset.train.steps:,} of {paper_preset.train.batch_size})")
+    if not np.isnan(slots["train_flop"]) and paper_flop:
+        text += (f", {flop_text(slots['train_flop'])} in all against the paper's {flop_text(paper_flop)}: "
+                 f"about {_two_digits(paper_flop / slots['train_flop'])} times less compute")
+    if slots["training mixtures"]:
+        text += f", on {slots['training mixtures']:,} training mixtures (the paper: {PAPER_TRAINING_DATA})"
+    return text + "."
 
 
 def gpu_hours_markdown(benchmarks: str | Path = "results/benchmarks") -> str:

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audioslots.reporting.report import GAP_TOLERANCE_DB, claims, interval_verdict
+from audioslots.reporting.claims import GAP_TOLERANCE_DB, claims, interval_verdict
 
 
 @pytest.mark.parametrize("mean, half, expected", [
