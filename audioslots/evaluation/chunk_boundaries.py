@@ -7,6 +7,7 @@ pipeline at every sample position of a chunk, averaged over all chunks of a data
 cause is visible: with ``pad-end`` framing (``tf.signal``) the first ``n_fft - hop`` samples of
 every chunk are covered by fewer STFT frames than the inverse assumes; ``centred`` framing has no
 such zone. A 0.5 s chunk has twice the share of such samples a 1 s chunk has.
+:func:`audioslots.reporting.plots.chunk_error_profile` draws the profile.
 """
 
 from __future__ import annotations
@@ -88,20 +89,3 @@ def edge_summary(profile: pd.DataFrame, features: FeatureConfig) -> pd.DataFrame
 def edge_share(features: FeatureConfig, chunk_seconds: float) -> float:
     """Share of a chunk's samples that lie in the ``n_fft - hop`` edge zone (pad-end framing)."""
     return (features.n_fft - features.hop_samples) / round(chunk_seconds * features.sample_rate)
-
-
-def plot_error_by_position(profile: pd.DataFrame, features: FeatureConfig):
-    """Error against position in the chunk, one panel per pipeline, one line per framing."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    pipelines = list(dict.fromkeys(profile["pipeline"]))
-    fig, axes = plt.subplots(1, len(pipelines), figsize=(12, 4), sharex=True, constrained_layout=True)
-    edge_ms = (features.n_fft - features.hop_samples) / features.sample_rate * 1000
-    for ax, pipeline in zip(np.atleast_1d(axes), pipelines):
-        sns.lineplot(data=profile[profile["pipeline"] == pipeline], x="position_ms", y="error_db", hue="framing",
-                     ax=ax, linewidth=1)
-        ax.axvline(edge_ms, color="grey", linestyle=":", linewidth=1)
-        ax.text(edge_ms, ax.get_ylim()[1], f" n_fft − hop = {edge_ms:.1f} ms", va="top", fontsize=8, color="grey")
-        ax.set(title=PIPELINES[pipeline], xlabel="position in the chunk (ms)", ylabel="relative error (dB)")
-    return fig

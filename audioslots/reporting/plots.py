@@ -27,15 +27,15 @@ from matplotlib.patches import Rectangle
 
 from audioslots.config import FeatureConfig
 from audioslots.errors import ConfigError, DataError
-from audioslots.evaluation.scores import SYSTEMS
+from audioslots.evaluation.chunk_boundaries import PIPELINES
 from audioslots.features import chunk, spectrogram, stft
 from audioslots.masks import MASKS
 from audioslots.model import ENCODER_STRIDE
+from audioslots.runs import MASK_NAMES, SYSTEMS
 
 SPECTROGRAM_CMAP = "magma"  # perceptually uniform, dark background: quiet bins stay dark
 HIGHLIGHT_COLOR = "white"  # readable on every colour of SPECTROGRAM_CMAP except its top
 COMPRESS_POWER = FeatureConfig().compress_power  # for colour-bar labels of ready-made spectrograms
-MASK_NAMES = {"ibm": "IBM", "wiener": "Wiener-like"}  # the paper's names for the masks
 # (key of a figure2 column, row name), per source, top to bottom.
 FIGURE2_ROWS = (
     ("ground_truth", "ground truth"),
@@ -335,7 +335,7 @@ def figure2(
     panels share one colour scale, from 0 to the largest value of the grid (negative
     predictions are drawn as 0, which is what ``decompress`` makes of them). With
     ``highlight_hz``, the band above it is outlined with a dashed box (none by default: where
-    detail is lost is measured by :func:`audioslots.reporting.report.reconstruction_by_band`, not assumed).
+    detail is lost is measured by :func:`audioslots.reporting.figure2.reconstruction_by_band`, not assumed).
     Panels are about 4 × 1.7 inches, readable on a laptop screen.
 
     Args:
@@ -357,31 +357,7 @@ def figure2(
         ~audioslots.errors.ConfigError: if ``highlight_hz`` is not between 0 and the Nyquist
             frequency.
     """
-    if not columns:
-        raise DataError("figure2 needs at least one example (a dict per column), got none.")
-    keys = ("title", "mixture") + tuple(key for key, _ in FIGURE2_ROWS)
-    panels = []  # per column: list of (row name, (freq, frames) array)
-    n_src = None
-    for c, column in enumerate(columns):
-        missing = [k for k in keys if k not in column]
-        if missing:
-            title = column.get("title", "untitled")
-            raise DataError(f"figure2 column {c} ({title!r}) lacks {', '.join(missing)}; add them.")
-        mixture = _numpy(column["mixture"])
-        stacks = {key: _numpy(column[key]) for key, _ in FIGURE2_ROWS}
-        shapes = {key: s.shape for key, s in stacks.items()}
-        if n_src is None:
-            n_src = stacks["ground_truth"].shape[0]
-        if mixture.ndim != 2 or any(shape != (n_src, *mixture.shape) for shape in shapes.values()):
-            raise DataError(
-                f"figure2 column {c} ({column['title']!r}): the mixture must be (freq, frames) and "
-                f"each estimate (n_src, freq, frames) with the same n_src in every column; got "
-                f"mixture {mixture.shape} and {shapes}."
-            )
-        rows = [("input mixture", mixture)]
-        for i in range(n_src):
-            rows += [(f"source {i + 1}\n{name}", stacks[key][i]) for key, name in FIGURE2_ROWS]
-        panels.append(rows)
+    panels = _figure2_panels(columns)  # per column: list of (row name, (freq, frames) array)
     nyquist_hz = sample_rate / 2
     if highlight_hz is not None and not 0 < highlight_hz < nyquist_hz:
         raise ConfigError(
@@ -410,14 +386,49 @@ def figure2(
                     ax.set_xlabel("time (s)")
         fig.colorbar(im, ax=axes, label=_compression_label(COMPRESS_POWER), shrink=0.5, aspect=30)
     if caption is None:
-        caption = (
-            "Compressed magnitude spectrograms of the input mixture and, per source, the ground "
-            "truth, the autoencoder reconstruction and the AudioSlots estimate."
-            + ("" if highlight_hz is None else f" Dashed boxes: frequencies above {highlight_hz / 1000:g} kHz.")
-        )
+        caption = _figure2_caption(highlight_hz)
     # About 11 characters of medium text per inch of figure width.
     fig.suptitle(textwrap.fill(caption, width=int(11 * fig.get_figwidth())), fontsize="medium")
     return fig
+
+
+def _figure2_panels(columns: Sequence[dict]) -> list[list[tuple[str, np.ndarray]]]:
+    """The panels of :func:`figure2`, per column: (row name, ``(freq, frames)`` image), top to bottom."""
+    if not columns:
+        raise DataError("figure2 needs at least one example (a dict per column), got none.")
+    keys = ("title", "mixture") + tuple(key for key, _ in FIGURE2_ROWS)
+    panels = []
+    n_src = None
+    for c, column in enumerate(columns):
+        missing = [k for k in keys if k not in column]
+        if missing:
+            title = column.get("title", "untitled")
+            raise DataError(f"figure2 column {c} ({title!r}) lacks {', '.join(missing)}; add them.")
+        mixture = _numpy(column["mixture"])
+        stacks = {key: _numpy(column[key]) for key, _ in FIGURE2_ROWS}
+        shapes = {key: s.shape for key, s in stacks.items()}
+        if n_src is None:
+            n_src = stacks["ground_truth"].shape[0]
+        if mixture.ndim != 2 or any(shape != (n_src, *mixture.shape) for shape in shapes.values()):
+            raise DataError(
+                f"figure2 column {c} ({column['title']!r}): the mixture must be (freq, frames) and "
+                f"each estimate (n_src, freq, frames) with the same n_src in every column; got "
+                f"mixture {mixture.shape} and {shapes}."
+            )
+        rows = [("input mixture", mixture)]
+        for i in range(n_src):
+            rows += [(f"source {i + 1}\n{name}", stacks[key][i]) for key, name in FIGURE2_ROWS]
+        panels.append(rows)
+    return panels
+
+
+def _figure2_caption(highlight_hz: float | None) -> str:
+    """The default caption of :func:`figure2`, in the words of the paper's."""
+    return (
+        "Compressed magnitude spectrograms of the input mixture and, per source, the ground "
+        "truth, the autoencoder reconstruction and the AudioSlots estimate."
+        + ("" if highlight_hz is None else f" Dashed boxes: frequencies above {highlight_hz / 1000:g} kHz.")
+    )
 
 
 def _outline_band(ax, extent, highlight_hz: float) -> None:
@@ -433,7 +444,7 @@ def _outline_band(ax, extent, highlight_hz: float) -> None:
 
 
 def band_errors(errors: pd.DataFrame) -> Figure:
-    """Bar chart of :func:`audioslots.reporting.report.reconstruction_by_band`: relative error per band and system."""
+    """Bar chart of :func:`audioslots.reporting.figure2.reconstruction_by_band`: relative error per band and system."""
     with sns.axes_style("whitegrid"):
         fig = Figure(figsize=(7.5, 3.6), layout="constrained")
         ax = fig.subplots()
@@ -449,7 +460,7 @@ def architecture(shapes: Sequence[tuple[str, str, tuple]], title: str | None = N
 
     Args:
         shapes: ``(stage, what it is, shape)`` per stage, in order, e.g. from
-            :func:`audioslots.reporting.report.architecture_shapes` (traced through the model, not typed).
+            :func:`audioslots.reporting.inspection.architecture_shapes` (traced through the model, not typed).
         title: Text above the boxes.
 
     Returns:
@@ -475,6 +486,29 @@ def architecture(shapes: Sequence[tuple[str, str, tuple]], title: str | None = N
                         arrowprops={"arrowstyle": "->", "color": "#3b5b92"})
     if title:
         fig.suptitle(title, fontsize="medium")
+    return fig
+
+
+def chunk_error_profile(profile: pd.DataFrame, features: FeatureConfig) -> Figure:
+    """Error against position in the chunk, one panel per pipeline, one line per framing.
+
+    Args:
+        profile: :func:`audioslots.evaluation.chunk_boundaries.error_by_position`'s frame.
+        features: the STFT, whose ``n_fft - hop`` edge zone is marked by a dotted line.
+
+    Returns:
+        A figure with one axis per pipeline of ``profile``.
+    """
+    pipelines = list(dict.fromkeys(profile["pipeline"]))
+    fig = Figure(figsize=(12, 4), layout="constrained")
+    axes = fig.subplots(1, len(pipelines), sharex=True, squeeze=False)[0]
+    edge_ms = (features.n_fft - features.hop_samples) / features.sample_rate * 1000
+    for ax, pipeline in zip(axes, pipelines):
+        sns.lineplot(data=profile[profile["pipeline"] == pipeline], x="position_ms", y="error_db", hue="framing",
+                     ax=ax, linewidth=1)
+        ax.axvline(edge_ms, color="grey", linestyle=":", linewidth=1)
+        ax.text(edge_ms, ax.get_ylim()[1], f" n_fft − hop = {edge_ms:.1f} ms", va="top", fontsize=8, color="grey")
+        ax.set(title=PIPELINES[pipeline], xlabel="position in the chunk (ms)", ylabel="relative error (dB)")
     return fig
 
 
