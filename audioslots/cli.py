@@ -8,12 +8,22 @@ import os
 import sys
 from pathlib import Path
 
-from audioslots.config import PRESETS, get_preset, replace
+from audioslots import convtasnet
+from audioslots.audio import load_for_model, write_wav
+from audioslots.config import PRESETS, FeatureConfig, features_from_dict, get_preset, replace
+from audioslots.data.dataset import MODES, LibriMix
+from audioslots.data.mix_librispeech import build_librimix
+from audioslots.data.synthetic import synthesize_librimix
 from audioslots.errors import AudioSlotsError, ConfigError
-from audioslots.features import FRAMINGS
+from audioslots.evaluation.learning_curve import score_checkpoints
+from audioslots.evaluation.scores import evaluate, evaluate_checkpoint, table1
+from audioslots.features import FRAMINGS, chunk_hop
+from audioslots.masks import MASKS
+from audioslots.runs import MODEL_KINDS
+from audioslots.separate import ORDERS, separate
+from audioslots.training import TrainingStopped, load_model, resolve_device, train
 
 SAMPLE_RATES = (8000, 16000)
-MODES = ("min", "max")
 
 
 def _add_data_options(parser: argparse.ArgumentParser, split_default: str | None) -> None:
@@ -48,15 +58,11 @@ def _atomic_csv(frame, path: Path) -> None:
 
 
 def cmd_synth_data(args: argparse.Namespace) -> None:
-    from audioslots.data.synthetic import synthesize_librimix
-
     root = synthesize_librimix(args.out, seed=args.seed, progress=not args.no_progress)
     print(f"Synthetic Libri2Mix-layout data in {root}")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from audioslots.training import TrainingStopped, train
-
     preset = replace(
         get_preset(args.preset), chunk_seconds=args.chunk_seconds, framing=args.framing, steps=args.steps,
         batch_size=args.batch_size, learning_rate=args.lr, warmup_steps=args.warmup_steps,
@@ -82,11 +88,6 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from audioslots.config import FeatureConfig
-    from audioslots.data.dataset import LibriMix
-    from audioslots.evaluation.scores import evaluate, evaluate_checkpoint, table1
-    from audioslots.training import resolve_device
-
     dataset = LibriMix(args.data, args.split, n_src=args.n_src, sample_rate=args.sample_rate, mode=args.mode,
                        max_mixtures=args.max_mixtures)
     if args.oracle:
@@ -105,15 +106,6 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_separate(args: argparse.Namespace) -> None:
-    import dataclasses
-
-    from audioslots import convtasnet
-    from audioslots.audio import load_for_model, write_wav
-    from audioslots.config import features_from_dict
-    from audioslots.features import chunk_hop
-    from audioslots.separate import separate
-    from audioslots.training import load_model, resolve_device
-
     model, config = load_model(args.checkpoint, resolve_device(args.device))
     if config["model_kind"] == "autoencoder":
         raise ConfigError(f"{args.checkpoint} is an autoencoder; separation needs an AudioSlots or Conv-TasNet checkpoint.")
@@ -135,8 +127,6 @@ def cmd_separate(args: argparse.Namespace) -> None:
 
 
 def cmd_mix_librispeech(args: argparse.Namespace) -> None:
-    from audioslots.data.mix_librispeech import build_librimix
-
     root = build_librimix(args.speech_dir, args.out, n_src=args.n_src, seed=args.seed,
                           mixtures={"train-360": args.train_mixtures, "dev": args.dev_mixtures,
                                     "test": args.test_mixtures},
@@ -146,10 +136,6 @@ def cmd_mix_librispeech(args: argparse.Namespace) -> None:
 
 
 def cmd_score_checkpoints(args: argparse.Namespace) -> None:
-    from audioslots.data.dataset import LibriMix
-    from audioslots.evaluation.learning_curve import score_checkpoints
-    from audioslots.training import resolve_device
-
     dataset = LibriMix(args.data, args.split, n_src=args.n_src, sample_rate=args.sample_rate, mode=args.mode,
                        max_mixtures=args.mixtures)
     curve = score_checkpoints(args.run_dirs, dataset, args.out, device=resolve_device(args.device),
@@ -163,18 +149,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="audioslots", description="AudioSlots: slot-centric audio separation "
                                      "(a reproduction of arXiv 2305.05591).")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_command in (_add_synth_data, _add_train, _add_evaluate, _add_separate, _add_mix_librispeech,
+                        _add_score_checkpoints):
+        add_command(commands)
+    return parser
 
+
+def _add_synth_data(commands) -> None:
     p = commands.add_parser("synth-data", help="write the embedded speech-like data set in the LibriMix layout")
     p.add_argument("out", metavar="OUT", help="folder to create (it will hold wav16k/min/...)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0); the same seed gives the same data")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_synth_data)
 
+
+def _add_train(commands) -> None:
     p = commands.add_parser("train", help="train AudioSlots or the autoencoder; re-run the same command to resume")
     _add_data_options(p, "train-360")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (config, checkpoint, log.csv)")
     p.add_argument("--preset", default="cpu", help=f"one of {', '.join(PRESETS)} (default cpu)")
-    p.add_argument("--model", default="audioslots", choices=("audioslots", "autoencoder", "convtasnet"),
+    p.add_argument("--model", default="audioslots", choices=MODEL_KINDS,
                    help="audioslots separates; autoencoder (n = 1) reconstructs single sources; convtasnet: the "
                         "Conv-TasNet peer (not in the paper), waveforms in and out, trained on its own crops")
     p.add_argument("--chunk-seconds", type=float, help="crop/chunk length in seconds (preset: 0.5)")
@@ -203,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_train)
 
+
+def _add_evaluate(commands) -> None:
     p = commands.add_parser("evaluate", help="score a checkpoint or the oracle on a split (both masks)")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", metavar="CK", help="checkpoint.pt of a trained run")
@@ -212,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "checkpoint (default: whole mixtures); an AudioSlots checkpoint fixes its own")
     _add_framing_option(p, "pad-end for --oracle, the checkpoint's otherwise")
     _add_overlap_option(p)
-    p.add_argument("--order", default="oracle", choices=("oracle", "continuity"),
+    p.add_argument("--order", default="oracle", choices=ORDERS,
                    help="AudioSlots slot order per chunk: oracle (as the paper) or continuity (no ground truth)")
     p.add_argument("--wiener-power", type=float, default=2.0, help="exponent of the Wiener-like mask (default 2)")
     p.add_argument("--max-mixtures", type=int, help="score only the first N mixtures")
@@ -221,19 +217,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_evaluate)
 
+
+def _add_separate(commands) -> None:
     p = commands.add_parser("separate", help="separate one recording into one WAV per source")
     p.add_argument("mixture", metavar="MIX", help="any file libsndfile reads (WAV, FLAC, OGG, ...), any rate and "
                    "channel count: it is mixed down and resampled to the model's rate; sources are written at the input's rate")
     p.add_argument("--checkpoint", required=True, metavar="CK", help="checkpoint.pt of a trained AudioSlots run "
                    "(or Conv-TasNet run: it separates the whole recording, without chunks or masks)")
     p.add_argument("--out-dir", required=True, metavar="DIR", help="folder for MIX_s1.wav, MIX_s2.wav, ...")
-    p.add_argument("--mask", default="wiener", choices=("ibm", "wiener"), help="mask kind (default wiener)")
+    p.add_argument("--mask", default="wiener", choices=MASKS, help="mask kind (default wiener)")
     p.add_argument("--wiener-power", type=float, default=2.0, help="exponent of the Wiener-like mask (default 2)")
     _add_framing_option(p, "the checkpoint's")
     _add_overlap_option(p)
     p.add_argument("--device", default="auto", help="auto (CUDA if available, default), cpu or cuda")
     p.set_defaults(run=cmd_separate)
 
+
+def _add_mix_librispeech(commands) -> None:
     p = commands.add_parser("mix-librispeech", help="build a speaker-disjoint LibriMix-layout set from LibriSpeech audio")
     p.add_argument("speech_dir", metavar="SPEECH_DIR", help="folder of LibriSpeech SPEAKER-CHAPTER-UTTERANCE.flac files "
                    "(searched recursively), e.g. data/librispeech-mini")
@@ -248,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_mix_librispeech)
 
+
+def _add_score_checkpoints(commands) -> None:
     p = commands.add_parser("score-checkpoints", help="score every kept checkpoint of trained runs on a split "
                             "(a learning curve); re-run the same command to resume")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_FOLDER",
@@ -261,7 +263,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "results/real_cpu_x10/learning_curve.csv (rows already there are not scored again)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_score_checkpoints)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
