@@ -131,6 +131,22 @@ def sinusoidal_grid_embedding(
 # Encoder: ResNet-34 with a reduced-stride root (He et al. 2016; PAPER.md, Pipeline 2)
 
 
+def crop_to_stride(spectrogram: torch.Tensor) -> torch.Tensor:
+    """``(batch, freq, frames)`` cropped to multiples of ``ENCODER_STRIDE`` in both axes.
+
+    [choice] 257 × 65 → 256 × 64: the Nyquist bin and the last frame are dropped, so that stride 8
+    gives exactly the 32 × 8 grid.
+    """
+    n_freq = spectrogram.shape[1] // ENCODER_STRIDE * ENCODER_STRIDE
+    n_frames = spectrogram.shape[2] // ENCODER_STRIDE * ENCODER_STRIDE
+    return spectrogram[:, :n_freq, :n_frames]  # (batch, freq8, frames8)
+
+
+def encoder_grid(n_freq: int, n_frames: int) -> tuple[int, int]:
+    """Rows × columns of the encoder's grid z for spectrograms of ``n_freq × n_frames`` (257 × 64 → 32 × 8)."""
+    return n_freq // ENCODER_STRIDE, n_frames // ENCODER_STRIDE
+
+
 class BasicBlock(nn.Module):
     """Two 3 × 3 convolutions with a residual connection (ResNet-18/34 block)."""
 
@@ -224,6 +240,17 @@ class Attention(nn.Module):
         out = F.scaled_dot_product_attention(q, k, v)  # (B, h, n, dim/h)
         return self.proj(out.transpose(1, 2).reshape(batch, n, dim))  # (B, n, dim)
 
+    def weights(self, queries: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """The softmax weights of :meth:`forward`, which its fused kernel does not return.
+
+        ``(batch, n, dim)`` queries attending to ``(batch, m, dim)`` → ``(batch, heads, n, m)``.
+        """
+        batch, n, dim = queries.shape
+        m, h = context.shape[1], self.heads
+        q = self.to_q(queries).view(batch, n, h, dim // h).transpose(1, 2)  # (B, h, n, dim/h)
+        k = self.to_k(context).view(batch, m, h, dim // h).transpose(1, 2)  # (B, h, m, dim/h)
+        return (q @ k.transpose(-1, -2) / math.sqrt(dim // h)).softmax(-1)  # (B, h, n, m)
+
 
 class SlotTransformerLayer(nn.Module):
     """Pre-LayerNorm layer: self-attention among the queries, cross-attention to z, then an MLP.
@@ -282,7 +309,7 @@ class GridLinear(nn.Module):
             raise ConfigError(
                 f"The slot transformer's per-{'row' if self.cols is None else 'cell'} projection was "
                 f"made for {built} but the encoder gave {rows} × {cols}: set ModelConfig.feature_grid "
-                f"to (frequency bins // {ENCODER_STRIDE}, frames // {ENCODER_STRIDE}) of the chunks."
+                f"to encoder_grid(frequency bins, frames) of the chunks."
             )
         if self.cols is None:
             return torch.einsum("brci,rio->brco", grid, self.weight) + self.bias[:, None]
@@ -549,11 +576,7 @@ class AudioSlots(nn.Module):
         )
 
     def encoder_features(self, spectrogram: torch.Tensor) -> torch.Tensor:
-        """The ResNet feature grid z of a batch of spectrograms.
-
-        [choice] The spectrogram is cropped to a multiple of 8 in both axes (257 × 65 →
-        256 × 64: the Nyquist bin and the last frame are dropped) so that stride 8 gives exactly
-        32 × 8.
+        """The ResNet feature grid z of a batch of spectrograms, cropped by :func:`crop_to_stride`.
 
         Args:
             spectrogram: ``(batch, freq, frames)`` compressed magnitudes, at least 8 × 8.
@@ -565,9 +588,7 @@ class AudioSlots(nn.Module):
             ConfigError: if the input is not 3-D or smaller than 8 × 8.
         """
         _check_input(spectrogram)
-        n_freq = spectrogram.shape[1] // ENCODER_STRIDE * ENCODER_STRIDE
-        n_frames = spectrogram.shape[2] // ENCODER_STRIDE * ENCODER_STRIDE
-        images = spectrogram[:, None, :n_freq, :n_frames]  # (B, 1, F8, T8)
+        images = crop_to_stride(spectrogram)[:, None]  # (B, 1, F8, T8)
         return self.encoder(images)  # (B, channels, F8/8, T8/8)
 
     def encode(self, spectrogram: torch.Tensor) -> torch.Tensor:

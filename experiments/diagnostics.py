@@ -38,13 +38,13 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from audioslots.reporting import provenance
 from audioslots.config import features_from_dict
 from audioslots.data.dataset import LibriMix
 from audioslots.evaluation.scores import evaluate_checkpoint
 from audioslots.features import chunk, spectrogram
-from audioslots.pipeline import REAL_ROOT
 from audioslots.loss import matched_mse
+from audioslots.pipeline import REAL_ROOT
+from audioslots.reporting import provenance
 from audioslots.separate import predict
 from audioslots.training import CropBatches, load_checkpoint, load_model
 
@@ -113,17 +113,6 @@ def loss_floors(run_dir: Path, root: Path, crops: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["network", "prediction", "mse"]).assign(crops=crops)
 
 
-def attention_weights(module, queries: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-    """The softmax weights of an ``audioslots.model.Attention`` call, which its fused kernel does not return.
-
-    ``(batch, n, dim)`` queries attending to a ``(batch, m, dim)`` context → ``(batch, heads, n, m)``.
-    """
-    heads, dim = module.heads, queries.shape[-1]
-    q = module.to_q(queries).unflatten(-1, (heads, dim // heads)).transpose(1, 2)  # (B, h, n, dim/h)
-    k = module.to_k(context).unflatten(-1, (heads, dim // heads)).transpose(1, 2)  # (B, h, m, dim/h)
-    return (q @ k.transpose(-1, -2) / math.sqrt(dim // heads)).softmax(-1)  # (B, h, n, m)
-
-
 def attention_and_time(checkpoint: Path, root: Path, mixtures: int) -> pd.DataFrame:
     """Cross-attention entropy per layer and the predictions' variation over frames, on test chunks."""
     model, config = load_model(checkpoint)
@@ -136,7 +125,7 @@ def attention_and_time(checkpoint: Path, root: Path, mixtures: int) -> pd.DataFr
     weights = []
 
     def keep_weights(module, inputs, _output):
-        weights.append(attention_weights(module, *inputs))
+        weights.append(module.weights(*inputs))  # (chunks, heads, slots, cells)
 
     hooks = [layer.cross_attn.register_forward_hook(keep_weights) for layer in model.transformer.layers]
     with torch.no_grad():

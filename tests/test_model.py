@@ -11,11 +11,14 @@ from audioslots.errors import ConfigError
 from audioslots.loss import matched_mse
 from audioslots.model import (
     FOURIER_SEED,
+    Attention,
     AudioSlots,
     GridLinear,
     ResNetEncoder,
     SpatialBroadcastDecoder,
     count_parameters,
+    crop_to_stride,
+    encoder_grid,
     fourier_features,
     fourier_matrix,
     sinusoidal_grid_embedding,
@@ -80,12 +83,30 @@ def test_model_crops_257_by_65_to_the_32_by_8_grid():
     assert model.encoder_features(torch.rand(2, 257, 129)).shape[-2:] == (32, 16)
 
 
+def test_crop_and_grid_helpers_give_the_encoders_input_and_output_sizes():
+    spectrogram = torch.rand(2, 257, 65)
+    assert torch.equal(crop_to_stride(spectrogram), spectrogram[:, :256, :64])
+    assert encoder_grid(257, 65) == (32, 8) and encoder_grid(257, 128) == (32, 16)
+    assert tiny_model().encoder_features(spectrogram).shape[-2:] == encoder_grid(257, 65)
+
+
 def test_encode_and_decode_compose_to_forward():
     model = tiny_model().eval()
     spectrogram = torch.rand(2, 257, 65)
     slots = model.encode(spectrogram)
     assert slots.shape == (2, 2, TINY.slot_dim)
     torch.testing.assert_close(model.decode(slots, 257, 65), model(spectrogram))
+
+
+def test_attention_weights_reproduce_the_attention_output():
+    torch.manual_seed(0)
+    module = Attention(dim=8, heads=2)
+    queries, context = torch.randn(3, 2, 8), torch.randn(3, 5, 8)
+    weights = module.weights(queries, context)  # (3, 2 heads, 2, 5)
+    values = module.to_v(context).unflatten(-1, (2, 4)).transpose(1, 2)  # (3, 2 heads, 5, 4)
+    by_hand = module.proj((weights @ values).transpose(1, 2).flatten(2))
+    torch.testing.assert_close(by_hand, module(queries, context))
+    torch.testing.assert_close(weights.sum(-1), torch.ones(3, 2, 2))
 
 
 def test_learned_queries_differ_between_slots():
