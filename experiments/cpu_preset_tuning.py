@@ -1,52 +1,76 @@
-"""Tuning experiment: train AudioSlots with overrides on real speech, score oracle-order SI-SNRi on the first N test mixtures."""
-import json, sys, time
-import numpy as np, torch
-torch.set_num_threads(int(sys.argv[3]) if len(sys.argv) > 3 else 1)
+"""One run of the `cpu` preset's tuning on real speech: the preset with overrides, trained and scored.
+
+Trains AudioSlots (or, with ``--kind autoencoder``, its autoencoder) with fields of the `cpu` preset
+overridden through :func:`audioslots.config.replace` (for instance ``TrainConfig.dynamic_mixing``, the
+fraction of training examples mixed on the fly from sources of different speakers), then scores an
+AudioSlots network with oracle slot order on the first ``--eval-mixtures`` test mixtures.
+
+Appends one JSON line to ``OUT/cpu_preset_real_speech.jsonl``: ``name``, ``kind``, ``over`` (the
+overrides, as given), ``loss`` (the last logged training loss), ``train_s`` (wall seconds of
+training), and ``ibm`` and ``wiener`` (mean SI-SNRi in dB; AudioSlots only). The run folder
+(checkpoint, log) goes to ``RUNS/NAME``; re-running the same command resumes it.
+
+Usage, from the repository root::
+
+    .venv/bin/python experiments/cpu_preset_tuning.py dyn1 --runs /tmp/cpu_preset_tuning \\
+        --overrides '{"steps": 2400, "dynamic_mixing": 1.0}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
 from audioslots.config import get_preset, replace
-from audioslots.training import loop as T
 from audioslots.data.dataset import LibriMix
 from audioslots.evaluation.scores import evaluate_checkpoint
+from audioslots.pipeline import prepare_data
+from audioslots.training import RunFiles, train
 
-name = sys.argv[1]
-over = json.loads(sys.argv[2])
-dyn = over.pop("dynamic_mixing", 0.0)
-kind = over.pop("kind", "audioslots")
-data = over.pop("data", "data/real/Libri2Mix")
-preset = replace(get_preset("cpu"), **over)
+OUT = Path(__file__).resolve().parents[1] / "results" / "tuning"
 
-if dyn:
-    base = T.CropBatches.__getitem__
-    def getitem(self, step):
-        rng = np.random.default_rng([self.seed, step, 7])
-        if rng.random() >= dyn:
-            return base(self, step)
-        ds = self.dataset
-        ids = ds.mixture_ids
-        n = ds.n_src
-        mix, srcs = [], []
-        for b in range(self.batch_size):
-            speakers, parts = set(), []
-            while len(parts) < n:
-                i = int(rng.integers(len(ds))); k = int(rng.integers(n))
-                spk = ids[i].split("_")[k].split("-")[0]
-                if spk in speakers: continue
-                speakers.add(spk)
-                spare = max(self.lengths[i] - self.crop_samples, 0)
-                o = int(rng.random() * (spare + 1))
-                s = ds.crop(i, o, self.crop_samples).sources[k]
-                parts.append(s * 10 ** (rng.uniform(-3, 3) / 20))
-            s = torch.stack(parts); srcs.append(s); mix.append(s.sum(0))
-        mixtures, sources = torch.stack(mix), torch.stack(srcs)
-        if self.kind == "autoencoder":
-            single = sources.flatten(0, 1); return single, single[:, None]
-        return mixtures, sources
-    T.CropBatches.__getitem__ = getitem
 
-t0 = time.time()
-r = T.train(preset, data, f"/tmp/exp/{name}", kind=kind, progress=False)
-t1 = time.time()
-ds = LibriMix(data, "test", max_mixtures=int(over.get("_n", 40)) if False else 40)
-m = evaluate_checkpoint(f"/tmp/exp/{name}/checkpoint.pt", ds, orders=("oracle",), progress=False)
-res = m.groupby("mask")["si_snri"].mean().round(2).to_dict()
-print(json.dumps({"name": name, "over": sys.argv[2], "loss": r.final_loss, "train_s": round(t1 - t0), **res}), flush=True)
-open("/tmp/exp/results.jsonl", "a").write(json.dumps({"name": name, "over": sys.argv[2], "loss": r.final_loss, "train_s": round(t1 - t0), **res}) + "\n")
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("name", help="the run's name: its line in the JSONL file and its folder in --runs")
+    parser.add_argument("--overrides", type=json.loads, default={},
+                        help='JSON object of preset fields, e.g. \'{"steps": 2400, "dynamic_mixing": 1.0}\'')
+    parser.add_argument("--kind", default="audioslots", choices=("audioslots", "autoencoder"))
+    parser.add_argument("--runs", type=Path, required=True, help="scratch folder for the run folders (checkpoints)")
+    parser.add_argument("--out", type=Path, default=OUT,
+                        help="folder of cpu_preset_real_speech.jsonl (default: %(default)s)")
+    parser.add_argument("--data-root", default="",
+                        help="'' (the embedded real speech, built on first use), 'synthetic' or a LibriMix folder")
+    parser.add_argument("--eval-mixtures", type=int, default=40, help="test mixtures scored (0: none)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    data, _ = prepare_data(args.data_root, progress=False)
+    preset = replace(get_preset("cpu"), **args.overrides)
+    run_dir = args.runs / args.name
+    start = time.perf_counter()
+    result = train(preset, data, run_dir, kind=args.kind, device="cpu", progress=False)
+    record = {"name": args.name, "kind": args.kind, "over": json.dumps(args.overrides), "loss": result.final_loss,
+              "train_s": round(time.perf_counter() - start)}
+    if args.kind == "audioslots" and args.eval_mixtures:
+        test = LibriMix(data, "test", max_mixtures=args.eval_mixtures)
+        metrics = evaluate_checkpoint(RunFiles(run_dir).checkpoint, test, orders=("oracle",), progress=False)
+        record.update(metrics.groupby("mask")["si_snri"].mean().round(2).to_dict())
+    print(json.dumps(record), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with (args.out / "cpu_preset_real_speech.jsonl").open("a") as f:
+        f.write(json.dumps(record) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -36,16 +36,15 @@ import time
 from pathlib import Path
 
 import torch
+from matplotlib.figure import Figure
 
-from audioslots.config import Preset, features_from_dict, get_preset, replace
+from audioslots.config import Preset, get_preset, replace
 from audioslots.data.dataset import LibriMix
 from audioslots.evaluation.scores import evaluate_checkpoint
-from audioslots.features import spectrogram
-from audioslots.loss import matched_mse
 from audioslots.masks import MASKS
-from audioslots.reporting.provenance import git_commit
 from audioslots.pipeline import prepare_data
-from audioslots.training import CropBatches, RunFiles, load_model, train
+from audioslots.reporting.provenance import git_commit
+from audioslots.training import CropBatches, RunFiles, load_model, preset_from_dict, train, training_loss
 
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY_COLUMNS = (
@@ -92,16 +91,11 @@ def write_rows(path: Path, columns: list[str], rows: list[dict]) -> None:
 
 @torch.no_grad()
 def heldout_loss(checkpoint: Path, dataset: LibriMix, batches: int = 2) -> float:
-    """Matched MSE of the checkpoint's network on the whole grid of fixed test crops (eval mode)."""
+    """The training loss of the checkpoint's network on the whole grid of fixed test crops (eval mode)."""
     model, config = load_model(checkpoint, "cpu")  # in eval mode: BatchNorm uses its running statistics
-    features_config = features_from_dict(config["preset"]["features"])
-    crops = CropBatches(dataset, HELDOUT_BATCH, features_config.chunk_samples, HELDOUT_SEED, "audioslots")
-    losses = []
-    for index in range(batches):
-        mixtures, sources = crops[index]  # (batch, samples), (batch, n, samples)
-        predictions = model(spectrogram(mixtures, features_config))  # (batch, n, freq, frames)
-        loss, _ = matched_mse(predictions, spectrogram(sources, features_config))
-        losses.append(loss.item())
+    preset = replace(preset_from_dict(config["preset"]), decoded_cells=1.0)  # every cell of the grid
+    crops = CropBatches(dataset, HELDOUT_BATCH, preset.features.chunk_samples, HELDOUT_SEED, "audioslots")
+    losses = [training_loss(model, *crops[index], preset, step=index).item() for index in range(batches)]
     return sum(losses) / len(losses)
 
 
@@ -187,12 +181,8 @@ def _fmt(name: str, value) -> str:
 
 
 def plot_curves(curves: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    fig = Figure(figsize=(6.4, 3.6))
+    ax = fig.subplots()
     runs: dict[tuple, list[dict]] = {}
     for point in curves:
         runs.setdefault((float(point["decoded_cells"]), int(point["seed"])), []).append(point)
@@ -207,7 +197,6 @@ def plot_curves(curves: list[dict], path: Path) -> None:
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -1,35 +1,105 @@
-"""Can the `cpu` preset's decoder represent real speech? Fit 64 source spectrograms (32 training crops x 2
-sources) from free, learned per-item slots (no encoder), 600 steps, 5 % of the cells per step.
+"""Can the `cpu` preset's decoder represent real speech? The decoder alone fits source spectrograms from free slots.
 
-Usage, from the repository root: .venv/bin/python experiments/real_speech_stall/decoder_capacity.py '{}'
-Prints the sampled-cell loss and the full-grid MSE every 100 steps (collected in decoder_capacity.csv).
+No encoder: every source of one training batch (``--crops`` crops of two sources) gets its own
+learned slot, layer-normalised, decoded by the preset's spatial broadcast decoder as the library
+builds it. The slots and the decoder are trained together with the library's
+:func:`audioslots.training.train_step` (which decodes the preset's fraction of the cells per step,
+5 % for `cpu`) at a constant learning rate, always on that one batch. Every ``--log-every`` steps
+the step's loss on the decoded cells and the MSE on the whole grid are printed and appended to
+``OUT/decoder_capacity.csv`` (columns ``variant``, ``step``, ``sampled_loss``, ``full_grid_mse``).
+
+Usage, from the repository root::
+
+    .venv/bin/python experiments/real_speech_stall/decoder_capacity.py preset
+    .venv/bin/python experiments/real_speech_stall/decoder_capacity.py fourier_time_scale=10,fourier_features=128 \\
+        --overrides '{"fourier_time_scale": 10, "fourier_features": 128}'
 """
-import sys, json, time, torch
-torch.set_num_threads(1); torch.manual_seed(0)
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
 from audioslots.config import get_preset, replace
-from audioslots.model import SpatialBroadcastDecoder
-from audioslots.training import CropBatches
 from audioslots.data.dataset import LibriMix
-from audioslots.features import spectrogram
-over = json.loads(sys.argv[1]) if len(sys.argv)>1 else {}
-lr = over.pop("lr", 5e-3); steps = over.pop("steps", 600)
-p = replace(get_preset("cpu"), **over); fc=p.features; mc=p.model
-ds = LibriMix("data/real/Libri2Mix", "train-360")
-mix, src = CropBatches(ds, 32, fc.chunk_samples, 0, "audioslots")[0]
-Y = spectrogram(src.flatten(0,1), fc)[:, None]   # (64,1,F,T)
-N = Y.shape[0]
-dec = SpatialBroadcastDecoder(mc.slot_dim, mc.fourier_features, mc.fourier_scale, mc.decoder_hidden, mc.decoder_layers, True, mc.fourier_time_scale)
-lat = torch.nn.Parameter(torch.randn(N, 1, mc.slot_dim))
-opt = torch.optim.Adam(list(dec.parameters())+[lat], lr)
-F_, T_ = Y.shape[-2:]
-t0=time.time()
-for s in range(steps):
-    cells = torch.randperm(F_*T_)[: int(0.05*F_*T_)]
-    out = dec(torch.nn.functional.layer_norm(lat, (mc.slot_dim,)), F_, T_, cells)
-    loss = (out - Y.flatten(2)[..., cells][..., None]).square().mean()
-    opt.zero_grad(); loss.backward(); opt.step()
-    if s % 100 == 99 or s == steps-1:
-        with torch.no_grad():
-            full = dec(torch.nn.functional.layer_norm(lat, (mc.slot_dim,)), F_, T_)
-            print(s+1, round(loss.item(),4), "full", round((full-Y).square().mean().item(),4), flush=True)
-print(sys.argv[1:], "time", round(time.time()-t0))
+from audioslots.model import AudioSlots
+from audioslots.pipeline import prepare_data
+from audioslots.training import CropBatches, model_config_for, train_step, training_loss
+
+OUT = Path(__file__).resolve().parents[2] / "results" / "tuning" / "real_speech_stall"
+KIND = "autoencoder"  # each source its own item: inputs (items, samples), targets (items, 1, samples)
+
+
+class FreeSlots(nn.Module):
+    """One learned slot per item of a fixed batch, decoded by ``decoder``: no encoder.
+
+    Called as the library's networks are (``network(spectrogram, cells)``); the spectrogram gives
+    only the grid's size, since item ``i`` of every batch is the same source.
+    """
+
+    def __init__(self, decoder: nn.Module, items: int, slot_dim: int):
+        super().__init__()
+        self.decoder = decoder
+        self.slots = nn.Parameter(torch.randn(items, 1, slot_dim))
+
+    def forward(self, spectrogram: torch.Tensor, cells: torch.Tensor | None = None) -> torch.Tensor:
+        slots = F.layer_norm(self.slots, self.slots.shape[-1:])  # (items, 1, slot_dim)
+        return self.decoder(slots, spectrogram.shape[1], spectrogram.shape[2], cells)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("name", help="the run's name in the CSV's variant column")
+    parser.add_argument("--overrides", type=json.loads, default={},
+                        help='JSON object of preset fields, e.g. \'{"fourier_features": 128}\'')
+    parser.add_argument("--crops", type=int, default=32, help="training crops fitted (two sources each)")
+    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--learning-rate", type=float, default=5e-3, help="constant (no schedule)")
+    parser.add_argument("--log-every", type=int, default=100)
+    parser.add_argument("--out", type=Path, default=OUT, help="folder of decoder_capacity.csv (default: %(default)s)")
+    parser.add_argument("--data-root", default="",
+                        help="'' (the embedded real speech, built on first use), 'synthetic' or a LibriMix folder")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    data, _ = prepare_data(args.data_root, progress=False)
+    preset = replace(get_preset("cpu"), **args.overrides)
+    whole_grid = replace(preset, decoded_cells=1.0)
+    torch.manual_seed(preset.train.seed)
+    batch = CropBatches(LibriMix(data, "train-360"), args.crops, preset.features.chunk_samples, preset.train.seed, KIND)
+    inputs, targets = batch[0]  # (items, samples), (items, 1, samples)
+    decoder = AudioSlots(model_config_for(preset, KIND, n_src=2)).decoder
+    network = FreeSlots(decoder, len(inputs), preset.model.slot_dim)
+    optimizer = torch.optim.Adam(network.parameters(), lr=args.learning_rate)
+    rows = []
+    for step in range(args.steps):
+        loss, _ = train_step(network, optimizer, inputs, targets, preset, step, KIND)
+        if (step + 1) % args.log_every == 0 or step + 1 == args.steps:
+            with torch.no_grad():
+                full_grid = training_loss(network, inputs, targets, whole_grid, step, KIND)
+            rows.append([args.name, step + 1, round(loss.item(), 4), round(full_grid.item(), 4)])
+            print(*rows[-1][1:], flush=True)
+    path = args.out / "decoder_capacity.csv"
+    new = not path.exists()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with path.open("a", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        if new:
+            writer.writerow(["variant", "step", "sampled_loss", "full_grid_mse"])
+        writer.writerows(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

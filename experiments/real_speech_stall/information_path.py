@@ -1,97 +1,196 @@
-"""Which part of the autoencoder's path limits it? 300 steps of the `cpu` preset's schedule, batch 16 crops.
+"""Which part of the autoencoder's path limits it? The `cpu` preset's autoencoder with parts of its path replaced.
 
-Usage, from the repository root: .venv/bin/python experiments/real_speech_stall/information_path.py VARIANT 300
-Prints the mean training loss of every 50 steps (collected in information_path.csv). VARIANT is a
-base with optional suffixes:
-  full   the autoencoder as the library builds it (n_slots=1)
-  flat   the library's ResNet, then the flattened 32 x 8 grid -> Linear -> LayerNorm -> decoder (no transformer)
-  raw    the spectrogram itself -> Linear -> LayerNorm -> decoder (no network before the slot)
-  _narrow  (flat) a 64-wide linear bottleneck before the slot
-  _row, _cell  (full) z projected per frequency row / per grid cell (patches.py) instead of one shared projection
-  _axis  Fourier features that each depend on frequency only or on time only (patches.py)
-  _skip  the slot also added (through its own linear map) to every hidden layer of the decoder
-  _w128  attention width 128, MLP 256, 8 heads
+Every probe maps a source's spectrogram to one slot and decodes it with the library's spatial
+broadcast decoder; ``--path`` says what comes before the slot:
+
+- ``full``: the library's encoder and slot transformer (the autoencoder as the library builds it);
+- ``flat``: the library's ResNet, then its flattened grid → linear map → LayerNorm (no transformer);
+  ``--bottleneck WIDTH`` puts a linear bottleneck of that width before the slot;
+- ``raw``: the cropped spectrogram itself → linear map → LayerNorm (no network before the slot).
+
+``--slot-skip`` also adds the slot, through its own linear map (zero at the start), to every hidden
+layer of the decoder. Model fields go through ``--overrides`` (for instance
+``{"feature_projection": "per_row"}``, ``{"fourier_axes": "separate"}`` or
+``{"attn_dim": 128, "mlp_dim": 256, "attn_heads": 8}``).
+
+Each probe trains for ``--steps`` steps of the preset's schedule (warm-up, then cosine decay over
+those steps) on the autoencoder's training batches (16 crops: 32 single sources), each step the
+library's :func:`audioslots.training.train_step`. The mean training loss of every ``--log-every``
+steps is appended to ``OUT/information_path.csv`` (columns ``variant``, ``step``, ``loss``).
+
+Usage, from the repository root::
+
+    .venv/bin/python experiments/real_speech_stall/information_path.py flat_axis --path flat \\
+        --overrides '{"fourier_axes": "separate"}'
+    .venv/bin/python experiments/real_speech_stall/information_path.py full_cell_axis --path full \\
+        --overrides '{"feature_projection": "per_cell", "fourier_axes": "separate"}'
 """
-import sys, time, math, torch, numpy as np
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
 from torch import nn
-torch.set_num_threads(1); torch.manual_seed(0)
-from audioslots.config import get_preset
-from audioslots.model import AudioSlots, SpatialBroadcastDecoder
-from audioslots.training import CropBatches, decoded_cells, learning_rate
+
+from audioslots.config import Preset, get_preset, replace
 from audioslots.data.dataset import LibriMix
-from audioslots.features import spectrogram
-variant = sys.argv[1]; steps = int(sys.argv[2]) if len(sys.argv) > 2 else 400
-p = get_preset("cpu"); fc = p.features; mc = p.model
-import dataclasses
-tc = dataclasses.replace(p.train, steps=steps)
-ds = LibriMix("data/real/Libri2Mix", "train-360")
-cb = CropBatches(ds, 16, fc.chunk_samples, 0, "autoencoder")
-full = AudioSlots(dataclasses.replace(mc, n_slots=1))
-class Flat(nn.Module):
-    def __init__(s):
-        super().__init__(); s.enc = full.encoder; s.dec = full.decoder
-        s.lin = nn.Linear(32*32*8, mc.slot_dim) if not narrow else nn.Sequential(nn.Linear(32*32*8, 64), nn.Linear(64, mc.slot_dim))
-    def forward(s, X, cells):
-        f = s.enc(X[:, None, :256, :64]).flatten(1)
-        return s.dec(nn.functional.layer_norm(s.lin(f), (mc.slot_dim,))[:, None], X.shape[1], X.shape[2], cells)
-class Raw(nn.Module):
-    def __init__(s):
-        super().__init__(); s.lin = nn.Linear(256*64, mc.slot_dim); s.dec = full.decoder
-    def forward(s, X, cells):
-        return s.dec(nn.functional.layer_norm(s.lin(X[:, :256, :64].flatten(1)), (mc.slot_dim,))[:, None], X.shape[1], X.shape[2], cells)
-class Full(nn.Module):
-    def __init__(s): super().__init__(); s.m = full
-    def forward(s, X, cells): return s.m(X, cells)
-narrow = "_narrow" in variant; variant = variant.replace("_narrow", "")
-import dataclasses as dc
-for w in ("_w128", "_w256"):
-    if w in variant:
-        variant = variant.replace(w, ""); aw = int(w[2:]); mc = dc.replace(mc, attn_dim=aw, mlp_dim=2*aw, attn_heads=8); full = AudioSlots(dc.replace(mc, n_slots=1))
-proj = None
-for suf in ("_row", "_cell"):
-    if suf in variant: proj = suf[1:]; variant = variant.replace(suf, "")
-if proj:
-    ncell = 32 if proj == "row" else 256
-    class PerRow(nn.Module):
-        def __init__(self, cin, cout):
-            super().__init__()
-            self.weight = nn.Parameter(torch.randn(ncell, cin, cout) / math.sqrt(cin)); self.bias = nn.Parameter(torch.zeros(ncell, cout))
-        def forward(self, x):
-            B, N, cin = x.shape; R = ncell; C = N // R
-            x = x.view(B, R, C, cin)
-            return (torch.einsum("brci,rio->brco", x, self.weight) + self.bias[None, :, None]).reshape(B, N, -1)
-    tr = full.transformer  # the same per-position projection as patches.py
-    tr.feature_proj = PerRow(tr.feature_proj.in_features, tr.feature_proj.out_features)
-axis = variant.endswith("_axis"); variant = variant.replace("_axis", "")
-if axis:
-    g = torch.Generator().manual_seed(0); k = mc.fourier_features // 2
-    mat = torch.zeros(mc.fourier_features, 2)
-    mat[:k, 0] = torch.randn(k, generator=g) * mc.fourier_scale
-    mat[k:, 1] = torch.randn(mc.fourier_features - k, generator=g) * (mc.fourier_time_scale or mc.fourier_scale)
-    full.decoder.fourier_matrix.copy_(mat)
-skip = variant.endswith("_skip"); variant = variant.replace("_skip", "")
-if skip:
-    import torch.nn.functional as F
-    from audioslots.model import fourier_features
-    dec = full.decoder
-    dec.mods = nn.ModuleList(nn.Linear(mc.slot_dim, mc.decoder_hidden, bias=False) for _ in dec.hidden)
-    for mod in dec.mods: nn.init.zeros_(mod.weight)
-    def fwd(slots, n_freq, n_frames, cells=None):
-        positions = fourier_features(n_freq, n_frames, dec.fourier_matrix)[cells]
-        h = F.relu(dec.first_layer(slots, positions))
-        for layer, mod in zip(dec.hidden, dec.mods):
-            h = F.relu(layer(h) + mod(slots)[:, :, None, :])
-        return dec.out(h)
-    dec.forward = fwd
-net = {"flat": Flat, "raw": Raw, "full": Full}[variant]()
-opt = torch.optim.Adam(net.parameters(), tc.learning_rate)
-t0 = time.time(); acc = []
-for step in range(steps):
-    for g in opt.param_groups: g["lr"] = learning_rate(step, tc)
-    x, y = cb[step]; X = spectrogram(x, fc); Y = spectrogram(y, fc)
-    cells = decoded_cells(step, X.shape[1:], tc, "cpu")
-    out = net(X, cells)
-    loss = (out - Y.flatten(2)[..., cells][..., None]).square().mean()
-    opt.zero_grad(); loss.backward(); opt.step(); acc.append(loss.item())
-    if (step + 1) % 50 == 0: print(step + 1, round(float(np.mean(acc)), 4), flush=True); acc = []
-print(variant, "time", round(time.time() - t0))
+from audioslots.model import (ENCODER_STRIDE, AudioSlots, SpatialBroadcastDecoder, crop_to_stride, encoder_grid,
+                              fourier_features)
+from audioslots.pipeline import prepare_data
+from audioslots.training import CropBatches, learning_rate, model_config_for, train_step, training_crops
+
+OUT = Path(__file__).resolve().parents[2] / "results" / "tuning" / "real_speech_stall"
+KIND = "autoencoder"  # one slot per source, fed that source
+
+
+class Probe(nn.Module):
+    """Spectrogram ``(batch, freq, frames)`` → ``to_slot`` → one slot → ``decoder`` → ``(batch, 1, freq, frames)``.
+
+    Called as the library's networks are (``network(spectrogram, cells)``), so that the library's
+    training step trains it.
+    """
+
+    def __init__(self, to_slot: nn.Module, decoder: nn.Module):
+        super().__init__()
+        self.to_slot, self.decoder = to_slot, decoder
+
+    def forward(self, spectrogram: torch.Tensor, cells: torch.Tensor | None = None) -> torch.Tensor:
+        slots = self.to_slot(spectrogram)  # (batch, 1, slot_dim)
+        return self.decoder(slots, spectrogram.shape[1], spectrogram.shape[2], cells)
+
+
+class LibrarySlot(nn.Module):
+    """The library's encoder and slot transformer: :meth:`AudioSlots.encode`."""
+
+    def __init__(self, model: AudioSlots):
+        super().__init__()
+        self.model = model
+
+    def forward(self, spectrogram: torch.Tensor) -> torch.Tensor:
+        return self.model.encode(spectrogram)  # (batch, 1, slot_dim)
+
+
+class LinearSlot(nn.Module):
+    """A linear map of the flattened ResNet grid of ``model`` (``None``: of the cropped spectrogram
+    itself), then LayerNorm; ``bottleneck`` puts a narrower linear map first."""
+
+    def __init__(self, model: AudioSlots | None, in_features: int, slot_dim: int, bottleneck: int | None):
+        super().__init__()
+        self.model = model
+        widths = [in_features] + ([bottleneck] if bottleneck else []) + [slot_dim]
+        self.linear = nn.Sequential(*(nn.Linear(a, b) for a, b in zip(widths, widths[1:])))
+
+    def forward(self, spectrogram: torch.Tensor) -> torch.Tensor:
+        if self.model is None:
+            inputs = crop_to_stride(spectrogram)  # (batch, freq8, frames8)
+        else:
+            inputs = self.model.encoder_features(spectrogram)  # (batch, channels, rows, cols)
+        slots = self.linear(inputs.flatten(1))  # (batch, slot_dim)
+        return F.layer_norm(slots, slots.shape[-1:])[:, None]  # (batch, 1, slot_dim)
+
+
+class SlotSkipDecoder(nn.Module):
+    """The library's decoder with the slot also added, through its own linear map, to every hidden layer.
+
+    The maps start at zero, so the probe starts as the library's decoder.
+    """
+
+    def __init__(self, decoder: SpatialBroadcastDecoder, slot_dim: int):
+        super().__init__()
+        self.decoder = decoder
+        self.skips = nn.ModuleList(nn.Linear(slot_dim, layer.out_features, bias=False) for layer in decoder.hidden)
+        for skip in self.skips:
+            nn.init.zeros_(skip.weight)
+
+    def forward(self, slots: torch.Tensor, n_freq: int, n_frames: int, cells: torch.Tensor | None = None):
+        """Slots ``(batch, n, d)`` → ``(batch, n, n_freq, n_frames)``, or ``(batch, n, K, 1)`` at ``cells``."""
+        batch, n, _ = slots.shape
+        positions = fourier_features(n_freq, n_frames, self.decoder.fourier_matrix)  # (F*T, e)
+        if cells is not None:
+            positions = positions[cells]  # (K, e)
+        h = F.relu(self.decoder.first_layer(slots, positions))  # (B, n, cells, hidden)
+        for layer, skip in zip(self.decoder.hidden, self.skips):
+            h = F.relu(layer(h) + skip(slots)[:, :, None, :])  # (B, n, cells, hidden)
+        out = self.decoder.out(h)  # (B, n, cells, 1)
+        return out if cells is not None else out.view(batch, n, n_freq, n_frames)
+
+
+def build_probe(preset: Preset, path: str, bottleneck: int | None, slot_skip: bool) -> Probe:
+    """The probe of ``path`` around a freshly initialised autoencoder of ``preset``."""
+    model = AudioSlots(model_config_for(preset, KIND, n_src=2))
+    slot_dim, features = preset.model.slot_dim, preset.features
+    rows, cols = encoder_grid(features.n_freq, features.n_frames)
+    if path == "full":
+        to_slot = LibrarySlot(model)
+    elif path == "flat":
+        to_slot = LinearSlot(model, model.encoder.out_channels * rows * cols, slot_dim, bottleneck)
+    else:
+        to_slot = LinearSlot(None, rows * cols * ENCODER_STRIDE**2, slot_dim, bottleneck)  # the cropped cells
+    decoder = SlotSkipDecoder(model.decoder, slot_dim) if slot_skip else model.decoder
+    return Probe(to_slot, decoder)
+
+
+def train_probe(network: nn.Module, preset: Preset, dataset: LibriMix, log_every: int) -> list[tuple[int, float]]:
+    """Train with the library's step on the autoencoder's batches; ``(step, mean loss)`` every ``log_every`` steps."""
+    config = preset.train
+    batches = CropBatches(dataset, *training_crops(preset, KIND), config.seed, KIND)
+    optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
+    window, points = [], []
+    for step in range(config.steps):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, config)
+        inputs, targets = batches[step]
+        loss, _ = train_step(network, optimizer, inputs, targets, preset, step, KIND)
+        window.append(loss.item())
+        if (step + 1) % log_every == 0:
+            points.append((step + 1, round(sum(window) / len(window), 4)))
+            print(*points[-1], flush=True)
+            window = []
+    return points
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("name", help="the probe's name in the CSV's variant column")
+    parser.add_argument("--path", choices=("full", "flat", "raw"), default="full", help="what comes before the slot")
+    parser.add_argument("--bottleneck", type=int, help="(flat, raw) width of a linear bottleneck before the slot")
+    parser.add_argument("--slot-skip", action="store_true", help="also add the slot to every hidden decoder layer")
+    parser.add_argument("--overrides", type=json.loads, default={},
+                        help='JSON object of preset fields, e.g. \'{"fourier_axes": "separate"}\'')
+    parser.add_argument("--steps", type=int, default=300, help="training steps (the schedule follows them)")
+    parser.add_argument("--log-every", type=int, default=50, help="steps per point of the curve")
+    parser.add_argument("--out", type=Path, default=OUT, help="folder of information_path.csv (default: %(default)s)")
+    parser.add_argument("--data-root", default="",
+                        help="'' (the embedded real speech, built on first use), 'synthetic' or a LibriMix folder")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    data, _ = prepare_data(args.data_root, progress=False)
+    preset = replace(get_preset("cpu"), **{"steps": args.steps, **args.overrides})
+    preset = replace(preset, feature_grid=encoder_grid(preset.features.n_freq, preset.features.n_frames))
+    torch.manual_seed(preset.train.seed)
+    network = build_probe(preset, args.path, args.bottleneck, args.slot_skip)
+    points = train_probe(network, preset, LibriMix(data, "train-360"), args.log_every)
+    path = args.out / "information_path.csv"
+    new = not path.exists()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with path.open("a", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        if new:
+            writer.writerow(["variant", "step", "loss"])
+        writer.writerows([args.name, step, loss] for step, loss in points)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
