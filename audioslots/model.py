@@ -517,7 +517,7 @@ class SpatialBroadcastDecoder(nn.Module):
         batched form's ``(batch, n, cells, hidden)`` activations (over 1 GB for 64 chunks of the
         ``cpu`` preset) are allocated and paged in afresh by every layer; tiles are reused from
         the cache, which makes evaluation on 2 cores about 3.5× faster (see
-        ``benchmarks/evaluate_speed.py``).
+        ``python -m benchmarks.evaluate_speed``).
         """
         d = slots.shape[-1]
         per_slot = F.linear(slots, self.first.weight[:, :d]).flatten(0, 1)  # (B*n, hidden)
