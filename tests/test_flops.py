@@ -92,9 +92,9 @@ def test_a_run_records_the_flops_of_one_step_as_a_direct_count_of_that_step(tiny
 
 def test_counting_the_flops_leaves_the_run_bit_for_bit_unchanged(tiny_data, tmp_path, monkeypatch):
     counted = train(TINY, tiny_data, tmp_path / "counted", progress=False)
-    import audioslots.training.loop as training
+    import audioslots.training.step_flops as step_flops
 
-    monkeypatch.setattr(training, "count_step_flops", lambda *args, **kwargs: 0)
+    monkeypatch.setattr(step_flops, "count_step_flops", lambda *args, **kwargs: 0)
     uncounted = train(TINY, tiny_data, tmp_path / "uncounted", progress=False)
     assert uncounted.final_loss == counted.final_loss
     a = load_checkpoint(tmp_path / "counted" / "checkpoint.pt")
@@ -105,9 +105,9 @@ def test_counting_the_flops_leaves_the_run_bit_for_bit_unchanged(tiny_data, tmp_
 
 def test_a_finished_run_reads_its_count_instead_of_counting_again(tiny_data, tmp_path, monkeypatch):
     first = train(TINY, tiny_data, tmp_path / "run", progress=False)
-    import audioslots.training.loop as training
+    import audioslots.training.step_flops as step_flops
 
-    monkeypatch.setattr(training, "count_step_flops", lambda *args, **kwargs: pytest.fail("counted a finished run again"))
+    monkeypatch.setattr(step_flops, "count_step_flops", lambda *args, **kwargs: pytest.fail("counted a finished run again"))
     assert train(TINY, tiny_data, tmp_path / "run", progress=False).flop_per_step == first.flop_per_step
 
 
@@ -117,3 +117,4 @@ def test_step_flops_are_affine_in_the_batch_so_small_batches_predict_a_large_one
     for kind in ("audioslots", "autoencoder"):
         config = run_config(get_preset(preset_name), kind, {"n_src": 2})
         assert affine_in_batch(lambda b: count_run_flops(config, b), 5) == count_run_flops(config, 5)
+

@@ -12,7 +12,7 @@ import torch
 
 from audioslots.config import get_preset, replace
 from audioslots.errors import CheckpointError
-from audioslots.training.loop import learning_rate, load_checkpoint, load_model, train
+from audioslots.training import NonFiniteLoss, learning_rate, load_checkpoint, load_model, train
 
 TINY = get_preset("tiny")
 
@@ -42,23 +42,23 @@ def test_batch_seconds_keeps_the_audio_per_batch_whatever_the_chunk_length():
 
 
 def test_training_crops_batch_seconds_of_audio_per_step(tiny_data, tmp_path, monkeypatch):
-    import audioslots.training.loop as training
+    import audioslots.training.loop as loop
 
     sizes = []
 
-    class Recording(training.CropBatches):
+    class Recording(loop.CropBatches):
         def __init__(self, dataset, batch_size, *args):
             sizes.append(batch_size)
             super().__init__(dataset, batch_size, *args)
 
-    monkeypatch.setattr(training, "CropBatches", Recording)
+    monkeypatch.setattr(loop, "CropBatches", Recording)
     train(replace(TINY, batch_seconds=1.0, chunk_seconds=0.25, steps=1), tiny_data, tmp_path / "run", progress=False)
     assert sizes == [4]
 
 
 def test_autoencoder_batch_is_every_source_of_the_separation_batch(tiny_data):
     from audioslots.data.dataset import LibriMix
-    from audioslots.training.loop import CropBatches
+    from audioslots.training import CropBatches
 
     dataset = LibriMix(tiny_data, "train-360")
     mixtures, sources = CropBatches(dataset, 3, 800, seed=1, kind="audioslots")[7]
@@ -200,10 +200,11 @@ def _inject_nan_inputs(monkeypatch, nan_steps):
     The network's output is then NaN, its BatchNorm statistics too, and so are the loss and the
     gradient. scipy's Hungarian solver refuses NaN costs, so those steps are scored unmatched.
     """
-    import audioslots.training.loop as training
+    import audioslots.training.networks as networks
+    import audioslots.training.step_flops as step_flops
 
     spectrogram_calls, loss_calls = iter(range(10**6)), iter(range(10**6))
-    real_spectrogram, real_loss = training.spectrogram, training.matched_mse
+    real_spectrogram, real_loss = networks.spectrogram, networks.matched_mse
 
     def spectrogram(waveforms, features):
         out = real_spectrogram(waveforms, features)
@@ -215,9 +216,9 @@ def _inject_nan_inputs(monkeypatch, nan_steps):
             return (pred - target).square().mean(), None
         return real_loss(pred, target)
 
-    monkeypatch.setattr(training, "spectrogram", spectrogram)
-    monkeypatch.setattr(training, "matched_mse", matched_mse)
-    monkeypatch.setattr(training, "count_step_flops", lambda *args, **kwargs: 0)  # calls are counted over training steps only
+    monkeypatch.setattr(networks, "spectrogram", spectrogram)
+    monkeypatch.setattr(networks, "matched_mse", matched_mse)
+    monkeypatch.setattr(step_flops, "count_step_flops", lambda *args, **kwargs: 0)  # calls are counted over training steps only
 
 
 def test_non_finite_steps_are_skipped_logged_and_leave_weights_and_batchnorm_untouched(tiny_data, tmp_path, monkeypatch):
@@ -240,8 +241,6 @@ def test_non_finite_steps_are_skipped_logged_and_leave_weights_and_batchnorm_unt
 
 
 def test_non_finite_steps_in_a_row_stop_the_run_with_a_sentence_and_a_finite_checkpoint(tiny_data, tmp_path, monkeypatch):
-    from audioslots.training.loop import NonFiniteLoss
-
     _inject_nan_inputs(monkeypatch, set(range(2, 100)))
     with pytest.raises(NonFiniteLoss, match="not finite for 3 steps in a row.*--lr"):
         train(replace(TINY, steps=8, max_nonfinite_steps=3), tiny_data, tmp_path / "run", progress=False)
@@ -272,11 +271,11 @@ def test_no_readable_checkpoint_left_is_a_clear_error(tiny_data, tmp_path):
 
 
 def test_checkpoint_minutes_adds_checkpoints_by_wall_clock_time(tiny_data, tmp_path, monkeypatch):
-    import audioslots.training.loop as training
+    import audioslots.training.checkpoints as checkpoints
 
     saved = []
-    real = training.save_checkpoint
-    monkeypatch.setattr(training, "save_checkpoint", lambda path, state, **kw: (saved.append(state["step"]),
+    real = checkpoints.save_checkpoint
+    monkeypatch.setattr(checkpoints, "save_checkpoint", lambda path, state, **kw: (saved.append(state["step"]),
                                                                                  real(path, state, **kw)))
     train(replace(TINY, steps=4, checkpoint_every=1000, checkpoint_minutes=1e-9), tiny_data, tmp_path / "run",
           progress=False)
