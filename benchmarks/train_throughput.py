@@ -1,9 +1,10 @@
 """Training throughput of a preset: steps/s, crops/s, model FLOPs, MFU, peak memory, data wait.
 
-The timed loop is the training step of :func:`audioslots.training.loop.train` without the loop's
-bookkeeping: crops from :class:`~audioslots.training.loop.CropBatches` through a ``DataLoader``,
-:func:`~audioslots.training.loop.training_loss` (spectrograms, the model, the matched MSE) under bf16
-autocast (on by default on CUDA, as in training; optional on CPU), its backward pass, Adam.
+The timed loop is training's own step, :func:`audioslots.training.train_step`, without the loop's
+bookkeeping: crops from :class:`~audioslots.training.CropBatches` through a ``DataLoader``,
+:func:`~audioslots.training.training_loss` (spectrograms, the model, the matched MSE) under bf16
+autocast (on by default on CUDA, as in training; optional on CPU), its backward pass, the
+non-finite check on the device and Adam (fused on CUDA, as in training).
 There is no ``loss.item()`` per step: the device is synchronised only where the clock is read.
 
 Usage, from the repository root::
@@ -20,7 +21,7 @@ As in training, a split that fits in 1 GiB is preloaded into memory; a larger on
 Fields of the JSON: ``steps_per_second`` and ``crops_per_second`` over the timed steps (after
 ``--warmup`` steps, which include kernel selection and, with ``--compile``, compilation);
 ``tflop_per_step``: matrix products, convolutions and attention of one forward + backward pass as
-:func:`audioslots.training.loop.count_step_flops` counts them for every training run (STFTs, element-wise
+:func:`audioslots.training.count_step_flops` counts them for every training run (STFTs, element-wise
 work and the optimiser are not counted); ``achieved_tflops`` = that × steps/s; ``mfu`` = achieved / the device's dense bf16 peak
 (``null`` with ``mfu_note`` saying why when there is none, e.g. on a CPU); ``peak_memory_bytes``;
 ``data_wait_share``: the share of the timed wall time the training process spent blocked waiting
@@ -33,7 +34,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -44,7 +44,7 @@ from benchmarks.common import reset_peak_memory, sync, write_result
 from audioslots.config import get_preset
 from audioslots.data.dataset import LibriMix
 from audioslots.model import AudioSlots, count_parameters
-from audioslots.training import CropBatches, count_step_flops, model_config_for, training_loss
+from audioslots.training import CropBatches, build_optimizer, count_step_flops, model_config_for, train_step
 
 #: The Libri2Mix-sized training set the benchmarks share (Libri2Mix train-360: 50 800 mixtures
 #: averaging 15 s; 2000 of 14 s are 7.8 h of audio, 2.7 GB of WAV, too large to preload).
@@ -92,19 +92,14 @@ def run(args: argparse.Namespace) -> dict:
     torch.manual_seed(train_config.seed)
     model = AudioSlots(model_config_for(preset, "audioslots", dataset.n_src)).to(device).train()
     network = torch.compile(model) if args.compile else model
-    optimizer = torch.optim.Adam(model.parameters(), lr=train_config.learning_rate)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if use_autocast else nullcontext()
+    optimizer = build_optimizer(model, device, train_config.learning_rate)
     steps = iter(range(10**9))  # the step index picks the decoded cells, as in training
 
-    def train_step(net, inputs, targets) -> torch.Tensor:
+    def step(inputs, targets) -> torch.Tensor:
         inputs = inputs.to(device, non_blocking=True)
         targets = targets.to(device, non_blocking=True)
-        with autocast:
-            loss = training_loss(net, inputs, targets, preset, next(steps))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return loss.detach()
+        loss, _ = train_step(network, optimizer, inputs, targets, preset, next(steps), bf16=use_autocast)
+        return loss
 
     batches = CropBatches(dataset, batch_size, features_config.chunk_samples, train_config.seed, "audioslots")
     loader = torch.utils.data.DataLoader(
@@ -116,7 +111,7 @@ def run(args: argparse.Namespace) -> dict:
     inputs, targets = (t.to(device) for t in next(iterator))
     flops = count_step_flops(model, inputs, targets, preset, bf16=use_autocast)
     for _ in range(args.warmup):
-        loss = train_step(network, *next(iterator))
+        loss = step(*next(iterator))
     sync(device)
     reset_peak_memory(device)
 
@@ -126,7 +121,7 @@ def run(args: argparse.Namespace) -> dict:
             with Stopwatch(torch.device("cpu")) as wait:  # host time blocked on the loader
                 batch = next(iterator)
             wait_seconds += wait.seconds
-            loss = train_step(network, *batch)
+            loss = step(*batch)
     memory_bytes, memory_kind = peak_memory(device)
     final_loss = loss.item()
     if not math.isfinite(final_loss):
