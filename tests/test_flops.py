@@ -118,3 +118,19 @@ def test_step_flops_are_affine_in_the_batch_so_small_batches_predict_a_large_one
         config = run_config(get_preset(preset_name), kind, {"n_src": 2})
         assert affine_in_batch(lambda b: count_run_flops(config, b), 5) == count_run_flops(config, 5)
 
+
+def test_a_resumed_run_reuses_the_count_made_for_its_batch_and_processes(tiny_data, tmp_path, monkeypatch):
+    first = train(TINY, tiny_data, tmp_path / "run", progress=False, stop_after=1)
+    import audioslots.training.step_flops as step_flops
+
+    monkeypatch.setattr(step_flops, "count_step_flops", lambda *args, **kwargs: pytest.fail("counted a resumed run again"))
+    resumed = train(TINY, tiny_data, tmp_path / "run", progress=False)
+    assert resumed.step == TINY.train.steps and resumed.flop_per_step == first.flop_per_step
+
+
+def test_a_count_made_for_another_number_of_processes_is_made_again(tiny_data, tmp_path):
+    first = train(TINY, tiny_data, tmp_path / "run", progress=False, stop_after=1)
+    path = tmp_path / "run" / "flops.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "processes": 2, "flop_per_step": 1}))
+    assert train(TINY, tiny_data, tmp_path / "run", progress=False).flop_per_step == first.flop_per_step
+    assert json.loads(path.read_text())["processes"] == 1

@@ -173,7 +173,7 @@ def train(preset: Preset, data_root: str | Path, run_dir: str | Path, *, kind: s
         network = _parallel_network(model, dev, ranks, compile)
         window, guard = LogWindow(dev, resumed.window), NonFiniteGuard(cfg.max_nonfinite_steps, dev)
         _preload_if_small(dataset, progress=progress and ranks.is_main)
-        flops = recorded_step_flops(files, model, batches, preset, step, end, dev, bf16, ranks, agreement)
+        flops = recorded_step_flops(files, model, batches, preset, step, dev, bf16, ranks, agreement)
         loader = _step_loader(batches, step, end, cfg.num_workers, dev)
         bar = tqdm(total=cfg.steps, initial=step, desc=f"train {kind}", unit="step",
                    disable=not (progress and ranks.is_main))

@@ -65,16 +65,18 @@ def count_run_flops(config: dict, batch_size: int | None = None, device: str | t
 
 
 def recorded_step_flops(files: RunFiles, model: torch.nn.Module, batches: CropBatches, preset: Preset, step: int,
-                        end: int, device: torch.device, bf16: bool, ranks: distributed.Ranks, agreement=None) -> dict:
-    """The run's ``flops.json``: counted on the batch of ``step`` whenever this call trains (or the
-    run has none yet), read otherwise.
+                        device: torch.device, bf16: bool, ranks: distributed.Ranks, agreement=None) -> dict:
+    """The run's ``flops.json``: read when it was counted for this batch size and number of
+    processes (in the same way), counted on the batch of ``step`` and written otherwise.
 
     Each process counts its share of the batch; ``flop_per_step`` is the sum over processes.
     ``agreement`` is the process group of :func:`distributed.process_group`: all processes count,
     or none.
     """
     flops = read_flops(files.flops)
-    if not distributed.any_rank(step < end or flops is None, ranks, agreement):
+    fits = flops is not None and (flops.get("batch_size"), flops.get("processes"), flops.get("counted_by")) == (
+        batches.batch_size, ranks.world_size, COUNTED_BY)
+    if not distributed.any_rank(not fits, ranks, agreement):
         return flops
     inputs, targets = (t.to(device) for t in batches[step])
     share = count_step_flops(model, inputs, targets, preset, step, bf16, batches.kind)
