@@ -113,6 +113,10 @@ class TrainConfig:
     # [choice] bf16 autocast of the forward pass: "auto" on CUDA only, "bf16" on the CPU too (how
     # the paper preset is smoke-tested on CPU), "off" float32 everywhere. The paper does not say.
     autocast: str = "auto"
+    # [choice] Fraction of the training examples mixed on the fly: sources of different speakers
+    # from different training mixtures, each scaled by a gain drawn uniformly within ±3 dB
+    # (audioslots.training.batches). 0 trains on the training mixtures as they are, as the paper.
+    dynamic_mixing: float = 0.0
 
     def batch_for(self, chunk_seconds: float) -> int:
         """Crops per batch for crops of ``chunk_seconds``."""

@@ -287,7 +287,7 @@ def test_run_from_before_the_new_training_options_resumes_and_its_log_gains_the_
     train(preset, tiny_data, tmp_path / "run", progress=False, stop_after=2)
     path = tmp_path / "run" / "checkpoint.pt"
     state = torch.load(path, weights_only=True)
-    for name in ("checkpoint_minutes", "clip_grad_norm", "max_nonfinite_steps", "autocast"):
+    for name in ("checkpoint_minutes", "clip_grad_norm", "max_nonfinite_steps", "autocast", "dynamic_mixing"):
         del state["config"]["preset"]["train"][name]
     del state["window"]
     torch.save(state, path)

@@ -3,18 +3,46 @@
 The batch of step ``k`` is drawn from a generator seeded with ``(seed, k)``: it does not depend
 on what ran before, so a resumed run sees exactly the batches an uninterrupted run would, and
 every process of a torchrun job draws the same batch and reads its own share of it.
+
+With ``TrainConfig.dynamic_mixing`` a fraction of the examples are mixed on the fly instead:
+each source a crop of a source of another training mixture, all of different speakers, each
+scaled by a random gain within ±3 dB. Those draws come from a second generator, seeded with
+``(seed, k, 1)``, so the draws of ``(seed, k)`` are the same with and without dynamic mixing.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from audioslots.data.dataset import LibriMix
+from audioslots.errors import ConfigError
 
 #: Training splits up to this size are read into memory once instead of per crop (the synthetic set
 #: is about 350 MB; a Libri2Mix training split is far larger and stays on disk).
 PRELOAD_BYTES = 1 << 30
+#: [choice] The gains of dynamically mixed sources are drawn uniformly within ± this many dB.
+REMIX_GAIN_DB = 3.0
+#: The third word of the seed of the generator that draws dynamic mixtures.
+REMIX_STREAM = 1
+
+
+@dataclass(frozen=True)
+class Remix:
+    """One dynamically mixed example; per source: the training mixture it is cut from, which of
+    that mixture's sources it is, the first sample of its crop, and its gain in dB."""
+
+    mixtures: tuple[int, ...]
+    sources: tuple[int, ...]
+    offsets: tuple[int, ...]
+    gains_db: tuple[float, ...]
+
+
+def speaker_of(mixture_id: str, source: int) -> str:
+    """The speaker of source ``source`` in a LibriMix-style id ``"<speaker>-<chapter>-<utterance>_<speaker>-..."``."""
+    return mixture_id.split("_")[source].split("-")[0]
 
 
 class CropBatches(torch.utils.data.Dataset):
@@ -28,13 +56,21 @@ class CropBatches(torch.utils.data.Dataset):
     With ``part`` (one process's share under torchrun, :func:`audioslots.training.distributed.batch_part`)
     the whole batch's mixtures and offsets are still drawn, so that every share of step ``k`` is
     the same whatever the number of processes, but only the crops in ``part`` are read.
+
+    With ``dynamic_mixing`` > 0 each example is, with that probability, a :class:`Remix` of
+    sources of different speakers from different training mixtures (:meth:`remixes`).
     """
 
     def __init__(self, dataset: LibriMix, batch_size: int, crop_samples: int, seed: int, kind: str,
-                 part: slice = slice(None)):
+                 part: slice = slice(None), dynamic_mixing: float = 0.0):
         self.dataset, self.batch_size, self.crop_samples = dataset, batch_size, crop_samples
         self.seed, self.kind, self.part = seed, kind, part
         self.lengths = np.asarray(dataset.lengths)
+        if not 0.0 <= dynamic_mixing <= 1.0:
+            raise ConfigError(f"dynamic_mixing is {dynamic_mixing}, a fraction of the training examples: "
+                              "choose a value from 0 to 1.")
+        self.dynamic_mixing = dynamic_mixing
+        self.speakers = _speakers_for_remixing(dataset) if dynamic_mixing else []
 
     def __len__(self) -> int:
         return 2**62  # indexed by step; the sampler says which steps
@@ -44,8 +80,9 @@ class CropBatches(torch.utils.data.Dataset):
         indices = rng.integers(len(self.dataset), size=self.batch_size)
         spare = np.maximum(self.lengths[indices] - self.crop_samples, 0)
         offsets = (rng.random(self.batch_size) * (spare + 1)).astype(np.int64)
-        indices, offsets = indices[self.part], offsets[self.part]
-        examples = [self._crop(int(i), int(o)) for i, o in zip(indices, offsets)]
+        indices, offsets, remixes = indices[self.part], offsets[self.part], self.remixes(step)[self.part]
+        examples = [self._remixed(remix) if remix else self._crop(int(i), int(o))
+                    for i, o, remix in zip(indices, offsets, remixes)]
         mixtures = torch.stack([mixture for mixture, _ in examples])  # (batch, samples)
         sources = torch.stack([example_sources for _, example_sources in examples])  # (batch, n_src, samples)
         return network_batch(mixtures, sources, self.kind)
@@ -53,6 +90,58 @@ class CropBatches(torch.utils.data.Dataset):
     def _crop(self, index: int, offset: int) -> tuple[torch.Tensor, torch.Tensor]:
         example = self.dataset.crop(index, offset, self.crop_samples)
         return example.mixture, example.sources
+
+    def remixes(self, step: int) -> list[Remix | None]:
+        """Which examples of step ``step``'s whole batch are mixed on the fly, and from what.
+
+        ``None`` for an example that is a crop of a training mixture as it is (all of them when
+        ``dynamic_mixing`` is 0, without drawing a number).
+        """
+        if not self.dynamic_mixing:
+            return [None] * self.batch_size
+        rng = np.random.default_rng([self.seed, step, REMIX_STREAM])
+        chosen = rng.random(self.batch_size) < self.dynamic_mixing
+        return [self._draw_remix(rng) if remix else None for remix in chosen]
+
+    def _draw_remix(self, rng: np.random.Generator) -> Remix:
+        n_src = self.dataset.n_src
+        mixtures, sources, speakers = [], [], set()
+        while len(mixtures) < n_src:  # ends: every mixture has n_src speakers and there are n_src mixtures
+            mixture, source = int(rng.integers(len(self.dataset))), int(rng.integers(n_src))
+            speaker = self.speakers[mixture][source]
+            if mixture in mixtures or speaker in speakers:
+                continue
+            mixtures.append(mixture)
+            sources.append(source)
+            speakers.add(speaker)
+        spare = np.maximum(self.lengths[mixtures] - self.crop_samples, 0)
+        offsets = (rng.random(n_src) * (spare + 1)).astype(np.int64)
+        gains_db = rng.uniform(-REMIX_GAIN_DB, REMIX_GAIN_DB, size=n_src)
+        return Remix(tuple(mixtures), tuple(sources), tuple(int(o) for o in offsets), tuple(float(g) for g in gains_db))
+
+    def _remixed(self, remix: Remix) -> tuple[torch.Tensor, torch.Tensor]:
+        """The mixture ``(samples,)`` and sources ``(n_src, samples)`` of a dynamically mixed example."""
+        sources = torch.stack([
+            self.dataset.crop(mixture, offset, self.crop_samples).sources[source] * 10 ** (gain_db / 20)
+            for mixture, source, offset, gain_db in zip(remix.mixtures, remix.sources, remix.offsets, remix.gains_db)
+        ])
+        return sources.sum(0), sources
+
+
+def _speakers_for_remixing(dataset: LibriMix) -> list[list[str]]:
+    """The speaker of every source of every mixture; an error if no remix of different speakers exists."""
+    n_src = dataset.n_src
+    speakers = []
+    for mixture_id in dataset.mixture_ids:
+        if len(mixture_id.split("_")) != n_src:
+            raise ConfigError(f"Mixture {mixture_id!r} of {dataset.metadata_path} does not name its {n_src} speakers "
+                              "as LibriMix does (<speaker>-<chapter>-<utterance>_...); dynamic mixing needs them to "
+                              "mix different speakers: set dynamic_mixing to 0.")
+        speakers.append([speaker_of(mixture_id, k) for k in range(n_src)])
+    if len(speakers) < n_src:
+        raise ConfigError(f"Dynamic mixing takes its {n_src} sources from {n_src} different training mixtures, "
+                          f"but {dataset.metadata_path} has {len(speakers)}; set dynamic_mixing to 0.")
+    return speakers
 
 
 def network_batch(mixtures: torch.Tensor, sources: torch.Tensor, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
