@@ -38,7 +38,7 @@ step "one-process torchrun (NCCL) on the tiny preset"
 
 step "paper-preset training throughput (eager)"
 throughput=$OUT/train_throughput_paper_${gpu}.json
-timeout 240 python3 benchmarks/train_throughput.py --preset paper --device cuda --steps 40 --warmup 5 \
+timeout 240 python3 -m benchmarks.train_throughput --preset paper --device cuda --steps 40 --warmup 5 \
   --data data/real/Libri2Mix --out "$throughput"
 
 step "time-boxed paper-preset run: ${RUN_SECONDS} s of training, then evaluation on the GPU"
@@ -51,7 +51,7 @@ fi
 
 step "paper-preset training throughput (torch.compile), if time is left"
 if (( $(date +%s) - start < ${COMPILE_IF_BEFORE:-330} )); then
-  timeout 200 python3 benchmarks/train_throughput.py --preset paper --device cuda --steps 40 --warmup 10 --compile \
+  timeout 200 python3 -m benchmarks.train_throughput --preset paper --device cuda --steps 40 --warmup 10 --compile \
     --data data/real/Libri2Mix --out "$OUT/train_throughput_paper_${gpu}_compile.json"
 fi
 step "done"
