@@ -1,16 +1,15 @@
 """AudioSlots: a slot-centric generative model for audio separation (arXiv 2305.05591), reproduced.
 
-The data flow is the package layout::
+The package is laid out by the data flow (ARCHITECTURE.md draws it); each layer imports only
+from the layers above it::
 
-    data / synth   LibriMix-layout mixtures (real Libri2Mix or the embedded synthetic set)
-    features       chunks → STFT → |X| ** 0.3, and back
-    model          ResNet-34 encoder → transformer slots → spatial broadcast decoder
-    loss           Hungarian-matched MSE
-    train          the training loop (resumable)
-    masks          IBM and Wiener-like masks from magnitude estimates
-    separate       chunk → predict → order → mask → inverse STFT → stitch
-    metrics        SI-SNR, SI-SNRi with permutation matching
-    evaluate       the rows of Table 1
+    core         config, runs, audio, features, model, convtasnet, loss, masks, metrics, separate,
+                 flops, provenance: frozen configs and pure tensor math
+    data/        LibriMix folders: read where they lie, or built from LibriSpeech or synthetic voices
+    training/    train(), one loop over train_step(); batches, checkpoints, precision, torchrun
+    evaluation/  the rows of Table 1, learning curves, the chunk-boundary analysis
+    reporting/   tables, the paper's claims with verdicts, figures, the book's view of a run
+    pipeline     the reproduction's steps, in the order the notebooks call them; cli: the command
 """
 
 from audioslots.config import PRESETS, FeatureConfig, ModelConfig, Preset, TrainConfig, get_preset

@@ -2,7 +2,7 @@
 
 A run folder (``results/cpu`` for the reference CPU run) ends up holding::
 
-    provenance.json                       what produced everything below (see audioslots.reporting.provenance)
+    provenance.json                       what produced everything below (see audioslots.provenance)
     audioslots_0.5s/ autoencoder_0.5s/ audioslots_1s/   training runs (config.json, log.csv; checkpoints are not committed)
     convtasnet/                           the Conv-TasNet peer's training run (not in the paper)
     metrics/<system>_<chunk>.csv          per-mixture SI-SNR / SI-SNRi (tidy, see audioslots.evaluation.scores)
@@ -32,7 +32,7 @@ from audioslots.data.dataset import LibriMix
 from audioslots.data.mix_librispeech import build_librimix
 from audioslots.data.synthetic import SynthConfig, synthesize_librimix
 from audioslots.evaluation.scores import evaluate, evaluate_checkpoint, load_metrics, table1
-from audioslots.reporting import provenance
+from audioslots import provenance
 from audioslots.runs import PAPER_FRAMING, RUNS, metrics_stem, run_name_of
 from audioslots.training import TrainResult, load_model, resolve_device, train, training_crops
 

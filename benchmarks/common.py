@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from audioslots.data.synthetic import SynthConfig, synthesize_librimix
-from audioslots.reporting.provenance import device_name, git_commit
+from audioslots.provenance import device_name, git_commit
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results" / "benchmarks"

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from audioslots.config import replace
 from audioslots.pipeline import curve_steps, evaluate_runs, prepare_data, resolve_preset, train_runs, write_table1
-from audioslots.reporting import provenance
+from audioslots import provenance
 from audioslots.runs import RUNS
 
 

@@ -43,7 +43,7 @@ from audioslots.data.dataset import LibriMix
 from audioslots.evaluation.scores import evaluate_checkpoint
 from audioslots.masks import MASKS
 from audioslots.pipeline import prepare_data
-from audioslots.reporting.provenance import git_commit
+from audioslots.provenance import git_commit
 from audioslots.training import CropBatches, RunFiles, load_model, preset_from_dict, train, training_loss
 
 ROOT = Path(__file__).resolve().parents[1]

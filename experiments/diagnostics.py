@@ -44,7 +44,7 @@ from audioslots.evaluation.scores import evaluate_checkpoint
 from audioslots.features import chunk, spectrogram
 from audioslots.loss import matched_mse
 from audioslots.pipeline import REAL_ROOT
-from audioslots.reporting import provenance
+from audioslots import provenance
 from audioslots.separate import predict
 from audioslots.training import CropBatches, load_checkpoint, load_model
 

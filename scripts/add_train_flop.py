@@ -27,7 +27,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from audioslots.reporting import provenance
+from audioslots import provenance
 from audioslots.flops import COUNTED_BY, affine_in_batch
 from audioslots.pipeline import training_compute, write_table1
 from audioslots.training import RunFiles, count_run_flops, preset_from_dict

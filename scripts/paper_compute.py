@@ -19,7 +19,7 @@ from pathlib import Path
 
 from audioslots.flops import COUNTED_BY
 from audioslots.evaluation.learning_curve import paper_compute
-from audioslots.reporting.provenance import git_commit
+from audioslots.provenance import git_commit
 
 ROOT = Path(__file__).resolve().parents[1]
 

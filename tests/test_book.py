@@ -356,10 +356,10 @@ def test_results_glued_numbers_equal_csvs(built_book):
 
 
 def _run_means() -> "pd.DataFrame":
-    from audioslots.reporting.report import ours
-    from audioslots.pipeline import load_metrics
+    from audioslots.reporting.tables import row_means
+    from audioslots.evaluation.scores import load_metrics
 
-    means = ours(load_metrics(BOOK / "run"))
+    means = row_means(load_metrics(BOOK / "run"))
     return means[means["metric"] == "si_snri"].set_index(["label", "mask"])
 
 
@@ -498,8 +498,8 @@ def test_no_parameter_cell_or_code_is_visible_by_default(visits):
 
 @skip_while_placeholders
 def test_status_table_states_the_018_db_claim_with_this_runs_verdict(visits):
-    from audioslots.reporting.report import claims
-    from audioslots.pipeline import load_metrics
+    from audioslots.reporting.claims import claims
+    from audioslots.evaluation.scores import load_metrics
 
     expected = claims(load_metrics(BOOK / "run"), PAPER_TABLE1)
     gap = expected[expected["claim of the paper"].str.contains("0.18")]

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from audioslots.reporting.provenance import git_commit
+from audioslots.provenance import git_commit
 
 
 def _git(repo, *args):
@@ -185,7 +185,7 @@ def test_amending_a_section_keeps_the_commit_environment_and_date_of_the_run(tmp
     import json
 
     from audioslots.errors import DataError
-    from audioslots.reporting.provenance import amend, load
+    from audioslots.provenance import amend, load
 
     recorded = {"time_boxed": {}, "commit": "abc", "environment": {"python": "3.0"}, "updated": "then",
                 "train:x": {"steps": 5}}
@@ -201,7 +201,7 @@ def test_amending_a_section_keeps_the_commit_environment_and_date_of_the_run(tmp
 def test_environment_names_the_cpu_instruction_set_the_kernels_dispatch_to():
     import torch
 
-    from audioslots.reporting.provenance import environment
+    from audioslots.provenance import environment
 
     recorded = environment()["cpu_capability"]
     assert recorded == torch.backends.cpu.get_cpu_capability() and recorded

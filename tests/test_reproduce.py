@@ -97,7 +97,7 @@ def test_flops_derived_afterwards_equal_those_training_counted_and_say_so(tiny_d
     import sys
     from pathlib import Path
 
-    from audioslots.reporting import provenance
+    from audioslots import provenance
 
     names = ["audioslots_0.5s", "autoencoder_0.5s"]
     train_runs(names, TINY, tiny_data, tmp_path, device="cpu", progress=False, jobs=1)

@@ -147,7 +147,7 @@ def _istft(spec: np.ndarray, n_fft: int, hop: int, n_samples: int) -> np.ndarray
     return out[n_fft // 2 : n_fft // 2 + n_samples]
 
 
-def _hump(n_frames: int, power: float) -> np.ndarray:
+def _rise_and_fall(n_frames: int, power: float) -> np.ndarray:
     """A rise-and-fall envelope over ``n_frames`` frames, peak 1."""
     u = (np.arange(n_frames) + 0.5) / n_frames
     return np.sin(np.pi * u) ** power
@@ -165,7 +165,7 @@ def _smooth(tracks: np.ndarray, n_frames: int) -> np.ndarray:
 
 
 @dataclass
-class _Plan:
+class _ControlTracks:
     """Frame-rate control tracks of one utterance (one value per STFT frame)."""
 
     voiced: np.ndarray  # (frames,) voiced amplitude
@@ -176,11 +176,11 @@ class _Plan:
     pitch_semitones: np.ndarray  # (frames,) declination and accents, before the slow drift
 
 
-def _plan_utterance(
+def _control_tracks(
     rng: np.random.Generator, speaker: Speaker, n_frames: int, frame_seconds: float
-) -> _Plan:
+) -> _ControlTracks:
     """Lay out phrases, pauses, syllables, vowels, fricatives and pitch accents on the frames."""
-    plan = _Plan(
+    tracks = _ControlTracks(
         voiced=np.zeros(n_frames),
         fricative=np.zeros(n_frames),
         fricative_centre_hz=np.full(n_frames, FRICATIVE_CENTRE_HZ[0]),
@@ -202,9 +202,9 @@ def _plan_utterance(
                 length = frames(rng.uniform(*FRICATIVE_SECONDS))
                 level = 10.0 ** (rng.uniform(-12.0, -4.0) / 20.0)
                 span = slice(t, min(t + length, phrase_end))  # never into the pause
-                burst = level * _hump(length, 0.5)[: span.stop - t]
-                plan.fricative[span] = np.maximum(plan.fricative[span], burst)
-                plan.fricative_centre_hz[span] = rng.uniform(*FRICATIVE_CENTRE_HZ)
+                burst = level * _rise_and_fall(length, 0.5)[: span.stop - t]
+                tracks.fricative[span] = np.maximum(tracks.fricative[span], burst)
+                tracks.fricative_centre_hz[span] = rng.uniform(*FRICATIVE_CENTRE_HZ)
                 t += max(1, length - 1)  # the vowel starts as the fricative fades
             syllable = frames(rng.uniform(0.7, 1.3) / speaker.syllables_per_second)
             span = slice(t, min(t + syllable, phrase_end))
@@ -212,33 +212,33 @@ def _plan_utterance(
                 break
             # Hold the previous vowel across pauses so that formants glide into the next one.
             vowel = int(rng.integers(len(VOWEL_FORMANTS_HZ)))
-            plan.vowel[span.start :] = vowel
-            plan.formant_jitter[span.start :] = rng.uniform(0.95, 1.05)
+            tracks.vowel[span.start :] = vowel
+            tracks.formant_jitter[span.start :] = rng.uniform(0.95, 1.05)
             n_voiced = span.stop - span.start
-            plan.voiced[span] = rng.uniform(0.5, 1.0) * _hump(syllable, 0.6)[:n_voiced]
+            tracks.voiced[span] = rng.uniform(0.5, 1.0) * _rise_and_fall(syllable, 0.6)[:n_voiced]
             if rng.random() < 0.3:  # pitch accent on this syllable
                 accent = pitch_range * rng.uniform(0.5, 1.5)
-                plan.pitch_semitones[span] += accent * _hump(syllable, 1.0)[:n_voiced]
+                tracks.pitch_semitones[span] += accent * _rise_and_fall(syllable, 1.0)[:n_voiced]
             t = span.stop
         # Declination: pitch drifts down over each phrase.
         drop = pitch_range * rng.uniform(0.3, 0.8)
         phrase = slice(phrase_start, phrase_end)
-        plan.pitch_semitones[phrase] += np.linspace(drop / 2, -drop / 2, phrase_end - phrase_start)
+        tracks.pitch_semitones[phrase] += np.linspace(drop / 2, -drop / 2, phrase_end - phrase_start)
         t = phrase_end + frames(rng.uniform(*PAUSE_SECONDS))
-    return plan
+    return tracks
 
 
 def _pitch_hz(
-    rng: np.random.Generator, speaker: Speaker, plan: _Plan, frame_seconds: float
+    rng: np.random.Generator, speaker: Speaker, tracks: _ControlTracks, frame_seconds: float
 ) -> np.ndarray:
-    """f0 contour on the frame grid: plan + slow random drift, softly kept in the sex's range."""
-    n_frames = len(plan.pitch_semitones)
+    """f0 contour on the frame grid: the control tracks + slow random drift, softly kept in the sex's range."""
+    n_frames = len(tracks.pitch_semitones)
     times = np.arange(n_frames) * frame_seconds
     rates_hz = rng.uniform(0.2, 1.5, size=3)
     phases = rng.uniform(0.0, 2 * np.pi, size=3)
     waves = np.sin(2 * np.pi * rates_hz * times[:, None] + phases)  # (frames, 3)
     drift = 0.4 * speaker.f0_range_semitones * waves.sum(axis=1)
-    semitones = plan.pitch_semitones + drift
+    semitones = tracks.pitch_semitones + drift
     low, high = speaker.f0_bounds_hz
     # Soft limit (tanh) rather than clipping, so that contours stay smooth near the bounds.
     up = 12.0 * np.log2(high / speaker.f0_hz)
@@ -284,21 +284,21 @@ def synthesize_source(
     n_fft, hop = _stft_sizes(sample_rate)
     n_frames = n_samples // hop + 1
     frame_seconds = hop / sample_rate
-    plan = _plan_utterance(rng, speaker, n_frames, frame_seconds)
+    tracks = _control_tracks(rng, speaker, n_frames, frame_seconds)
     freqs_hz = np.fft.rfftfreq(n_fft, 1.0 / sample_rate).astype(np.float32)  # (bins,)
     spec = np.zeros((n_frames, len(freqs_hz)), dtype=np.complex64)  # (frames, bins)
 
     # Voiced part: flat harmonics x glottal tilt x formant envelope, on the voiced frames only.
-    f0_frames = _pitch_hz(rng, speaker, plan, frame_seconds)
+    f0_frames = _pitch_hz(rng, speaker, tracks, frame_seconds)
     f0_samples = np.interp(np.arange(n_samples), np.arange(n_frames) * hop, f0_frames)
     excitation = _stft(_harmonic_excitation(f0_samples, sample_rate), n_fft, hop, n_frames)
-    formants = VOWEL_FORMANTS_HZ[plan.vowel] * plan.formant_jitter[:, None]  # (frames, 4)
+    formants = VOWEL_FORMANTS_HZ[tracks.vowel] * tracks.formant_jitter[:, None]  # (frames, 4)
     formants = _smooth(formants, max(3, round(0.06 / frame_seconds))) * speaker.formant_scale
     half_widths = FORMANT_BANDWIDTHS_HZ * speaker.formant_scale / 2
     # |H| ~ f ** (tilt / 6.02 dB) above 150 Hz, flat below.
     tilt_exponent = speaker.tilt_db_per_octave / (2 * 20 * np.log10(2))
     tilt = (1.0 + (freqs_hz / 150.0) ** 2) ** tilt_exponent
-    voiced = plan.voiced > 0
+    voiced = tracks.voiced > 0
     envelope = np.full((voiced.sum(), len(freqs_hz)), FORMANT_FLOOR, dtype=np.float32)
     for k in range(4):  # a sum of Lorentzian resonances, one per formant
         centres = formants[voiced, k, None].astype(np.float32)  # (voiced frames, 1)
@@ -308,20 +308,20 @@ def synthesize_source(
     tilt /= 1.0 + (freqs_hz / 5000.0) ** 4
     envelope *= tilt.astype(np.float32)
     harmonics = excitation[voiced].astype(np.complex64) * envelope  # (voiced frames, bins)
-    # Unit mean power per frame, so that the plan's amplitudes are the frame levels.
+    # Unit mean power per frame, so that the control tracks' amplitudes are the frame levels.
     power = (harmonics.real**2 + harmonics.imag**2).mean(axis=1, keepdims=True)
-    gains = plan.voiced[voiced, None] / np.sqrt(power + 1e-20)
+    gains = tracks.voiced[voiced, None] / np.sqrt(power + 1e-20)
     spec[voiced] += harmonics * gains.astype(np.float32)
 
     # Fricatives: random-phase noise in a band above ~3 kHz (log-Gaussian around a centre,
     # high-passed), drawn directly in the STFT domain for the frames that need it.
-    active = plan.fricative > 0
+    active = tracks.fricative > 0
     nyquist = sample_rate / 2
-    centre = np.minimum(plan.fricative_centre_hz[active], 0.8 * nyquist)[:, None]
+    centre = np.minimum(tracks.fricative_centre_hz[active], 0.8 * nyquist)[:, None]
     octaves = np.log2(np.maximum(freqs_hz, 1.0)[None, :] / centre)
     high_pass = 1.0 / (1.0 + (min(2500.0, 0.6 * nyquist) / np.maximum(freqs_hz, 1.0)) ** 8)
     band = np.exp(-0.5 * (octaves / 0.6) ** 2) * high_pass  # (active frames, bins)
-    band *= plan.fricative[active, None] / np.sqrt((band**2).mean(axis=1, keepdims=True))
+    band *= tracks.fricative[active, None] / np.sqrt((band**2).mean(axis=1, keepdims=True))
     noise = rng.standard_normal((2, *band.shape)) / np.sqrt(2)
     spec[active] += (band * (noise[0] + 1j * noise[1])).astype(np.complex64)
 

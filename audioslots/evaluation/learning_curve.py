@@ -25,7 +25,7 @@ from audioslots.data.dataset import LibriMix
 from audioslots.errors import CheckpointError, DataError
 from audioslots.evaluation.scores import confidence_interval, evaluate_checkpoint
 from audioslots.flops import affine_in_batch, read_flops
-from audioslots.reporting import provenance
+from audioslots import provenance
 from audioslots.runs import RUNS, row_label, run_name_of
 from audioslots.training import RunFiles, count_run_flops, load_checkpoint, preset_from_dict, run_config
 

@@ -5,6 +5,5 @@
 - :mod:`~audioslots.reporting.inspection`: the networks' sizes, FLOPs, shapes and training costs;
 - :mod:`~audioslots.reporting.figure2`: what the networks make of test mixtures (Figure 2, listening);
 - :mod:`~audioslots.reporting.plots`: every figure, drawn from the data the modules above compute;
-- :mod:`~audioslots.reporting.provenance`: what produced a run (commit, data, devices, packages);
 - :mod:`~audioslots.reporting.book`: the book's pages of a run, staged into ``book/run/``.
 """

@@ -34,7 +34,8 @@ from audioslots.config import get_preset
 from audioslots.evaluation.learning_curve import compute_points
 from audioslots.evaluation.scores import load_metrics
 from audioslots.model import count_parameters
-from audioslots.reporting import plots, provenance
+from audioslots import provenance
+from audioslots.reporting import plots
 from audioslots.reporting.claims import CHUNK_LENGTH_CLAIM, claims
 from audioslots.reporting.inspection import PAPER_TRAINING_DATA, paper_training_flop, trained_networks
 from audioslots.reporting.tables import row_means, table1_of_runs

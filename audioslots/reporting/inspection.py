@@ -16,7 +16,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from audioslots.config import FeatureConfig, ModelConfig, get_preset
 from audioslots.model import AudioSlots, SlotTransformer, count_parameters
-from audioslots.reporting import provenance
+from audioslots import provenance
 from audioslots.training import build_model, model_config_for, preset_from_dict
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from audioslots.convtasnet import NO_MASK
 from audioslots.evaluation.scores import confidence_interval
-from audioslots.reporting import provenance
+from audioslots import provenance
 from audioslots.runs import MASK_NAMES, ROW_ORDER, system_row
 
 #: The masks' names in tables: a waveform network (Conv-TasNet, not in the paper) masks no STFT.
