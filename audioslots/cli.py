@@ -68,7 +68,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         batch_size=args.batch_size, learning_rate=args.lr, warmup_steps=args.warmup_steps,
         seed=args.seed, num_workers=args.num_workers, autocast=args.autocast, clip_grad_norm=args.clip_grad_norm,
         checkpoint_minutes=args.checkpoint_minutes, max_nonfinite_steps=args.max_nonfinite_steps,
-        decoded_cells=args.decoded_cells,
+        decoded_cells=args.decoded_cells, dynamic_mixing=args.dynamic_mixing,
     )
     if args.batch_size is not None:  # an explicit batch size wins over the preset's batch_seconds
         preset = dataclasses.replace(preset, train=dataclasses.replace(preset.train, batch_seconds=None))
@@ -193,6 +193,9 @@ def _add_train(commands) -> None:
     p.add_argument("--decoded-cells", type=float, metavar="FRACTION",
                    help="decode and score this random fraction of the grid per step (an unbiased estimate of the "
                         "loss; default: the preset's, 1.0 for paper)")
+    p.add_argument("--dynamic-mixing", type=float, metavar="FRACTION",
+                   help="remix this fraction of the training examples on the fly from sources of different speakers "
+                        "(a [choice] beyond the paper; default 0: the training mixtures as they are)")
     p.add_argument("--compile", action="store_true", help="torch.compile the network (for CUDA; slow first steps)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_train)

@@ -118,6 +118,13 @@ class TrainConfig:
     # (audioslots.training.batches). 0 trains on the training mixtures as they are, as the paper.
     dynamic_mixing: float = 0.0
 
+    def __post_init__(self):
+        if not 0.0 < self.decoded_cells <= 1.0:
+            raise ConfigError(f"decoded_cells={self.decoded_cells} is not a fraction of the grid: use a value in (0, 1].")
+        if not 0.0 <= self.dynamic_mixing <= 1.0:
+            raise ConfigError(f"dynamic_mixing={self.dynamic_mixing} is not a fraction of the training examples: "
+                              "use a value in [0, 1].")
+
     def batch_for(self, chunk_seconds: float) -> int:
         """Crops per batch for crops of ``chunk_seconds``."""
         if self.batch_seconds is None:

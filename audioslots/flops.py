@@ -1,7 +1,7 @@
 """Training compute: FLOPs as ``torch.utils.flop_counter`` counts them.
 
 A run's compute is the FLOPs of one training step (forward and backward pass) times the steps it
-trained. Training counts one step of every run (:func:`audioslots.training.loop.count_step_flops`) and
+trained. Training counts one step of every run (:func:`audioslots.training.step_flops.count_step_flops`) and
 writes ``RUN_DIR/flops.json``; the reproduction adds ``flop_per_step`` and ``train_flop`` to the
 run's provenance and ``train_flop`` to ``table1.csv``.
 

@@ -151,7 +151,7 @@ def train_runs(names: list[str] | tuple[str, ...], preset: Preset, data_root: st
 
 def run_preset(preset: Preset, name: str) -> Preset:
     """The preset that run ``name`` of :data:`~audioslots.runs.RUNS` trains with: its chunk length (a whole-mixture
-    network keeps the preset's features; its crops are its own, see :func:`audioslots.training.loop.training_crops`)."""
+    network keeps the preset's features; its crops are its own, see :func:`audioslots.training.networks.training_crops`)."""
     chunk_seconds = RUNS[name].chunk_seconds
     return replace(preset, chunk_seconds=None if chunk_seconds == WHOLE else chunk_seconds)
 

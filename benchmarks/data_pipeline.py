@@ -1,6 +1,6 @@
 """Training crops per second from a Libri2Mix-sized folder on disk, by DataLoader workers.
 
-Training reads random 0.5 s crops of random mixtures (:class:`audioslots.training.loop.CropBatches`);
+Training reads random 0.5 s crops of random mixtures (:class:`audioslots.training.batches.CropBatches`);
 each crop reads three files (the mixture and two sources). At the paper's batch of 64 and the
 step rate of 40 % MFU on an H100, our throughput target (about 31 steps/s), the loader has to deliver about
 2000 crops/s. This script measures what it delivers with 0, 1, 2 and 4 worker processes, from a

@@ -1,6 +1,6 @@
 """The decoder's share of a training step's FLOPs, and the paper's schedule projected with a fraction.
 
-One training step is :func:`audioslots.training.loop.training_loss` and its backward pass (the step every
+One training step is :func:`audioslots.training.networks.training_loss` and its backward pass (the step every
 run takes, not a copy of it) under ``torch.utils.flop_counter.FlopCounterMode``, which attributes the
 matrix products, convolutions and attention of the forward *and* backward pass to the module that
 ran them (2 FLOPs per multiply-add; element-wise work, normalisation, the optimiser and FFTs count
@@ -67,7 +67,7 @@ def step_flops(preset: Preset, batch: int, n_src: int = 2) -> dict[str, int]:
 
     The parts add up to the total.
 
-    The step is :func:`audioslots.training.loop.training_loss` (the forward pass every training step runs)
+    The step is :func:`audioslots.training.networks.training_loss` (the forward pass every training step runs)
     and its backward pass, on a fresh network and noise of the step's shapes: the count depends on
     the shapes only. Adam's update is element-wise and counts zero. Attention runs in PyTorch's
     math kernel while counting, as :func:`audioslots.flops.count_flops` does (the counter has no

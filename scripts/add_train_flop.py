@@ -1,7 +1,7 @@
 """Training compute for runs recorded before training counted it, derived from what they stored.
 
 For each ``train:<name>`` section of ``RUN_DIR/provenance.json`` without ``train_flop``, the FLOPs
-of one training step are counted (:func:`audioslots.training.loop.count_run_flops`) from the run's
+of one training step are counted (:func:`audioslots.training.step_flops.count_run_flops`) from the run's
 ``<name>/config.json`` — the preset, model kind and number of sources it trained with — on noise
 of the step's shapes (the count depends on shapes only). A batch above ``--direct-max-batch`` is
 extrapolated from batches of 1, 2 and 3 (:func:`audioslots.flops.affine_in_batch`, which refuses

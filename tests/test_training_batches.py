@@ -100,3 +100,10 @@ def test_a_run_with_dynamic_mixing_trains_and_resumes_exactly(tiny_data, tmp_pat
     full = train(preset, tiny_data, tmp_path / "full", progress=False)
     train(preset, tiny_data, tmp_path / "resumed", progress=False, stop_after=2)
     assert train(preset, tiny_data, tmp_path / "resumed", progress=False).final_loss == full.final_loss
+
+
+@pytest.mark.parametrize("field, value", [("dynamic_mixing", 1.5), ("dynamic_mixing", -0.1),
+                                          ("decoded_cells", 0.0), ("decoded_cells", 1.2)])
+def test_a_fraction_outside_its_range_is_refused_with_the_field_named(field, value):
+    with pytest.raises(ConfigError, match=field):
+        replace(get_preset("tiny"), **{field: value})

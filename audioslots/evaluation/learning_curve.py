@@ -58,7 +58,7 @@ def run_checkpoints(run_dir: str | Path) -> dict[int, Path]:
 
 def flop_per_step(run_dir: str | Path) -> int:
     """FLOPs of one training step of a run: its ``flops.json``, else its ``train:<name>`` provenance in
-    the folder above, else counted now from its ``config.json`` (:func:`audioslots.training.loop.count_run_flops`,
+    the folder above, else counted now from its ``config.json`` (:func:`audioslots.training.step_flops.count_run_flops`,
     from batches of 1, 2 and 3 by :func:`audioslots.flops.affine_in_batch`)."""
     files = RunFiles(Path(run_dir))
     counted = read_flops(files.flops)
