@@ -377,7 +377,7 @@ def test_compute_figure_has_a_wiener_and_an_ibm_panel_with_flops_on_a_log_axis()
     fig = plots.compute_figure(compute_points(), PAPER_TABLE1, PAPER_COMPUTE)
     assert [ax.get_title() for ax in fig.axes] == ["Wiener-like", "IBM"]
     assert all(ax.get_xscale() == "log" for ax in fig.axes)
-    assert "FLOPs" in fig.axes[0].get_xlabel() and fig.axes[0].get_ylabel() == "SI-SNRi (dB)"
+    assert "FLOPs" in fig.get_supxlabel() and fig.axes[0].get_ylabel() == "SI-SNRi (dB)"
 
 
 def test_compute_figure_joins_a_runs_learning_curve_in_order_of_compute_with_its_mask_only():

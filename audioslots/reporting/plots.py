@@ -651,7 +651,8 @@ def compute_figure(points: pd.DataFrame, paper_csv, paper_compute) -> Figure:
                             color=palette[row.paper_row])
             ax.axhline(0.0, color="grey", linestyle="--", linewidth=1.0, zorder=0)
             ax.set_xscale("log")
-            ax.set(title=MASK_NAMES[mask], xlabel="training FLOPs (forward + backward, all steps)")
+            ax.set_title(MASK_NAMES[mask])
+        fig.supxlabel("training FLOPs (forward + backward, all steps)")  # one label: the panels share the axis
         axes[0].set_ylabel("SI-SNRi (dB)")
         handles = [Line2D([], [], color=palette[r], linewidth=6, label=r) for r in rows]
         handles += [
