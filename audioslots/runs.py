@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from audioslots.config import get_preset
 from audioslots.convtasnet import NO_FRAMING, WHOLE
 
-#: Networks that can be trained: AudioSlots, its one-slot autoencoder, and Conv-TasNet, a waveform
-#: peer that is not in the paper.
+#: The networks that can be trained, AudioSlots, its one-slot autoencoder, and Conv-TasNet (a waveform
+#: peer that is not in the paper).
 MODEL_KINDS = ("audioslots", "autoencoder", "convtasnet")
 
 #: The systems of Table 1, then the peer. The Oracle is not a network; every other system is
 #: scored from the network of the same name (``system.lower()`` is its model kind).
 SYSTEMS = ("Oracle", "Autoencoder", "AudioSlots", "ConvTasNet")
 
-#: The paper's names for the masks of :data:`audioslots.masks.MASKS`.
+#: The paper's names for the masks of ``audioslots.masks.MASKS``.
 MASK_NAMES = {"ibm": "IBM", "wiener": "Wiener-like"}
 
 #: The STFT framing of the paper's rows (``FeatureConfig.framing`` of the presets).
@@ -68,7 +68,7 @@ RUNS = {run.name: run for run in (
     Run("convtasnet", "convtasnet", "ConvTasNet", WHOLE),
 )}
 
-#: (system, chunk seconds) → row label of Table 1: the paper's rows in the paper's order, then the peer's.
+#: The row label of Table 1 of each (system, chunk seconds), the paper's rows in the paper's order, then the peer's.
 ROWS = {
     ("Oracle", 0.5): "Oracle",
     ("Autoencoder", 0.5): "Autoencoder",
@@ -78,7 +78,7 @@ ROWS = {
     ("ConvTasNet", WHOLE): "Conv-TasNet (not in the paper; same data, same training budget)",
     ("ConvTasNet", 0.5): "Conv-TasNet (0.5 s chunks; not in the paper)",
 }
-#: The order of the rows in tables: the paper's, AudioSlots without the oracle order, then the peer's.
+#: The order of the rows in tables (the paper's, AudioSlots without the oracle order, then the peer's).
 ROW_ORDER = ([label for (system, _), label in ROWS.items() if system != "ConvTasNet"]
              + [ROWS[("AudioSlots", chunk_seconds)] + NO_ORACLE_ORDER for chunk_seconds in (0.5, 1.0)]
              + [label for (system, _), label in ROWS.items() if system == "ConvTasNet"])

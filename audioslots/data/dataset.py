@@ -39,7 +39,7 @@ class LibriMix(torch.utils.data.Dataset):
 
     Args:
         root: The folder that holds ``wav16k/`` (e.g. ``.../Libri2Mix``).
-        split: One of :data:`SPLITS`.
+        split: One of :data:`audioslots.data.layout.SPLITS`.
         n_src: Sources per mixture: 2 for Libri2Mix, 3 for Libri3Mix.
         sample_rate: In Hz; every WAV read must have this rate.
         mode: ``"min"`` (utterances cut to the shorter source; our default) or ``"max"``.

@@ -23,7 +23,7 @@ from audioslots.errors import DataError
 
 #: The LibriMix splits (the paper trains on ``train-360``).
 SPLITS = ("train-360", "train-100", "dev", "test")
-#: The splits this package's builders write by default: the paper's training split, dev and test.
+#: The splits this package's builders write by default (the paper's training split, dev and test).
 BUILT_SPLITS = ("train-360", "dev", "test")
 #: LibriMix modes, ``"min"`` (utterances cut to the shortest source) or ``"max"`` (zero-padded).
 MODES = ("min", "max")

@@ -38,7 +38,7 @@ def error_by_position(dataset: LibriMix, features: FeatureConfig, framings=("pad
         max_mixtures: use only the first this many mixtures.
 
     Returns:
-        Long frame: ``framing``, ``pipeline`` (a key of :data:`PIPELINES`), ``position`` (sample
+        A long frame with the columns ``framing``, ``pipeline`` (a key of :data:`PIPELINES`), ``position`` (sample
         index in the chunk), ``position_ms``, ``error_db`` = 10 log10(Σ error² / Σ reference²) over
         all chunks and sources at that position.
     """

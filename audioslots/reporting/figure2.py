@@ -18,7 +18,7 @@ from audioslots.loss import hungarian_match, pairwise_mse
 from audioslots.runs import run_name_of
 from audioslots.separate import audioslots_estimates, autoencoder_estimates, masked_sources, oracle_estimates
 
-#: The runs whose networks Figure 2 and the listening examples show: the paper's, on 0.5 s chunks.
+#: The runs whose networks Figure 2 and the listening examples show (the paper's, on 0.5 s chunks).
 AUTOENCODER_RUN, AUDIOSLOTS_RUN = run_name_of("Autoencoder", 0.5), run_name_of("AudioSlots", 0.5)
 
 

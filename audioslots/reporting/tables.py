@@ -15,7 +15,7 @@ from audioslots.evaluation.scores import confidence_interval
 from audioslots import provenance
 from audioslots.runs import MASK_NAMES, ROW_ORDER, system_row
 
-#: The masks' names in tables: a waveform network (Conv-TasNet, not in the paper) masks no STFT.
+#: The masks' names in tables (a waveform network, Conv-TasNet, not in the paper, masks no STFT).
 TABLE_MASK_NAMES = {**MASK_NAMES, NO_MASK: "none (waveform)"}
 METRIC_NAMES = {"si_snr": "SI-SNR", "si_snri": "SI-SNRi"}
 

@@ -137,7 +137,7 @@ def save_checkpoint(path: Path, state: dict, keep_previous: bool = True) -> None
 
 
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
-    """Load a checkpoint written by :func:`~audioslots.training.train` (tensors and plain values only)."""
+    """Load a checkpoint written by :func:`~audioslots.training.loop.train` (tensors and plain values only)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"Checkpoint {path} does not exist; train first or check the path.")
@@ -216,7 +216,7 @@ class Checkpointer:
       ``keep_checkpoints`` (also copied to ``checkpoint_stepNNNNNNN.pt``), and after
       ``checkpoint_minutes`` of wall-clock time since the last save.
     - On demand (:meth:`save`): at the end, on a stop signal, on Ctrl-C.
-    - Weights that are not finite are never saved (:class:`NonFiniteLoss` instead); the
+    - Weights that are not finite are never saved (:class:`~audioslots.training.nonfinite.NonFiniteLoss` instead); the
       checkpoint of an earlier step stays.
     - The checkpoint being replaced stays as ``checkpoint.prev.pt``, except after resuming from
       that very file: the unreadable latest checkpoint is then replaced, not kept as the previous.

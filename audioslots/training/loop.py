@@ -86,7 +86,7 @@ def learning_rate(step: int, config: TrainConfig) -> float:
 def train_step(network: torch.nn.Module, optimizer: torch.optim.Optimizer, inputs: torch.Tensor,
                targets: torch.Tensor, preset: Preset, step: int, kind: str = "audioslots", bf16: bool = False,
                ranks: distributed.Ranks = distributed.Ranks()) -> tuple[torch.Tensor, torch.Tensor]:
-    """One training step: :func:`training_loss` (under bf16 autocast if ``bf16``), its backward
+    """One training step: :func:`~audioslots.training.networks.training_loss` (under bf16 autocast if ``bf16``), its backward
     pass, gradient clipping (``TrainConfig.clip_grad_norm``) and Adam, at the optimiser's learning rate.
 
     A step whose loss or gradient is not finite is skipped on the device, without a host sync on
@@ -97,7 +97,7 @@ def train_step(network: torch.nn.Module, optimizer: torch.optim.Optimizer, input
     Args:
         network: the network of ``kind`` in training mode, possibly wrapped (DDP, ``torch.compile``);
             its parameters are the optimiser's.
-        inputs, targets: the batch of ``step`` on the network's device (see :func:`training_loss`).
+        inputs, targets: the batch of ``step`` on the network's device (see :func:`~audioslots.training.networks.training_loss`).
         ranks: this process's place in a torchrun job (one process by default).
 
     Returns:
@@ -140,7 +140,7 @@ def train(preset: Preset, data_root: str | Path, run_dir: str | Path, *, kind: s
         data_root, split, n_src, sample_rate, mode: the LibriMix data (``data_root`` holds ``wav16k/``).
         run_dir: where the config, checkpoint and log are written.
         kind: ``audioslots`` (one slot per source), ``autoencoder`` (one slot, fed a single source) or
-            ``convtasnet`` (waveforms in and out, on its own crops: :func:`training_crops`).
+            ``convtasnet`` (waveforms in and out, on its own crops: :func:`~audioslots.training.networks.training_crops`).
         device: ``auto``, ``cpu`` or ``cuda`` (under torchrun, CUDA means ``cuda:LOCAL_RANK``).
         progress: show a progress bar; compile: ``torch.compile`` the network (for CUDA; slow first steps).
         stop_after: stop (with a checkpoint) once this step is reached, as an interruption would.

@@ -21,7 +21,7 @@ from audioslots.training.networks import build_model, training_crops, training_l
 
 def count_step_flops(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, preset: Preset,
                      step: int = 0, bf16: bool = False, kind: str = "audioslots") -> int:
-    """FLOPs of one training step of ``model`` on this batch: :func:`training_loss` and its backward pass.
+    """FLOPs of one training step of ``model`` on this batch: :func:`~audioslots.training.networks.training_loss` and its backward pass.
 
     Counted (:func:`audioslots.flops.count_flops`) on a copy of the network, with the random state
     restored afterwards: the run it is counted for trains exactly as it would uncounted. Adam's
@@ -70,7 +70,7 @@ def recorded_step_flops(files: RunFiles, model: torch.nn.Module, batches: CropBa
     processes (in the same way), counted on the batch of ``step`` and written otherwise.
 
     Each process counts its share of the batch; ``flop_per_step`` is the sum over processes.
-    ``agreement`` is the process group of :func:`distributed.process_group`: all processes count,
+    ``agreement`` is the process group of :func:`audioslots.training.distributed.process_group`: all processes count,
     or none.
     """
     flops = read_flops(files.flops)
