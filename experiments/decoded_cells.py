@@ -24,6 +24,11 @@ Usage, from the repository root::
 
     .venv/bin/python experiments/decoded_cells.py --runs /tmp/decoded_cells \\
         --out results/decoded_cells --steps 300 --fractions 1.0 0.25 0.05 --seeds 0 1
+
+Seeds run in parallel, each into its own ``--out`` folder, are gathered into one with
+``--merge``, which trains nothing::
+
+    .venv/bin/python experiments/decoded_cells.py --out results/decoded_cells --merge /tmp/seed0 /tmp/seed1
 """
 
 from __future__ import annotations
@@ -181,27 +186,28 @@ def _fmt(name: str, value) -> str:
 
 
 def plot_curves(curves: list[dict], path: Path) -> None:
-    fig = Figure(figsize=(6.4, 3.6))
-    ax = fig.subplots()
+    """The training loss against steps of every run: one panel per run length, one line per fraction and seed."""
     runs: dict[tuple, list[dict]] = {}
     for point in curves:
-        runs.setdefault((float(point["decoded_cells"]), int(point["seed"])), []).append(point)
-    fractions = sorted({fraction for fraction, _ in runs}, reverse=True)
+        runs.setdefault((int(point["steps"]), float(point["decoded_cells"]), int(point["seed"])), []).append(point)
+    lengths = sorted({steps for steps, _, _ in runs})
+    fractions = sorted({fraction for _, fraction, _ in runs}, reverse=True)
     colours = {fraction: f"C{i}" for i, fraction in enumerate(fractions)}
-    for (fraction, seed), points in sorted(runs.items(), key=lambda item: (-item[0][0], item[0][1])):
-        ax.plot([int(p["step"]) for p in points], [float(p["loss"]) for p in points], color=colours[fraction],
-                linestyle=("-", "--", ":", "-.")[seed % 4], label=f"decoded cells {fraction:g}, seed {seed}")
-    ax.set_xlabel("training step")
-    ax.set_ylabel("training loss (mean over the log window)")
-    ax.set_yscale("log")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    fig = Figure(figsize=(6.4 * len(lengths), 3.6), layout="constrained")
+    axes = dict(zip(lengths, fig.subplots(1, len(lengths), squeeze=False)[0]))
+    for (steps, fraction, seed), points in sorted(runs.items(), key=lambda item: (item[0][0], -item[0][1], item[0][2])):
+        axes[steps].plot([int(p["step"]) for p in points], [float(p["loss"]) for p in points], color=colours[fraction],
+                         linestyle=("-", "--", ":", "-.")[seed % 4], label=f"decoded cells {fraction:g}, seed {seed}")
+    for steps, ax in axes.items():
+        ax.set(title=f"runs of {steps} steps", xlabel="training step", yscale="log",
+               ylabel="training loss (mean over the log window)")
+        ax.legend(fontsize=7)
     fig.savefig(path, dpi=120)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=Path, required=True, help="scratch folder for the run folders (checkpoints)")
+    parser.add_argument("--runs", type=Path, help="scratch folder for the run folders (checkpoints; required unless --merge)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "decoded_cells",
                         help="where summary.csv, curves.csv, comparison.md and loss_curves.png go")
     parser.add_argument("--preset", default="cpu")
@@ -209,16 +215,43 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="'synthetic' (the embedded synthetic set), '' (embedded real speech) or a LibriMix folder")
     parser.add_argument("--fractions", type=float, nargs="+", default=[1.0, 0.25, 0.05])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--steps", type=int, required=True, help="training steps of every run")
+    parser.add_argument("--steps", type=int, help="training steps of every run (required unless --merge)")
     parser.add_argument("--log-every", type=int, default=25, help="steps per point of the loss curve")
     parser.add_argument("--eval-mixtures", type=int, default=40, help="the first this many test mixtures are scored")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
     parser.add_argument("--no-plot", action="store_true")
-    return parser.parse_args(argv)
+    parser.add_argument("--merge", type=Path, nargs="+", metavar="OUT",
+                        help="train nothing: append the runs of these other --out folders (e.g. seeds run in parallel, "
+                             "each into its own folder) that are not here yet, then redraw comparison.md and the plot")
+    args = parser.parse_args(argv)
+    if not args.merge and (args.steps is None or args.runs is None):
+        parser.error("--runs and --steps are required (unless --merge)")
+    return args
+
+
+def merge(out: Path, others: list[Path]) -> tuple[list[dict], list[dict]]:
+    """``out``'s summary and curve rows, with the runs of ``others`` that ``out`` lacks appended, as written."""
+    rows, curves = read_rows(out / "summary.csv"), read_rows(out / "curves.csv")
+    for other in others:
+        done = {run_key(row) for row in rows}
+        new = [row for row in read_rows(other / "summary.csv") if run_key(row) not in done]
+        keys = {run_key(row) for row in new}
+        rows += new
+        curves += [point for point in read_rows(other / "curves.csv") if run_key(point) in keys]
+        print(f"{other}: {len(new)} run(s) appended", flush=True)
+    write_rows(out / "summary.csv", SUMMARY_COLUMNS, rows)
+    write_rows(out / "curves.csv", CURVE_COLUMNS, curves)
+    return rows, curves
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.merge:
+        rows, curves = merge(args.out, args.merge)
+        write_comparison(rows, args.out / "comparison.md")
+        if not args.no_plot and curves:
+            plot_curves(curves, args.out / "loss_curves.png")
+        return 0
     torch.set_num_threads(args.threads)
     data_root, data_info = prepare_data(args.data_root, progress=False)
     summary_path, curves_path = args.out / "summary.csv", args.out / "curves.csv"

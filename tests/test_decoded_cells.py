@@ -53,6 +53,21 @@ def test_a_rerun_skips_the_runs_already_in_the_summary(tiny_data, tmp_path):
     assert [p.name for p in (tmp_path / "runs").iterdir()] == [rows[1]["run"]]
 
 
+def test_merging_folders_of_seeds_run_apart_appends_their_runs_once_and_trains_nothing(tiny_data, tmp_path):
+    apart = tmp_path / "apart"
+    run_experiment(tiny_data, apart, [1.0])
+    here = run_experiment(tiny_data, tmp_path, [0.25])
+    for _ in range(2):  # merging again appends nothing more
+        decoded_cells.main(["--out", str(tmp_path / "out"), "--merge", str(apart / "out"), "--no-plot"])
+    with (tmp_path / "out" / "summary.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    with (apart / "out" / "summary.csv").open() as f:
+        assert rows == here + list(csv.DictReader(f))
+    with (tmp_path / "out" / "curves.csv").open() as f:
+        assert [float(p["decoded_cells"]) for p in csv.DictReader(f)] == [0.25, 0.25, 1.0, 1.0]
+    assert "| 1 |" in (tmp_path / "out" / "comparison.md").read_text().replace("**", "")
+
+
 def test_the_parts_of_a_training_step_add_up_to_the_step():
     for fraction in (1.0, 0.25):
         counts = decoder_share.step_flops(replace(get_preset("tiny"), decoded_cells=fraction), batch=2)
