@@ -14,8 +14,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from audioslots.audio import read_wav, write_wav
-from audioslots.data.dataset import LibriMix, pcm16_data_chunk
+from audioslots.audio import pcm16_data_chunk, read_wav, write_wav
+from audioslots.data.dataset import LibriMix
 from audioslots.errors import DataError
 from benchmarks import common
 
