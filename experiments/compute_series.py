@@ -15,18 +15,31 @@ Usage, from the repository root::
         results/real_cpu_x10/autoencoder_0.5s --data data/real/Libri2Mix --out results/real_cpu_x10/learning_curve.csv
 
 The learning curve (SI-SNRi of each kept checkpoint) is scored by ``audioslots score-checkpoints``.
+
+A variant of the preset (``--variant NAME --overrides JSON``, e.g. a wider network) is trained
+for the same *compute* as ``--scale`` times the preset's AudioSlots training, not the same steps:
+its steps are the preset's, times ``--scale``, times the preset's FLOPs per AudioSlots step over
+the variant's (rounded to 50 from 500 steps on). Its preset is named ``<preset>-<variant>`` in the run's records::
+
+    .venv/bin/python experiments/compute_series.py --run-dir results/real_cpu_w128_x16 --scale 16 \
+        --variant w128 --overrides '{"attn_dim": 128, "mlp_dim": 256, "attn_heads": 8, "slot_dim": 512,
+        "feature_projection": "per_cell", "fourier_axes": "separate"}'
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 from pathlib import Path
 
-from audioslots.config import replace
+from audioslots.config import Preset, replace
+from audioslots.model import encoder_grid
 from audioslots.pipeline import curve_steps, evaluate_runs, prepare_data, resolve_preset, train_runs, write_table1
 from audioslots import provenance
 from audioslots.runs import RUNS
+from audioslots.training.step_flops import count_run_flops
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -39,18 +52,52 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--data-root", default="", help="'' = the embedded real speech; 'synthetic'; or a LibriMix folder")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
-    return parser.parse_args(argv)
+    parser.add_argument("--variant", default="", help="name of the variant that --overrides makes (e.g. w128)")
+    parser.add_argument("--overrides", type=json.loads, default={},
+                        help='JSON of the preset fields the variant changes, e.g. \'{"attn_dim": 128}\'')
+    args = parser.parse_args(argv)
+    if bool(args.variant) != bool(args.overrides):
+        parser.error("--variant and --overrides go together: name the variant that the overrides make")
+    return args
+
+
+def variant_preset(base: Preset, name: str, overrides: dict) -> Preset:
+    """``base`` with ``overrides``, named ``<base>-<name>``; per-row and per-cell maps sized for its chunks' grid."""
+    if not overrides:
+        return base
+    preset = replace(base, **overrides)
+    preset = replace(preset, feature_grid=encoder_grid(preset.features.n_freq, preset.features.n_frames))
+    return dataclasses.replace(preset, name=f"{base.name}-{name}")
+
+
+def audioslots_step_flop(preset: Preset) -> int:
+    """FLOPs of one AudioSlots training step of ``preset`` (on two sources, as the mixtures hold)."""
+    chunked = replace(preset, chunk_seconds=RUNS["audioslots_0.5s"].chunk_seconds)
+    return count_run_flops({"preset": dataclasses.asdict(chunked), "model_kind": "audioslots", "data": {"n_src": 2}})
+
+
+def scaled_steps(base: Preset, preset: Preset, scale: float) -> int:
+    """Steps that give ``preset``'s AudioSlots ``scale`` times ``base``'s training compute (``base``'s steps × scale if the same)."""
+    if preset is base:
+        return int(round(base.train.steps * scale))
+    steps = base.train.steps * scale * audioslots_step_flop(base) / audioslots_step_flop(preset)
+    unit = 50 if steps >= 500 else 1
+    return max(unit, int(round(steps / unit)) * unit)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     base = resolve_preset(args.preset, seed=args.seed)
-    steps = int(round(base.train.steps * args.scale))
-    preset = replace(base, steps=steps, keep_checkpoints=curve_steps(steps, args.curve_points))
+    preset = variant_preset(base, args.variant, args.overrides)
+    steps = scaled_steps(base, preset, args.scale)
+    preset = replace(preset, steps=steps, keep_checkpoints=curve_steps(steps, args.curve_points))
     data_root, data_info = prepare_data(args.data_root, seed=args.seed, progress=False)
+    what = (f"the {args.preset} preset trained for {args.scale:g}x its {base.train.steps} steps" if not args.overrides else
+            f"the {args.preset} preset's variant {args.variant} trained for {steps} steps, "
+            f"{args.scale:g}x the compute of the {args.preset} preset's AudioSlots training")
     provenance.record(args.run_dir, "compute_series", {
-        "what": f"the {args.preset} preset trained for {args.scale:g}x its {base.train.steps} steps",
-        "scale": args.scale, "steps": steps, "kept_checkpoints": list(preset.train.keep_checkpoints),
+        "what": what, "scale": args.scale, "steps": steps, "kept_checkpoints": list(preset.train.keep_checkpoints),
+        **({"variant": args.variant, "overrides": args.overrides} if args.overrides else {}),
     })
     for name, result in train_runs(args.networks, preset, data_root, args.run_dir, device=args.device,
                                    data_info=data_info, progress=False).items():

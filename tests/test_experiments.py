@@ -56,3 +56,38 @@ def test_a_probe_appends_its_rows_to_its_csv(tiny_data, tmp_path, script, table)
          "--data-root", str(tiny_data))
     rows = list(csv.DictReader((tmp_path / table).open()))
     assert rows and all("probe" in row.values() for row in rows)
+
+
+def test_a_compute_series_variant_trains_for_the_compute_of_the_scaled_preset(tiny_data, tmp_path):
+    sys.path.insert(0, str(ROOT / "experiments"))
+    try:
+        import compute_series
+    finally:
+        sys.path.remove(str(ROOT / "experiments"))
+    from audioslots.config import get_preset
+
+    wider = {"attn_dim": 32, "mlp_dim": 64, "slot_dim": 32, "feature_projection": "per_cell"}
+    base = get_preset("tiny")
+    variant = compute_series.variant_preset(base, "wide", wider)
+    assert variant.name == "tiny-wide" and variant.model.attn_dim == 32 and base.model.attn_dim == 16
+    ratio = compute_series.audioslots_step_flop(base) / compute_series.audioslots_step_flop(variant)
+    assert ratio < 1  # a wider network costs more per step, so it gets fewer steps than the preset
+    steps = compute_series.scaled_steps(base, variant, 3)
+    assert steps == max(1, round(base.train.steps * 3 * ratio))
+    assert compute_series.scaled_steps(base, base, 3) == base.train.steps * 3
+
+    run_dir = tmp_path / "run"
+    _run(ROOT / "experiments" / "compute_series.py", "--run-dir", str(run_dir), "--preset", "tiny", "--scale", "3",
+         "--variant", "wide", "--overrides", json.dumps(wider), "--networks", "audioslots_0.5s",
+         "--curve-points", "2", "--data-root", str(tiny_data))
+    record = json.loads((run_dir / "provenance.json").read_text())
+    assert record["compute_series"]["steps"] == steps and record["compute_series"]["overrides"] == wider
+    config = json.loads((run_dir / "audioslots_0.5s" / "config.json").read_text())["preset"]
+    assert config["name"] == "tiny-wide" and config["model"]["attn_dim"] == 32 and config["train"]["steps"] == steps
+    assert (run_dir / "table1.csv").exists()
+
+
+def test_compute_series_refuses_overrides_without_a_variant_name():
+    done = subprocess.run([sys.executable, str(ROOT / "experiments" / "compute_series.py"), "--run-dir", "x",
+                           "--scale", "2", "--overrides", '{"attn_dim": 128}'], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2 and "--variant and --overrides go together" in done.stderr
