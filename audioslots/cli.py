@@ -11,7 +11,8 @@ from pathlib import Path
 from audioslots import convtasnet
 from audioslots.audio import load_for_model, write_wav
 from audioslots.config import PRESETS, FeatureConfig, features_from_dict, get_preset, replace
-from audioslots.data.dataset import MODES, LibriMix
+from audioslots.data.dataset import LibriMix
+from audioslots.data.layout import MODES
 from audioslots.data.mix_librispeech import build_librimix
 from audioslots.data.synthetic import synthesize_librimix
 from audioslots.errors import AudioSlotsError, ConfigError

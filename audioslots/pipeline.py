@@ -29,6 +29,7 @@ import torch
 from audioslots.config import Preset, get_preset, replace
 from audioslots.convtasnet import WHOLE
 from audioslots.data.dataset import LibriMix
+from audioslots.data.layout import DATA_LABELS
 from audioslots.data.mix_librispeech import build_librimix
 from audioslots.data.synthetic import SynthConfig, synthesize_librimix
 from audioslots.evaluation.scores import evaluate, evaluate_checkpoint, load_metrics, table1
@@ -70,7 +71,7 @@ def prepare_data(data_root: str | Path = "", seed: int = 0, synthetic_root: str 
 
 def data_label(data_info: dict) -> str:
     """Short name of a run's data for tables: ``real speech (LibriSpeech mini)``, ``synthetic`` or ``LibriMix``."""
-    return {"real": "real speech (LibriSpeech mini)", "synthetic": "synthetic"}.get(data_info.get("source"), "LibriMix")
+    return DATA_LABELS.get(data_info.get("source"), "LibriMix")
 
 
 def resolve_preset(name: str, seed: int = 0, steps: int | None = None) -> Preset:

@@ -120,7 +120,7 @@ def test_compute_points_take_the_paper_setting_rows_of_each_table_and_every_lear
         "label": ["Oracle", "AudioSlots", "AudioSlots (no oracle order)", "AudioSlots (50 % overlap)", "Autoencoder"],
         "system": ["Oracle", "AudioSlots", "AudioSlots (no oracle order)", "AudioSlots", "Autoencoder"],
         "chunk_seconds": 0.5, "mask": "ibm", "si_snri": [12.0, 1.0, -5.0, 2.0, 3.0],
-        "train_flop": [0, 10**12, 10**12, 10**12, 2 * 10**12]})
+        "train_flop": [0, 10**12, 10**12, 10**12, 2 * 10**12], "data": "synthetic"})
     table.to_csv(run / "table1.csv", index=False)
     pd.DataFrame({"run": "audioslots_0.5s", "system": "AudioSlots", "chunk_seconds": 0.5, "step": [100, 200],
                   "train_flop": [10**11, 2 * 10**11], "mask": "ibm", "si_snri": [-1.0, 0.5], "si_snri_ci": 0.3}
@@ -136,6 +136,7 @@ def test_compute_points_take_the_paper_setting_rows_of_each_table_and_every_lear
     curve = points[~points["final"]]
     assert curve["step"].tolist() == [100, 200] and set(curve["run"]) == {"cpu/audioslots_0.5s"}
     assert set(curve["row"]) == {"AudioSlots"} and curve["si_snri_ci"].tolist() == [0.3, 0.3]
+    assert set(points["data"]) == {"synthetic"}  # the curve takes its data from its run's table
 
 
 def test_the_papers_compute_is_its_steps_times_the_flops_of_a_step_of_each_trained_rows_network():

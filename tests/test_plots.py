@@ -415,6 +415,28 @@ def test_compute_figure_draws_the_papers_integer_db_ranges_at_the_papers_compute
     assert {"AudioSlots", "Autoencoder", "Conv-TasNet", "final network of a run"} <= legend
 
 
+def test_compute_figure_without_the_paper_has_no_paper_values_and_keeps_each_rows_colour():
+    points = compute_points()
+    with_paper = plots.compute_figure(points, PAPER_TABLE1, PAPER_COMPUTE)
+    alone = plots.compute_figure(points[points["row"] == "Autoencoder"], title="synthetic set")
+    assert alone.get_suptitle() == "synthetic set"
+    for ax in alone.axes:
+        assert not [c for c in ax.collections if str(c.get_gid()).startswith("paper:")] and not ax.texts
+    assert "paper (integer dB only)" not in {t.get_text() for t in alone.legends[0].get_texts()}
+
+    def colour(fig, row):
+        (handle,) = [h for h in fig.legends[0].legend_handles if h.get_label() == row]
+        return handle.get_color()
+
+    assert colour(alone, "Autoencoder") == colour(with_paper, "Autoencoder")
+    assert colour(with_paper, "Autoencoder") != colour(with_paper, "AudioSlots")
+
+
+def test_compute_figure_asks_for_the_papers_compute_with_its_values():
+    with pytest.raises(ConfigError, match="paper_compute"):
+        plots.compute_figure(compute_points(), PAPER_TABLE1)
+
+
 def test_compute_figure_refuses_no_points_and_points_without_compute():
     with pytest.raises(DataError, match="non-empty frame"):
         plots.compute_figure(compute_points().iloc[:0], PAPER_TABLE1, PAPER_COMPUTE)

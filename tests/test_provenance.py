@@ -171,14 +171,17 @@ def test_every_run_gets_a_column_its_overlap_rows_stay_apart_and_its_provenance_
 
     _fake_run(tmp_path, "cpu", [row("AudioSlots", 0.0, 1.25), row("AudioSlots", 0.5, 2.5)], "a" * 40, "CPU", 900)
     _fake_run(tmp_path, "gpu", [row("AudioSlots", 0.0, 3.75)], "b" * 40, "NVIDIA H200", 1150, time_boxed="time-boxed")
+    _fake_run(tmp_path, "toy", [{**row("AudioSlots", 0.0, 5.0), "data": "synthetic"}], "c" * 40, "CPU", 10)
     paper = tmp_path / "paper.csv"
     paper.write_text("paper_row,mask,metric,paper_value\nAudioSlots,ibm,si_snri,9.x\n")
     page = all_runs_markdown(tmp_path, paper)
-    assert re.search(r"\| AudioSlots \| real \| pad-end \| none \| 1.25 \| 3.75 \| 9.x \|", page)
+    # the paper's values are on speech: none beside a row of the synthetic set
+    assert re.search(r"\| AudioSlots \| synthetic \| pad-end \| none \| — \| — \| 5.00 \| — \|", page)
+    assert re.search(r"\| AudioSlots \| real \| pad-end \| none \| 1.25 \| 3.75 \| — \| 9.x \|", page)
     # the overlap row is not a row of the paper: no paper value beside it
-    assert re.search(r"\| AudioSlots \| real \| pad-end \| 50 % \| 2.50 \| — \| — \|", page)
-    assert re.search(r"\| gpu \| `bbbbbbb` \| NVIDIA H200 \| paper \| audioslots_0.5s 1,150 \| time-boxed \|", page)
-    assert "| cpu | `aaaaaaa` | CPU | paper | audioslots_0.5s 900 |  |" in page
+    assert re.search(r"\| AudioSlots \| real \| pad-end \| 50 % \| 2.50 \| — \| — \| — \|", page)
+    assert re.search(r"\| gpu \| `bbbbbbb` \| NVIDIA H200 \| paper \| audioslots_0.5s 1,150 \| — \| time-boxed \|", page)
+    assert "| cpu | `aaaaaaa` | CPU | paper | audioslots_0.5s 900 | — |  |" in page
 
 
 def test_amending_a_section_keeps_the_commit_environment_and_date_of_the_run(tmp_path):

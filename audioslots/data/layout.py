@@ -27,6 +27,9 @@ SPLITS = ("train-360", "train-100", "dev", "test")
 BUILT_SPLITS = ("train-360", "dev", "test")
 #: LibriMix modes, ``"min"`` (utterances cut to the shortest source) or ``"max"`` (zero-padded).
 MODES = ("min", "max")
+#: How tables name the data a run used, by its builder (``source`` of the run's data record); a
+#: LibriMix folder built elsewhere is ``LibriMix``. The paper's values belong to real speech only.
+DATA_LABELS = {"real": "real speech (LibriSpeech mini)", "synthetic": "synthetic"}
 
 
 def wav_folder(sample_rate: int) -> str:

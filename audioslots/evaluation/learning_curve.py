@@ -149,7 +149,7 @@ def read_curves(paths: list[str | Path]) -> pd.DataFrame:
 
 
 #: Columns of :func:`compute_points`: one point per Table-1 row (``row``) × mask × network and step.
-POINT_COLUMNS = ["row", "mask", "train_flop", "si_snri", "si_snri_ci", "run", "step", "final"]
+POINT_COLUMNS = ["row", "mask", "train_flop", "si_snri", "si_snri_ci", "run", "step", "final", "data"]
 
 
 def compute_points(results: str | Path = "results") -> pd.DataFrame:
@@ -158,14 +158,16 @@ def compute_points(results: str | Path = "results") -> pd.DataFrame:
     The final networks come from each run's ``table1.csv`` (its rows in the paper's setting: the
     plain row label, oracle order, no overlap; those with ``train_flop`` above 0), the learning
     curves from its ``learning_curve.csv`` (:data:`LEARNING_CURVE`). ``run`` names the network
-    (``cpu/audioslots_0.5s``); ``final`` tells the two apart.
+    (``cpu/audioslots_0.5s``); ``final`` tells the two apart; ``data`` is the run's data as its
+    ``table1.csv`` names it (``—`` if it does not).
 
     Returns:
         :data:`POINT_COLUMNS`, ``si_snri_ci`` empty for the final networks (``table1.csv`` has no CI).
     """
-    frames = []
+    frames, data = [], {}
     for path in sorted(Path(results).glob("*/table1.csv")):
         table = pd.read_csv(path)
+        data[path.parent.name] = str(table["data"].iloc[0]) if "data" in table and len(table) else "—"
         if "train_flop" not in table:
             continue
         plain = pd.Series([label == row_label(system, chunk) for label, system, chunk in
@@ -175,13 +177,14 @@ def compute_points(results: str | Path = "results") -> pd.DataFrame:
             "row": table["label"], "mask": table["mask"], "train_flop": table["train_flop"],
             "si_snri": table["si_snri"], "si_snri_ci": float("nan"),
             "run": [f"{path.parent.name}/{run_name_of(s, c)}" for s, c in zip(table["system"], table["chunk_seconds"])],
-            "step": float("nan"), "final": True}))
+            "step": float("nan"), "final": True, "data": data[path.parent.name]}))
     for path in sorted(Path(results).glob(f"*/{LEARNING_CURVE}")):
         curve = pd.read_csv(path)
         frames.append(pd.DataFrame({
             "row": [row_label(s, c) for s, c in zip(curve["system"], curve["chunk_seconds"])], "mask": curve["mask"],
             "train_flop": curve["train_flop"], "si_snri": curve["si_snri"], "si_snri_ci": curve["si_snri_ci"],
-            "run": [f"{path.parent.name}/{run}" for run in curve["run"]], "step": curve["step"], "final": False}))
+            "run": [f"{path.parent.name}/{run}" for run in curve["run"]], "step": curve["step"], "final": False,
+            "data": data.get(path.parent.name, "—")}))
     frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True)[POINT_COLUMNS] if frames else pd.DataFrame(columns=POINT_COLUMNS)
 

@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 
 from audioslots.config import get_preset
+from audioslots.data.layout import DATA_LABELS
 from audioslots.evaluation.learning_curve import compute_points
 from audioslots.evaluation.scores import load_metrics
 from audioslots.model import count_parameters
@@ -219,7 +220,7 @@ def flop_text(flop: float) -> str:
     """FLOPs with an SI prefix: ``5.1 TFLOP``, ``4.2 EFLOP``."""
     for power, prefix in ((18, "E"), (15, "P"), (12, "T"), (9, "G"), (6, "M")):
         if flop >= 10 ** power:
-            return f"{flop / 10 ** power:.2g} {prefix}FLOP"
+            return f"{float(f'{flop / 10 ** power:.2g}'):g} {prefix}FLOP"
     return f"{flop:.0f} FLOP"
 
 
@@ -241,6 +242,13 @@ def _longest_run(results: Path, paper_flop: float | None) -> str:
     return (f" The AudioSlots network trained longest here, `{longest['run'].iloc[0]}`, used {flop_text(flop)} "
             f"(1/{_two_digits(paper_flop / flop)} of the paper's compute) and scores "
             f"{longest.loc['ibm', 'si_snri']:.2f} / {longest.loc['wiener', 'si_snri']:.2f} dB (IBM / Wiener-like).")
+
+
+def _audioslots_above_mixture(results: Path) -> str:
+    """A sentence on whether any committed AudioSlots network on speech beats the mixture with the IBM, or empty."""
+    points = compute_points(results)
+    text = _above_mixture(points[points["data"] != DATA_LABELS["synthetic"]], "AudioSlots") if not points.empty else ""
+    return f" Over every committed run on speech, AudioSlots: {text}." if text else ""
 
 
 def outcome_markdown(run_dir: str | Path, paper_csv: str | Path,
@@ -338,6 +346,7 @@ def _not_reproduced(means: pd.DataFrame, paper: pd.Series, labels: list[str], ru
             + " On the reference `cpu` run the diagnostics found that neither network had got past trivial "
             "predictors of its training target ({ref}`measured <why-gap>`). A run like this cannot test the "
             "paper's claims about the trained networks." + _longest_run(run_dir.parent, paper_flop)
+            + _audioslots_above_mixture(run_dir.parent)
             + " {doc}`results` places every committed run on the compute axis.")
 
 
@@ -383,8 +392,8 @@ def gpu_hours_markdown(benchmarks: str | Path = "results/benchmarks") -> str:
 
 
 def all_runs_markdown(results: str | Path = "results", paper_csv: str | Path = "results/paper_table1.csv") -> str:
-    """Table 1 of every run in ``results/*/table1.csv`` beside the paper's, as MyST sections."""
-    runs = sorted(p.parent for p in Path(results).glob("*/table1.csv"))
+    """Table 1 of every run in ``results/*/table1.csv`` beside the paper's, as MyST sections (runs as :func:`runs_by_compute`)."""
+    runs = runs_by_compute(results)
     if not runs:
         return "No run in `results/` has a `table1.csv` yet.\n"
     table = table1_of_runs(runs, paper_csv)
@@ -395,11 +404,25 @@ def all_runs_markdown(results: str | Path = "results", paper_csv: str | Path = "
     return "\n".join(parts)
 
 
+def runs_by_compute(results: str | Path) -> list[Path]:
+    """The run folders of ``results`` (those with a ``table1.csv``): runs on the synthetic set after
+    the others, and within each, fewest training FLOPs first (the most that any of a run's networks used)."""
+    def key(run: Path) -> tuple:
+        table = pd.read_csv(run / "table1.csv")
+        synthetic = "data" in table and bool((table["data"] == DATA_LABELS["synthetic"]).any())
+        most = float(table["train_flop"].max()) if "train_flop" in table and len(table) else 0.0
+        return synthetic, most, run.name
+    return sorted((p.parent for p in Path(results).glob("*/table1.csv")), key=key)
+
+
 def run_summaries(run_dirs: list[str | Path]) -> pd.DataFrame:
-    """One row per run from its ``provenance.json``: commit, device, preset and steps of each network."""
+    """One row per run from its ``provenance.json`` and ``table1.csv``: commit, device, preset, steps
+    of each network, the most training compute of any of them and what the run was made for."""
     rows = []
     for run_dir in run_dirs:
         info = provenance.load(run_dir)
+        table_path = Path(run_dir) / "table1.csv"
+        table = pd.read_csv(table_path) if table_path.exists() else pd.DataFrame()
         trained = {k.removeprefix("train:"): v for k, v in info.items() if k.startswith("train:")}
         presets = sorted({v.get("preset", {}).get("name", "?") for v in trained.values()})
         devices = sorted({v.get("device", "?") for v in trained.values()})
@@ -409,24 +432,112 @@ def run_summaries(run_dirs: list[str | Path]) -> pd.DataFrame:
             "device": ", ".join(devices) or "—",
             "preset": ", ".join(presets) or "—",
             "training steps": ", ".join(f"{name} {v.get('steps', '?'):,}" for name, v in sorted(trained.items())) or "—",
-            "note": info.get("time_boxed", {}).get("what", ""),
+            "most training compute": (flop_text(table["train_flop"].max())
+                                      if "train_flop" in table and table["train_flop"].max() > 0 else "—"),
+            "note": info.get("time_boxed", info.get("compute_series", {})).get("what", ""),
         })
     return pd.DataFrame(rows)
 
 
-def write_compute_figure(results: str | Path, path: str | Path) -> Path | None:
-    """The compute figure of every committed run (:func:`audioslots.reporting.plots.compute_figure`) as a PNG.
+def write_compute_figure(results: str | Path, path: str | Path, synthetic: bool = False) -> Path | None:
+    """The compute figure (:func:`audioslots.reporting.plots.compute_figure`) of every committed run on speech, with
+    the paper's values, or (``synthetic``) of every run on the synthetic set, without them, as a PNG.
 
     Returns:
-        ``path``, or ``None`` (and no file) when no run records its training FLOPs yet.
+        ``path``, or ``None`` (and no file) when no such run records its training FLOPs yet.
     """
     results = Path(results)
     points = compute_points(results)
+    points = points[(points["data"] == DATA_LABELS["synthetic"]) == synthetic]
     if points.empty:
         return None
-    figure = plots.compute_figure(points, results / "paper_table1.csv", results / "paper_compute.csv")
+    title = ", ".join(sorted(set(points["data"])))
+    if synthetic:
+        figure = plots.compute_figure(points, title=f"{title} set (not the paper's data: no paper values)")
+    else:
+        figure = plots.compute_figure(points, results / "paper_table1.csv", results / "paper_compute.csv", title=title)
     figure.savefig(path, dpi=110, bbox_inches="tight")
     return Path(path)
+
+
+def synthetic_figure_markdown(figure: Path | None) -> str:
+    """The synthetic set's compute figure as a MyST figure (its path from the book's root), or why there is none."""
+    if figure is None:
+        return "No run on the synthetic set records its training compute yet.\n"
+    return (f"```{{figure}} /run/{figure.name}\n:alt: SI-SNRi against training FLOPs on the synthetic set\n"
+            ":width: 100%\n\nSI-SNRi (dB) against training FLOPs on the synthetic set, Wiener-like and IBM masks.\n```\n")
+
+
+def compute_findings_markdown(results: str | Path, paper_csv: str | Path,
+                              paper_compute_csv: str | Path) -> str:
+    """What the compute axis shows, from every committed run: for each data set, the least compute at
+    which AudioSlots and its autoencoder beat the mixture with the IBM (or the best they reach), and a
+    table of the gap between them run by run, beside the paper's."""
+    points = compute_points(results)
+    if points.empty:
+        return "No committed run records its training compute yet.\n"
+    sentences = []
+    for synthetic in (False, True):
+        here = points[(points["data"] == DATA_LABELS["synthetic"]) == synthetic]
+        if here.empty:
+            continue
+        said = [f"{row}: {text}" for row in ("AudioSlots", "Autoencoder") if (text := _above_mixture(here, row))]
+        sentences.append(f"- **{', '.join(sorted(set(here['data'])))}.** " + "; ".join(said) + ".")
+    return "\n".join(sentences) + "\n\n" + markdown_table(gap_table(points, paper_csv, paper_compute_csv))
+
+
+def _above_mixture(points: pd.DataFrame, row: str, mask: str = "ibm") -> str:
+    """Where the row's scored networks first beat the mixture with ``mask`` (mean SI-SNRi above 0 dB), or the best they reach."""
+    here = points[(points["row"] == row) & (points["mask"] == mask)].sort_values(["train_flop", "run"], kind="stable")
+    if here.empty:
+        return ""
+    above = here[here["si_snri"] > 0]
+    scored = f"{len(here)} scored networks (final networks and kept checkpoints, {flop_text(here['train_flop'].min())} " \
+             f"to {flop_text(here['train_flop'].max())})"
+    if above.empty:
+        best = here.loc[here["si_snri"].idxmax()]
+        return (f"none of its {scored} beats the mixture with the IBM; the best, {_point_name(best)}, "
+                f"scores {best['si_snri']:.2f} dB")
+    first = above.iloc[0]
+    return (f"of its {scored}, the one with the least compute that beats the mixture with the IBM is "
+            f"{_point_name(first)}: {first['si_snri']:+.2f} dB at {flop_text(first['train_flop'])}")
+
+
+def _point_name(point: pd.Series) -> str:
+    """``cpu/audioslots_0.5s`` (final) or ``real_cpu_x4/audioslots_0.5s`` at step 550."""
+    return f"`{point['run']}`" + (" (final)" if point["final"] else f" at step {int(point['step']):,}")
+
+
+def gap_table(points: pd.DataFrame, paper_csv: str | Path, paper_compute_csv: str | Path) -> pd.DataFrame:
+    """Run by run, both networks' final SI-SNRi (IBM / Wiener-like) and the gap autoencoder − AudioSlots,
+    by AudioSlots' training compute, with the paper's row (its Table 1 and its stated gap) last."""
+    finals = points[points["final"] & points["row"].isin(["AudioSlots", "Autoencoder"])
+                    & points["mask"].isin(["ibm", "wiener"])].copy()
+    finals["folder"] = [run.split("/")[0] for run in finals["run"]]
+    rows = []
+    for folder, run in finals.groupby("folder"):
+        value = run.set_index(["row", "mask"])["si_snri"]
+        if not {("AudioSlots", "wiener"), ("Autoencoder", "wiener")} <= set(value.index):
+            continue
+        flop = float(run.loc[run["row"] == "AudioSlots", "train_flop"].iloc[0])
+        rows.append({"run": folder, "data": run["data"].iloc[0], "AudioSlots training": flop_text(flop), "flop": flop,
+                     "AudioSlots": f"{value.get(('AudioSlots', 'ibm'), float('nan')):.2f} / {value[('AudioSlots', 'wiener')]:.2f}",
+                     "Autoencoder": f"{value.get(('Autoencoder', 'ibm'), float('nan')):.2f} / {value[('Autoencoder', 'wiener')]:.2f}",
+                     "gap (Wiener-like)": f"{value[('Autoencoder', 'wiener')] - value[('AudioSlots', 'wiener')]:.2f}"})
+    table = pd.DataFrame(rows, columns=["run", "data", "AudioSlots training", "flop", "AudioSlots", "Autoencoder",
+                                        "gap (Wiener-like)"])
+    table = table.sort_values(["data", "flop"], key=lambda c: c == DATA_LABELS["synthetic"] if c.name == "data" else c,
+                              kind="stable")
+    paper = pd.read_csv(paper_csv).set_index(["paper_row", "metric", "mask"])["paper_value"]
+    paper_flop = paper_training_flop(paper_compute_csv)
+    table.loc[len(table)] = {
+        "run": "paper (Table 1)", "data": "Libri2Mix", "flop": paper_flop or float("nan"),
+        "AudioSlots training": flop_text(paper_flop) if paper_flop else "—",
+        "AudioSlots": f"{paper.get(('AudioSlots', 'si_snri', 'ibm'), '—')} / {paper.get(('AudioSlots', 'si_snri', 'wiener'), '—')}",
+        "Autoencoder": f"{paper.get(('Autoencoder', 'si_snri', 'ibm'), '—')} / {paper.get(('Autoencoder', 'si_snri', 'wiener'), '—')}",
+        "gap (Wiener-like)": f"{paper.get(('Autoencoder - AudioSlots', 'gap', 'unspecified'), '—')} (mask not stated)"}
+    return table.drop(columns="flop").rename(columns={"AudioSlots": "AudioSlots: IBM / Wiener-like",
+                                                      "Autoencoder": "Autoencoder: IBM / Wiener-like"})
 
 
 STAGED_FILES = ("provenance.json", "table1.csv")
@@ -468,6 +579,10 @@ def stage(run_dir: str | Path, book_dir: str | Path = "book", repo: str | Path =
     (target / "outcome.md").write_text(outcome_markdown(run_dir, run_dir.parent / "paper_table1.csv",
                                                         run_dir.parent / "paper_compute.csv"))
     write_compute_figure(run_dir.parent, target / "compute_figure.png")
+    synthetic = write_compute_figure(run_dir.parent, target / "compute_figure_synthetic.png", synthetic=True)
+    (target / "compute_synthetic.md").write_text(synthetic_figure_markdown(synthetic))
+    (target / "compute_findings.md").write_text(compute_findings_markdown(
+        run_dir.parent, run_dir.parent / "paper_table1.csv", run_dir.parent / "paper_compute.csv"))
     (target / "status.md").write_text(status_markdown(run_dir))
     (target / "all_runs.md").write_text(all_runs_markdown(run_dir.parent, run_dir.parent / "paper_table1.csv"))
     return target

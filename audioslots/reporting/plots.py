@@ -31,7 +31,7 @@ from audioslots.evaluation.chunk_boundaries import PIPELINES
 from audioslots.features import chunk, spectrogram, stft
 from audioslots.masks import MASKS
 from audioslots.model import ENCODER_STRIDE
-from audioslots.runs import MASK_NAMES, SYSTEMS
+from audioslots.runs import MASK_NAMES, ROW_ORDER, SYSTEMS
 
 SPECTROGRAM_CMAP = "magma"  # perceptually uniform, dark background: quiet bins stay dark
 HIGHLIGHT_COLOR = "white"  # readable on every colour of SPECTROGRAM_CMAP except its top
@@ -586,7 +586,7 @@ def metric_distributions(metrics: pd.DataFrame) -> Figure:
 COMPUTE_MARKERS = {"curve": "o", "final": "D"}
 
 
-def compute_figure(points: pd.DataFrame, paper_csv, paper_compute) -> Figure:
+def compute_figure(points: pd.DataFrame, paper_csv=None, paper_compute=None, title: str | None = None) -> Figure:
     """SI-SNRi against training FLOPs: our learning curves and final networks beside the paper's Table 1.
 
     One panel per mask (Wiener-like, then IBM; a system scored without a mask, such as
@@ -594,16 +594,19 @@ def compute_figure(points: pd.DataFrame, paper_csv, paper_compute) -> Figure:
     Table 1. The learning-curve points of a run are joined by a line, with their 95 % confidence
     intervals; the final network of every run is a larger marker with a black edge. The paper's
     values stand at the paper's compute: our copy of its text keeps the integer dB only, so each
-    is a labelled bar from ``paper_low_db`` to ``paper_high_db``.
+    is a labelled bar from ``paper_low_db`` to ``paper_high_db``. Each row of Table 1 has the same
+    colour in every such figure, whichever rows it shows.
 
     Args:
         points: Columns ``row`` (Table-1 row label), ``mask``, ``train_flop``, ``si_snri``,
             ``si_snri_ci`` (may be empty), ``run`` and ``final`` (bool), as
             :func:`audioslots.evaluation.learning_curve.compute_points` gathers them.
         paper_csv: ``results/paper_table1.csv`` (``paper_row``, ``mask``, ``metric``,
-            ``paper_low_db``, ``paper_high_db``).
+            ``paper_low_db``, ``paper_high_db``); ``None``: no paper values (for runs on data the
+            paper did not use, such as the synthetic set).
         paper_compute: ``results/paper_compute.csv`` or its frame: ``paper_row`` and
-            ``train_flop``, the paper's training FLOPs of that row's network.
+            ``train_flop``, the paper's training FLOPs of that row's network (needed with ``paper_csv``).
+        title: above both panels, e.g. the data the runs were scored on.
 
     Returns:
         A figure with two axes.
@@ -620,11 +623,10 @@ def compute_figure(points: pd.DataFrame, paper_csv, paper_compute) -> Figure:
     if not (points["train_flop"] > 0).all():
         raise DataError("compute_figure places points on a log axis of training FLOPs; drop rows whose train_flop is "
                         "0 or empty (the oracle trains nothing).")
-    compute = paper_compute if isinstance(paper_compute, pd.DataFrame) else pd.read_csv(paper_compute)
-    paper = pd.read_csv(paper_csv)
-    paper = paper[paper["metric"] == "si_snri"].merge(compute[["paper_row", "train_flop"]], on="paper_row")
+    paper = _paper_at_its_compute(paper_csv, paper_compute)
     rows = list(dict.fromkeys([*paper["paper_row"], *points["row"]]))
-    palette = dict(zip(rows, sns.color_palette("colorblind", len(rows))))
+    known = list(dict.fromkeys([*ROW_ORDER, *rows]))  # one colour per row, the same in every figure
+    palette = dict(zip(known, sns.color_palette("colorblind", len(known))))
     masks = [m for m in ("wiener", "ibm") if m in MASKS]
 
     with sns.axes_style("whitegrid"):
@@ -653,14 +655,28 @@ def compute_figure(points: pd.DataFrame, paper_csv, paper_compute) -> Figure:
             ax.set_xscale("log")
             ax.set_title(MASK_NAMES[mask])
         fig.supxlabel("training FLOPs (forward + backward, all steps)")  # one label: the panels share the axis
+        if title:
+            fig.suptitle(title)
         axes[0].set_ylabel("SI-SNRi (dB)")
         handles = [Line2D([], [], color=palette[r], linewidth=6, label=r) for r in rows]
         handles += [
             Line2D([], [], color="grey", marker=COMPUTE_MARKERS["curve"], markersize=4, label="learning curve (95 % CI)"),
             Line2D([], [], color="grey", marker=COMPUTE_MARKERS["final"], markeredgecolor="black", linestyle="",
                    markersize=7, label="final network of a run"),
-            Line2D([], [], color="grey", linewidth=7, alpha=0.5, label="paper (integer dB only)"),
+            *([Line2D([], [], color="grey", linewidth=7, alpha=0.5, label="paper (integer dB only)")] if len(paper) else []),
             Line2D([], [], color="grey", linestyle="--", label="mixture (0 dB)"),
         ]
         fig.legend(handles=handles, loc="outside right upper", fontsize="small")
     return fig
+
+
+def _paper_at_its_compute(paper_csv, paper_compute) -> pd.DataFrame:
+    """The paper's SI-SNRi rows (``paper_row``, ``mask``, ``paper_low_db``, ``paper_high_db``) with their ``train_flop``."""
+    if paper_csv is None:
+        return pd.DataFrame(columns=["paper_row", "mask", "metric", "paper_low_db", "paper_high_db", "train_flop"])
+    if paper_compute is None:
+        raise ConfigError("compute_figure places the paper's values at the paper's compute: give paper_compute "
+                          "(results/paper_compute.csv) with paper_csv.")
+    compute = paper_compute if isinstance(paper_compute, pd.DataFrame) else pd.read_csv(paper_compute)
+    paper = pd.read_csv(paper_csv)
+    return paper[paper["metric"] == "si_snri"].merge(compute[["paper_row", "train_flop"]], on="paper_row")

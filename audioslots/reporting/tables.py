@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from audioslots.convtasnet import NO_MASK
+from audioslots.data.layout import DATA_LABELS
 from audioslots.evaluation.scores import confidence_interval
 from audioslots import provenance
 from audioslots.runs import MASK_NAMES, ROW_ORDER, system_row
@@ -89,7 +90,10 @@ def table1_of_runs(run_dirs: list[str | Path], paper_csv: str | Path, metric: st
     paper = paper[paper["metric"] == metric].set_index(["paper_row", "mask"])["paper_value"]
     labels = runs["label"] if "label" in runs else pd.Series([None] * len(runs))
     # Named so that no run folder (results/paper, say) can take the column's name.
-    runs[PAPER_COLUMN] = [paper.get((label, mask), "—") for label, mask in zip(labels, runs["mask"])]
+    # Nor on rows of the synthetic set: the paper's values are on speech.
+    data = runs["data"] if "data" in runs else pd.Series([None] * len(runs))
+    runs[PAPER_COLUMN] = [paper.get((label, mask), "—") if source != DATA_LABELS["synthetic"] else "—"
+                          for label, mask, source in zip(labels, runs["mask"], data)]
     wide = runs.pivot_table(index=["mask", "system_row", *keys, PAPER_COLUMN], columns="run", values="value",
                             aggfunc="first", sort=False).fillna("—")
     wide.columns.name = None
