@@ -248,7 +248,7 @@ def _audioslots_above_mixture(results: Path) -> str:
     """A sentence on whether any committed AudioSlots network on speech beats the mixture with the IBM, or empty."""
     points = compute_points(results)
     text = _above_mixture(points[points["data"] != DATA_LABELS["synthetic"]], "AudioSlots") if not points.empty else ""
-    return f" Over every committed run on speech, AudioSlots: {text}." if text else ""
+    return f" Over every committed run on speech, {text}." if text else ""
 
 
 def outcome_markdown(run_dir: str | Path, paper_csv: str | Path,
@@ -481,8 +481,8 @@ def compute_findings_markdown(results: str | Path, paper_csv: str | Path,
         here = points[(points["data"] == DATA_LABELS["synthetic"]) == synthetic]
         if here.empty:
             continue
-        said = [f"{row}: {text}" for row in ("AudioSlots", "Autoencoder") if (text := _above_mixture(here, row))]
-        sentences.append(f"- **{', '.join(sorted(set(here['data'])))}.** " + "; ".join(said) + ".")
+        said = "; ".join(text for row in ("AudioSlots", "Autoencoder") if (text := _above_mixture(here, row)))
+        sentences.append(f"- **{', '.join(sorted(set(here['data'])))}.** {said[:1].upper()}{said[1:]}.")
     return "\n".join(sentences) + "\n\n" + markdown_table(gap_table(points, paper_csv, paper_compute_csv))
 
 
@@ -492,14 +492,14 @@ def _above_mixture(points: pd.DataFrame, row: str, mask: str = "ibm") -> str:
     if here.empty:
         return ""
     above = here[here["si_snri"] > 0]
-    scored = f"{len(here)} scored networks (final networks and kept checkpoints, {flop_text(here['train_flop'].min())} " \
-             f"to {flop_text(here['train_flop'].max())})"
+    scored = (f"{len(here)} scored {row} networks (final networks and kept checkpoints, "
+              f"{flop_text(here['train_flop'].min())} to {flop_text(here['train_flop'].max())})")
     if above.empty:
         best = here.loc[here["si_snri"].idxmax()]
-        return (f"none of its {scored} beats the mixture with the IBM; the best, {_point_name(best)}, "
+        return (f"none of the {scored} beats the mixture with the IBM; the best, {_point_name(best)}, "
                 f"scores {best['si_snri']:.2f} dB")
     first = above.iloc[0]
-    return (f"of its {scored}, the one with the least compute that beats the mixture with the IBM is "
+    return (f"of the {scored}, the one with the least compute that beats the mixture with the IBM is "
             f"{_point_name(first)}: {first['si_snri']:+.2f} dB at {flop_text(first['train_flop'])}")
 
 
