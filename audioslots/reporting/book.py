@@ -244,10 +244,15 @@ def _longest_run(results: Path, paper_flop: float | None) -> str:
             f"{longest.loc['ibm', 'si_snri']:.2f} / {longest.loc['wiener', 'si_snri']:.2f} dB (IBM / Wiener-like).")
 
 
+def _on_synthetic(points: pd.DataFrame) -> pd.Series:
+    """Which of :func:`~audioslots.evaluation.learning_curve.compute_points`' points are of runs on the synthetic set."""
+    return points["data"] == DATA_LABELS["synthetic"]
+
+
 def _audioslots_above_mixture(results: Path) -> str:
     """A sentence on whether any committed AudioSlots network on speech beats the mixture with the IBM, or empty."""
     points = compute_points(results)
-    text = _above_mixture(points[points["data"] != DATA_LABELS["synthetic"]], "AudioSlots") if not points.empty else ""
+    text = _above_mixture(points[~_on_synthetic(points)], "AudioSlots")
     return f" Over every committed run on speech, {text}." if text else ""
 
 
@@ -448,7 +453,7 @@ def write_compute_figure(results: str | Path, path: str | Path, synthetic: bool 
     """
     results = Path(results)
     points = compute_points(results)
-    points = points[(points["data"] == DATA_LABELS["synthetic"]) == synthetic]
+    points = points[_on_synthetic(points) == synthetic]
     if points.empty:
         return None
     if synthetic:  # titled: the page's caption is far, and these points must not be read as the paper's setting
@@ -477,7 +482,7 @@ def compute_findings_markdown(results: str | Path, paper_csv: str | Path,
         return "No committed run records its training compute yet.\n"
     sentences = []
     for synthetic in (False, True):
-        here = points[(points["data"] == DATA_LABELS["synthetic"]) == synthetic]
+        here = points[_on_synthetic(points) == synthetic]
         if here.empty:
             continue
         said = "; ".join(text for row in ("AudioSlots", "Autoencoder") if (text := _above_mixture(here, row)))
