@@ -92,8 +92,8 @@ def main(argv=None) -> int:
     steps = scaled_steps(base, preset, args.scale)
     preset = replace(preset, steps=steps, keep_checkpoints=curve_steps(steps, args.curve_points))
     data_root, data_info = prepare_data(args.data_root, seed=args.seed, progress=False)
-    what = (f"the {args.preset} preset trained for {args.scale:g}x its {base.train.steps} steps" if not args.overrides else
-            f"the {args.preset} preset's variant {args.variant} trained for {steps} steps, "
+    what = (f"the {args.preset} preset trained for {args.scale:g}x its {base.train.steps:,} steps" if not args.overrides else
+            f"the {args.preset} preset's variant {args.variant} trained for {steps:,} steps, "
             f"{args.scale:g}x the compute of the {args.preset} preset's AudioSlots training")
     provenance.record(args.run_dir, "compute_series", {
         "what": what, "scale": args.scale, "steps": steps, "kept_checkpoints": list(preset.train.keep_checkpoints),
