@@ -58,6 +58,10 @@ class ModelConfig:
     attn_dim: int = 512  # [choice] width of attention/MLP blocks; z and queries projected to it
     attn_heads: int = 8  # [choice]
     mlp_dim: int = 2048  # [choice] transformer MLP hidden width
+    # [choice] "narrow": queries projected to attn_dim, the residual stream at attn_dim (a slot's
+    # rank is at most attn_dim); "wide": queries and residual stream stay slot_dim wide, as
+    # "queries of dimension 4096" may mean, each attention projecting to attn_dim inside itself.
+    slot_path: str = "narrow"
     transformer_layers: int = 4  # 4 layers: self-attention, then cross-attention to z
     # [choice] How z is projected to attn_dim: "shared" (one linear map for every cell), or the
     # tuning variants "per_row" (one map per frequency row) and "per_cell" (one per cell).
@@ -117,8 +121,14 @@ class TrainConfig:
     # from different training mixtures, each scaled by a gain drawn uniformly within ±3 dB
     # (audioslots.training.batches). 0 trains on the training mixtures as they are, as the paper.
     dynamic_mixing: float = 0.0
+    # Train on a fixed pool of this many crops instead of a fresh crop per example (0: fresh crops,
+    # as the paper). A probe of how learning depends on the number of distinct examples
+    # (experiments/plateau.py); the pool is drawn once from the seed.
+    crop_pool: int = 0
 
     def __post_init__(self):
+        if self.crop_pool < 0:
+            raise ConfigError(f"crop_pool={self.crop_pool} is not a number of crops: use 0 (fresh crops) or more.")
         if not 0.0 < self.decoded_cells <= 1.0:
             raise ConfigError(f"decoded_cells={self.decoded_cells} is not a fraction of the grid: use a value in (0, 1].")
         if not 0.0 <= self.dynamic_mixing <= 1.0:

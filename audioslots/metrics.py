@@ -11,6 +11,8 @@ All functions are batched over any leading dimensions and keep the input's devic
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
@@ -57,7 +59,20 @@ def si_snr(
     noise = target - estimate  # (..., samples)
     target_energy = target.square().sum(dim=-1)
     noise_energy = noise.square().sum(dim=-1)
-    return 10 * torch.log10((target_energy + eps) / (noise_energy + eps))
+    snr = 10 * torch.log10((target_energy + eps) / (noise_energy + eps))
+    # A silent estimate says nothing of the reference: the eps above would score it 0 dB (0 / 0),
+    # above a mixture at about 0 dB. It gets 10 log10(eps) instead, -80 dB for the default eps,
+    # what Asteroid's and the field's usual SI-SDR give for an all-zero estimate.
+    return torch.where(is_silent(estimate, eps), torch.full_like(snr, 10 * math.log10(eps)), snr)
+
+
+def is_silent(estimate: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """``(...)`` bool: whether each ``(..., samples)`` signal's energy about its mean is at most ``eps``.
+
+    For 16-bit audio in [-1, 1] that is less than ten samples a step of the last bit away from the mean.
+    """
+    centred = estimate - estimate.mean(dim=-1, keepdim=True)
+    return centred.to(torch.promote_types(centred.dtype, torch.float32)).square().sum(dim=-1) <= eps
 
 
 def pairwise_si_snr(estimates: torch.Tensor, references: torch.Tensor, **kwargs) -> torch.Tensor:

@@ -31,6 +31,8 @@ GRID_EMBEDDING_MAX_FREQ = 64.0  # [choice] highest frequency (× π) of the enco
 FEATURE_PROJECTIONS = ("shared", "per_row", "per_cell")
 #: Which axes each random Fourier frequency acts on (``ModelConfig.fourier_axes``).
 FOURIER_AXES = ("mixed", "separate")
+#: The width the slots keep through the slot transformer (``ModelConfig.slot_path``).
+SLOT_PATHS = ("narrow", "wide")
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -220,36 +222,44 @@ class ResNetEncoder(nn.Module):
 
 
 class Attention(nn.Module):
-    """Multi-head attention of ``queries`` to ``context`` (keys and values are both ``context``)."""
+    """Multi-head attention of ``queries`` to ``context`` (keys and values are both ``context``).
 
-    def __init__(self, dim: int, heads: int):
+    Args:
+        dim: width of the queries and of the output.
+        heads: attention heads.
+        inner: width of the attention itself (``None``: ``dim``), a multiple of ``heads``.
+        context_dim: width of the context (``None``: ``dim``).
+    """
+
+    def __init__(self, dim: int, heads: int, inner: int | None = None, context_dim: int | None = None):
         super().__init__()
-        self.heads = heads
-        self.to_q = nn.Linear(dim, dim)
-        self.to_k = nn.Linear(dim, dim)
-        self.to_v = nn.Linear(dim, dim)
-        self.proj = nn.Linear(dim, dim)
+        inner, context_dim = inner or dim, context_dim or dim
+        self.heads, self.inner = heads, inner
+        self.to_q = nn.Linear(dim, inner)
+        self.to_k = nn.Linear(context_dim, inner)
+        self.to_v = nn.Linear(context_dim, inner)
+        self.proj = nn.Linear(inner, dim)
 
     def forward(self, queries: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        """``(batch, n, dim)`` attending to ``(batch, m, dim)`` → ``(batch, n, dim)``."""
-        batch, n, dim = queries.shape
-        m, h = context.shape[1], self.heads
-        q = self.to_q(queries).view(batch, n, h, dim // h).transpose(1, 2)  # (B, h, n, dim/h)
-        k = self.to_k(context).view(batch, m, h, dim // h).transpose(1, 2)  # (B, h, m, dim/h)
-        v = self.to_v(context).view(batch, m, h, dim // h).transpose(1, 2)  # (B, h, m, dim/h)
-        out = F.scaled_dot_product_attention(q, k, v)  # (B, h, n, dim/h)
-        return self.proj(out.transpose(1, 2).reshape(batch, n, dim))  # (B, n, dim)
+        """``(batch, n, dim)`` attending to ``(batch, m, context_dim)`` → ``(batch, n, dim)``."""
+        batch, n, _ = queries.shape
+        m, h, inner = context.shape[1], self.heads, self.inner
+        q = self.to_q(queries).view(batch, n, h, inner // h).transpose(1, 2)  # (B, h, n, inner/h)
+        k = self.to_k(context).view(batch, m, h, inner // h).transpose(1, 2)  # (B, h, m, inner/h)
+        v = self.to_v(context).view(batch, m, h, inner // h).transpose(1, 2)  # (B, h, m, inner/h)
+        out = F.scaled_dot_product_attention(q, k, v)  # (B, h, n, inner/h)
+        return self.proj(out.transpose(1, 2).reshape(batch, n, inner))  # (B, n, dim)
 
     def weights(self, queries: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """The softmax weights of :meth:`forward`, which its fused kernel does not return.
 
-        ``(batch, n, dim)`` queries attending to ``(batch, m, dim)`` → ``(batch, heads, n, m)``.
+        ``(batch, n, dim)`` queries attending to ``(batch, m, context_dim)`` → ``(batch, heads, n, m)``.
         """
-        batch, n, dim = queries.shape
-        m, h = context.shape[1], self.heads
-        q = self.to_q(queries).view(batch, n, h, dim // h).transpose(1, 2)  # (B, h, n, dim/h)
-        k = self.to_k(context).view(batch, m, h, dim // h).transpose(1, 2)  # (B, h, m, dim/h)
-        return (q @ k.transpose(-1, -2) / math.sqrt(dim // h)).softmax(-1)  # (B, h, n, m)
+        batch, n, _ = queries.shape
+        m, h, inner = context.shape[1], self.heads, self.inner
+        q = self.to_q(queries).view(batch, n, h, inner // h).transpose(1, 2)  # (B, h, n, inner/h)
+        k = self.to_k(context).view(batch, m, h, inner // h).transpose(1, 2)  # (B, h, m, inner/h)
+        return (q @ k.transpose(-1, -2) / math.sqrt(inner // h)).softmax(-1)  # (B, h, n, m)
 
 
 class SlotTransformerLayer(nn.Module):
@@ -259,17 +269,18 @@ class SlotTransformerLayer(nn.Module):
     positional encoding of the queries, which keeps the layer permutation-equivariant.
     """
 
-    def __init__(self, dim: int, heads: int, mlp_dim: int):
+    def __init__(self, dim: int, heads: int, mlp_dim: int, attn_dim: int | None = None):
         super().__init__()
+        attn_dim = attn_dim or dim
         self.norm_self = nn.LayerNorm(dim)
-        self.self_attn = Attention(dim, heads)
+        self.self_attn = Attention(dim, heads, inner=attn_dim)
         self.norm_cross = nn.LayerNorm(dim)
-        self.cross_attn = Attention(dim, heads)
+        self.cross_attn = Attention(dim, heads, inner=attn_dim, context_dim=attn_dim)
         self.norm_mlp = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(nn.Linear(dim, mlp_dim), nn.GELU(), nn.Linear(mlp_dim, dim))
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """Queries ``(batch, n, dim)``, grid ``(batch, cells, dim)`` → ``(batch, n, dim)``."""
+        """Queries ``(batch, n, dim)``, grid ``(batch, cells, attn_dim)`` → ``(batch, n, dim)``."""
         h = self.norm_self(x)
         x = x + self.self_attn(h, h)
         x = x + self.cross_attn(self.norm_cross(x), z)
@@ -337,6 +348,10 @@ class SlotTransformer(nn.Module):
             per cell, so that even near-uniform attention reads a linear summary of the whole
             grid rather than its average feature.
         feature_grid: ``(rows, cols)`` of z that the per-row and per-cell maps are made for.
+        slot_path: ``"narrow"``, the queries are projected to ``attn_dim`` and the residual stream
+            runs at that width (a slot's rank is at most ``attn_dim``); ``"wide"``, the queries and
+            the residual stream stay ``slot_dim`` wide, and each attention projects to ``attn_dim``
+            inside itself (the MLP runs at ``slot_dim → mlp_dim → slot_dim``).
     """
 
     def __init__(
@@ -350,11 +365,16 @@ class SlotTransformer(nn.Module):
         layers: int,
         feature_projection: str = "shared",
         feature_grid: tuple[int, int] = (32, 8),
+        slot_path: str = "narrow",
     ):
         super().__init__()
+        if slot_path not in SLOT_PATHS:
+            raise ConfigError(f"Unknown slot_path {slot_path!r}: choose one of {', '.join(SLOT_PATHS)}.")
+        self.slot_path = slot_path
         # Distinct random queries break the symmetry between slots; N(0, 1) as DETR's nn.Embedding.
         self.queries = nn.Parameter(torch.randn(n_slots, slot_dim))
-        self.query_proj = nn.Linear(slot_dim, attn_dim)
+        wide = slot_path == "wide"
+        self.query_proj = nn.Identity() if wide else nn.Linear(slot_dim, attn_dim)
         self.feature_projection = feature_projection
         rows, cols = feature_grid
         if feature_projection == "shared":
@@ -367,11 +387,12 @@ class SlotTransformer(nn.Module):
             raise ConfigError(f"Unknown feature_projection {feature_projection!r}: choose one of "
                               f"{', '.join(FEATURE_PROJECTIONS)}.")
         self.feature_norm = nn.LayerNorm(attn_dim)
+        stream = slot_dim if wide else attn_dim
         self.layers = nn.ModuleList(
-            SlotTransformerLayer(attn_dim, heads, mlp_dim) for _ in range(layers)
+            SlotTransformerLayer(stream, heads, mlp_dim, attn_dim) for _ in range(layers)
         )
-        self.norm = nn.LayerNorm(attn_dim)
-        self.slot_proj = nn.Linear(attn_dim, slot_dim)
+        self.norm = nn.LayerNorm(stream)
+        self.slot_proj = nn.Identity() if wide else nn.Linear(attn_dim, slot_dim)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Features ``(batch, channels, rows, cols)`` → slots ``(batch, n_slots, slot_dim)``."""
@@ -381,7 +402,7 @@ class SlotTransformer(nn.Module):
             n_rows, n_cols, z.shape[-1], device=z.device, dtype=z.dtype
         )  # (B, rows*cols, attn_dim), the same for every item
         z = self.feature_norm(z)  # keys = values = z in every layer, normalised once
-        x = self.query_proj(self.queries).expand(batch, -1, -1)  # (B, n_slots, attn_dim)
+        x = self.query_proj(self.queries).expand(batch, -1, -1)  # (B, n_slots, stream width)
         for layer in self.layers:
             x = layer(x, z)
         return self.slot_proj(self.norm(x))  # (B, n_slots, slot_dim)
@@ -563,6 +584,7 @@ class AudioSlots(nn.Module):
             layers=config.transformer_layers,
             feature_projection=config.feature_projection,
             feature_grid=config.feature_grid,
+            slot_path=config.slot_path,
         )
         self.decoder = SpatialBroadcastDecoder(
             slot_dim=config.slot_dim,
@@ -631,6 +653,8 @@ def _check_config(config: ModelConfig) -> None:
         problems.append(f"feature_projection={config.feature_projection!r} must be one of {', '.join(FEATURE_PROJECTIONS)}")
     if len(config.feature_grid) != 2 or min(config.feature_grid) < 1:
         problems.append(f"feature_grid={config.feature_grid} must be (rows, columns) of the encoder's grid")
+    if config.slot_path not in SLOT_PATHS:
+        problems.append(f"slot_path={config.slot_path!r} must be one of {', '.join(SLOT_PATHS)}")
     if config.fourier_axes not in FOURIER_AXES:
         problems.append(f"fourier_axes={config.fourier_axes!r} must be one of {', '.join(FOURIER_AXES)}")
     if problems:

@@ -9,6 +9,7 @@ import torch
 from audioslots.errors import ConfigError, DataError
 from audioslots.metrics import (
     best_permutation,
+    is_silent,
     pairwise_si_snr,
     permutation_si_snr,
     si_snr,
@@ -88,6 +89,30 @@ def test_si_snr_ignores_a_constant_offset_when_zero_mean():
 def test_si_snr_of_silence_is_finite():
     assert torch.isfinite(si_snr(torch.zeros(100), torch.zeros(100)))
     assert torch.isfinite(si_snr(signals(100), torch.zeros(100)))
+
+
+def test_a_silent_estimate_scores_ten_log_eps_as_asteroid_not_zero_db():
+    reference = signals(8000)
+    for silent in (torch.zeros(8000), torch.full((8000,), 0.3), 1e-7 * torch.ones(8000) + 1e-9 * reference):
+        assert si_snr(silent, reference).item() == pytest.approx(-80.0)
+    assert si_snr(torch.zeros(8000), reference, eps=1e-6).item() == pytest.approx(-60.0)
+
+
+def test_a_quiet_but_audible_estimate_keeps_its_scale_invariant_score():
+    reference = signals(8000)
+    estimate = reference + 0.1 * signals(8000, seed=1)
+    assert si_snr(1e-3 * estimate, reference).item() == pytest.approx(si_snr(estimate, reference).item(), abs=1e-2)
+
+
+def test_is_silent_looks_at_the_energy_about_the_mean():
+    assert is_silent(torch.stack([torch.zeros(100), torch.full((100,), 2.0), signals(100)])).tolist() == [True, True, False]
+
+
+def test_si_snri_of_a_silent_slot_is_far_below_that_of_the_mixture():
+    references = torch.stack([signals(8000), signals(8000, seed=1)])
+    mixture = references.sum(0)
+    _, improvement = si_snri(torch.stack([mixture, torch.zeros(8000)]), references, mixture)
+    assert improvement.mean() < -30
 
 
 def test_si_snr_rejects_signals_of_different_lengths():

@@ -365,3 +365,36 @@ def test_unknown_variant_names_raise_config_error():
 def test_a_config_read_back_from_json_lists_equals_the_one_with_tuples():
     from_json = dataclasses.replace(TINY, resnet_blocks=[1, 1, 1, 1], feature_grid=[32, 8])
     assert from_json == TINY and isinstance(from_json.feature_grid, tuple)
+
+
+def test_wide_slot_path_keeps_slots_slot_dim_wide_through_the_transformer():
+    model = tiny_model(slot_path="wide", slot_dim=32, attn_dim=16)
+    layer = model.transformer.layers[0]
+    assert layer.norm_self.normalized_shape == (32,) and layer.mlp[0].in_features == 32
+    assert layer.cross_attn.to_k.in_features == 16 and layer.cross_attn.to_q.out_features == 16
+    assert isinstance(model.transformer.query_proj, torch.nn.Identity)
+    out = model(torch.rand(2, 257, 65))
+    assert out.shape == (2, TINY.n_slots, 257, 65) and torch.isfinite(out).all()
+
+
+def test_wide_slot_path_is_permutation_equivariant_in_its_queries():
+    model = tiny_model(n_slots=3, slot_path="wide").eval()
+    spectrogram = torch.rand(2, 257, 65)
+    perm = torch.tensor([2, 0, 1])
+    with torch.no_grad():
+        outputs = model(spectrogram)
+        model.transformer.queries.copy_(model.transformer.queries[perm].clone())
+        permuted = model(spectrogram)
+    torch.testing.assert_close(permuted, outputs[:, perm], atol=1e-5, rtol=1e-5)
+
+
+def test_narrow_slot_path_builds_the_same_parameters_as_before_the_option():
+    names = {name: tuple(p.shape) for name, p in tiny_model().named_parameters()}
+    assert names["transformer.query_proj.weight"] == (TINY.attn_dim, TINY.slot_dim)
+    assert names["transformer.layers.0.cross_attn.to_k.weight"] == (TINY.attn_dim, TINY.attn_dim)
+    assert names["transformer.slot_proj.weight"] == (TINY.slot_dim, TINY.attn_dim)
+
+
+def test_unknown_slot_path_raises_config_error():
+    with pytest.raises(ConfigError, match="slot_path='broad'"):
+        tiny_model(slot_path="broad")

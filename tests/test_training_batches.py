@@ -107,3 +107,28 @@ def test_a_run_with_dynamic_mixing_trains_and_resumes_exactly(tiny_data, tmp_pat
 def test_a_fraction_outside_its_range_is_refused_with_the_field_named(field, value):
     with pytest.raises(ConfigError, match=field):
         replace(get_preset("tiny"), **{field: value})
+
+
+def test_a_crop_pool_draws_every_batch_from_the_same_fixed_crops(dataset):
+    batches = CropBatches(dataset, 4, CROP, seed=2, kind="audioslots", crop_pool=3)
+    pool = {tuple(dataset.crop(int(i), int(o), CROP).mixture[:50].tolist()) for i, o in zip(*batches.pool)}
+    seen = {tuple(m[:50].tolist()) for step in range(6) for m in batches[step][0]}
+    assert len(batches.pool[0]) == 3 and seen <= pool and len(seen) > 1
+
+
+def test_a_crop_pool_depends_on_the_seed_and_not_on_the_batch_size(dataset):
+    first = CropBatches(dataset, 4, CROP, seed=2, kind="audioslots", crop_pool=5).pool
+    wider = CropBatches(dataset, 8, CROP, seed=2, kind="audioslots", crop_pool=5).pool
+    other = CropBatches(dataset, 4, CROP, seed=3, kind="audioslots", crop_pool=5).pool
+    assert np.array_equal(first[0], wider[0]) and np.array_equal(first[1], wider[1])
+    assert not (np.array_equal(first[0], other[0]) and np.array_equal(first[1], other[1]))
+
+
+def test_crop_pool_and_dynamic_mixing_are_refused_together(dataset):
+    with pytest.raises(ConfigError, match="crop_pool and dynamic_mixing"):
+        CropBatches(dataset, 4, CROP, seed=0, kind="audioslots", crop_pool=3, dynamic_mixing=0.5)
+
+
+def test_a_negative_crop_pool_is_refused_with_a_sentence():
+    with pytest.raises(ConfigError, match="crop_pool=-1"):
+        replace(get_preset("tiny"), crop_pool=-1)

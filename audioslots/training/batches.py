@@ -27,6 +27,9 @@ PRELOAD_BYTES = 1 << 30
 REMIX_GAIN_DB = 3.0
 #: The third word of the seed of the generator that draws dynamic mixtures.
 REMIX_STREAM = 1
+#: The second word of the seed of the generator that draws a fixed pool of crops (``TrainConfig.crop_pool``):
+#: one past the last step (``len(CropBatches)``), so it never meets a step's.
+POOL_STREAM = 2**62
 
 
 @dataclass(frozen=True)
@@ -62,10 +65,14 @@ class CropBatches(torch.utils.data.Dataset):
     """
 
     def __init__(self, dataset: LibriMix, batch_size: int, crop_samples: int, seed: int, kind: str,
-                 part: slice = slice(None), dynamic_mixing: float = 0.0):
+                 part: slice = slice(None), dynamic_mixing: float = 0.0, crop_pool: int = 0):
         self.dataset, self.batch_size, self.crop_samples = dataset, batch_size, crop_samples
         self.seed, self.kind, self.part = seed, kind, part
         self.lengths = np.asarray(dataset.lengths)
+        if crop_pool and dynamic_mixing:
+            raise ConfigError("crop_pool and dynamic_mixing exclude each other: a pool holds fixed crops of the "
+                              "training mixtures; set one of them to 0.")
+        self.pool = self._draw(np.random.default_rng([seed, POOL_STREAM]), crop_pool) if crop_pool else None
         if not 0.0 <= dynamic_mixing <= 1.0:
             raise ConfigError(f"dynamic_mixing is {dynamic_mixing}, a fraction of the training examples: "
                               "choose a value from 0 to 1.")
@@ -73,13 +80,21 @@ class CropBatches(torch.utils.data.Dataset):
         self.speakers = _speakers_for_remixing(dataset) if dynamic_mixing else []
 
     def __len__(self) -> int:
-        return 2**62  # indexed by step; the sampler says which steps
+        return POOL_STREAM  # indexed by step; the sampler says which steps
+
+    def _draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` random crops: the indices of their mixtures and their first samples."""
+        indices = rng.integers(len(self.dataset), size=n)
+        spare = np.maximum(self.lengths[indices] - self.crop_samples, 0)
+        return indices, (rng.random(n) * (spare + 1)).astype(np.int64)
 
     def __getitem__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, step])
-        indices = rng.integers(len(self.dataset), size=self.batch_size)
-        spare = np.maximum(self.lengths[indices] - self.crop_samples, 0)
-        offsets = (rng.random(self.batch_size) * (spare + 1)).astype(np.int64)
+        if self.pool is None:
+            indices, offsets = self._draw(rng, self.batch_size)
+        else:
+            chosen = rng.integers(len(self.pool[0]), size=self.batch_size)
+            indices, offsets = self.pool[0][chosen], self.pool[1][chosen]
         indices, offsets, remixes = indices[self.part], offsets[self.part], self.remixes(step)[self.part]
         examples = [self._remixed(remix) if remix else self._crop(int(i), int(o))
                     for i, o, remix in zip(indices, offsets, remixes)]

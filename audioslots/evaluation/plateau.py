@@ -1,0 +1,125 @@
+"""Where training sits and when it leaves: trivial predictors, their losses and scores, and escape steps.
+
+On real speech the AudioSlots loss stays for hundreds of steps near what a network earns by
+predicting the same coarse picture of the mixture in every slot. These reference predictors put
+numbers on that plateau and on the floors below it, on the crops a network trains on:
+
+- ``constant``: one value for every cell of every slot (the targets' mean);
+- ``coarse copy``: the plateau's level, the same prediction in every slot, an average spectral
+  profile ``p(f)`` (fitted by least squares to the targets) times the mixture's frame envelope
+  ``e(t)`` (its mean compressed magnitude per frame);
+- ``mixture halves``: the compressed spectrogram of half the mixture's waveform in every slot;
+- ``scaled copy``: the mixture's compressed spectrogram times one least-squares scale, in every slot;
+- ``mean of sources``: the mean of the true sources' compressed spectrograms in every slot, the
+  best a network can do without telling the sources apart (the floor that separating crosses).
+
+Every predictor but ``mean of sources`` sees only the mixture (and statistics fitted over the
+crops); all of them put the same prediction in every slot, so their masks do not separate.
+:func:`crop_si_snri` scores any estimates of single-chunk crops as the evaluation scores a chunk,
+and :func:`escape_step` reads the step at which a training log falls below a level.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from audioslots.config import FeatureConfig
+from audioslots.features import spectrogram
+from audioslots.loss import matched_mse
+from audioslots.metrics import si_snri
+from audioslots.separate import masked_sources, order_slots
+
+#: The reference predictors, from the weakest to the floor that separating crosses.
+TRIVIAL_PREDICTORS = ("constant", "coarse copy", "mixture halves", "scaled copy", "mean of sources")
+#: The predictor whose loss is the plateau's level, and the one whose loss is the separation floor.
+PLATEAU, FLOOR = "coarse copy", "mean of sources"
+
+
+@torch.no_grad()
+def trivial_predictions(mixtures: torch.Tensor, sources: torch.Tensor,
+                        features: FeatureConfig) -> dict[str, torch.Tensor]:
+    """The reference predictions of :data:`TRIVIAL_PREDICTORS` for a set of crops.
+
+    Args:
+        mixtures: ``(crops, samples)`` waveforms.
+        sources: ``(crops, n_src, samples)`` their sources.
+        features: the preprocessing (compressed magnitudes of ``features.compress_power``).
+
+    Returns:
+        ``{name: (crops, n_src, freq, frames)}`` compressed magnitudes, the same in every slot.
+    """
+    mixture = spectrogram(mixtures, features)  # (B, F, T)
+    target = spectrogram(sources, features)  # (B, n, F, T)
+    n_src = target.shape[1]
+    envelope = mixture.mean(dim=1)  # (B, T) frame envelope
+    # p(f) minimising sum over b, j, t of (p(f) e_b(t) - y_bj(f, t))^2
+    profile = torch.einsum("bt,bjft->f", envelope, target) / (n_src * envelope.square().sum())  # (F,)
+    halves = spectrogram(mixtures / 2, features)  # (B, F, T)
+    scale = (mixture[:, None] * target).sum() / (n_src * mixture.square().sum())
+    every_slot = {
+        "constant": target.mean().expand_as(mixture),
+        "coarse copy": profile[None, :, None] * envelope[:, None, :],
+        "mixture halves": halves,
+        "scaled copy": scale * mixture,
+        "mean of sources": target.mean(dim=1),
+    }
+    return {name: every_slot[name][:, None].expand_as(target) for name in TRIVIAL_PREDICTORS}
+
+
+@torch.no_grad()
+def trivial_losses(mixtures: torch.Tensor, sources: torch.Tensor, features: FeatureConfig) -> dict[str, float]:
+    """The matched MSE (the training loss on the full grid) of each reference predictor on the crops."""
+    target = spectrogram(sources, features)
+    return {name: float(matched_mse(pred, target)[0])
+            for name, pred in trivial_predictions(mixtures, sources, features).items()}
+
+
+@torch.no_grad()
+def crop_si_snri(predicted: torch.Tensor, mixtures: torch.Tensor, sources: torch.Tensor, features: FeatureConfig,
+                 mask: str = "ibm") -> float:
+    """Mean SI-SNRi (dB) of compressed estimates of single-chunk crops, slots in oracle order.
+
+    Args:
+        predicted: ``(crops, n_slots, freq, frames)`` compressed magnitudes (a network's output, or
+            one of :func:`trivial_predictions`).
+        mixtures: ``(crops, samples)``, each one chunk (``features.chunk_samples``).
+        sources: ``(crops, n_src, samples)``.
+        mask: ``ibm`` or ``wiener``.
+
+    Returns:
+        The mean over crops of the mean over sources of the SI-SNRi, as the evaluation scores a mixture.
+    """
+    scores = []
+    for pred, mixture, truth in zip(predicted, mixtures, sources):
+        estimates = order_slots(pred[None], features, order="oracle", sources=truth)  # (1, n, F, T) linear
+        separated = masked_sources(estimates, mixture, features, mask=mask)  # (n, samples)
+        scores.append(si_snri(separated, truth, mixture)[1].mean().item())
+    return float(np.mean(scores))
+
+
+def trivial_si_snri(mixtures: torch.Tensor, sources: torch.Tensor, features: FeatureConfig,
+                    mask: str = "ibm") -> dict[str, float]:
+    """:func:`crop_si_snri` of every reference predictor on the crops."""
+    return {name: crop_si_snri(pred, mixtures, sources, features, mask)
+            for name, pred in trivial_predictions(mixtures, sources, features).items()}
+
+
+def escape_step(steps, losses, level: float, patience: int = 2) -> int | None:
+    """The first logged step whose loss, and the losses of the next ``patience`` logged windows, are below ``level``.
+
+    Args:
+        steps, losses: a training log's ``step`` and ``loss`` columns, in order.
+        level: e.g. the ``coarse copy`` loss (leaving the plateau) or the ``mean of sources`` loss
+            (crossing the separation floor), on the crops the run trains on.
+        patience: later windows that must stay below, so that one lucky batch does not count.
+
+    Returns:
+        The step, or ``None`` if the log never stays below ``level``.
+    """
+    below = np.asarray(losses, dtype=float) < level
+    for index in range(len(below)):
+        if below[index:index + patience + 1].all() and index + patience < len(below):
+            return int(np.asarray(steps)[index])
+    return None
+

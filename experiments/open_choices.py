@@ -1,0 +1,152 @@
+"""The paper's open choices, measured by how fast AudioSlots leaves the plateau on real speech.
+
+For one setting (the `cpu` preset with ``--overrides``) and one seed, two AudioSlots trainings on
+the real-speech mini Libri2Mix:
+
+- **pool**: ``--pool-steps`` steps on a fixed pool of ``--pool`` training crops, logged every 10
+  steps. The step at which the loss leaves the plateau (stays below the ``coarse copy`` loss of
+  the pool) and the step at which it crosses the separation floor (the ``mean of sources`` loss)
+  are read from the log (:func:`audioslots.evaluation.plateau.escape_step`); the final network is
+  scored on the pool's crops.
+- **stream**: fresh crops for the compute of the `cpu` preset's AudioSlots training (its steps
+  times the ratio of FLOPs per step, as the compute series scales a variant), scored on the first
+  ``--eval-mixtures`` test mixtures with oracle slot order.
+
+Appends one JSON line to ``OUT/runs.jsonl``; ``--summarise`` writes ``choices.csv`` (mean and
+both seeds per setting) and ``choices.png``. Run folders go to ``RUNS/NAME_sSEED/{pool,stream}``;
+re-running resumes them.
+
+Usage, from the repository root::
+
+    .venv/bin/python experiments/open_choices.py base --seed 0 --runs /tmp/open_choices
+    .venv/bin/python experiments/open_choices.py fourier48 --seed 0 --runs /tmp/open_choices \\
+        --overrides '{"fourier_scale": 48.0}'
+    .venv/bin/python experiments/open_choices.py --summarise
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from audioslots.config import get_preset, replace
+from audioslots.data.dataset import LibriMix
+from audioslots.evaluation import plateau
+from audioslots.evaluation.scores import evaluate_checkpoint
+from audioslots.pipeline import prepare_data
+from audioslots.training import RunFiles, load_model, train
+from audioslots.training.batches import CropBatches
+from audioslots.separate import predict
+
+OUT = Path(__file__).resolve().parents[1] / "results" / "open_choices"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compute_series import audioslots_step_flop  # noqa: E402
+
+
+def pool_crops(data: Path, preset, pool: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``(mixtures (P, samples), sources (P, n_src, samples))`` of the fixed pool a run with ``crop_pool=pool`` trains on."""
+    dataset = LibriMix(data, "train-360")
+    batches = CropBatches(dataset, 1, preset.features.chunk_samples, preset.train.seed, "audioslots", crop_pool=pool)
+    crops = [dataset.crop(int(i), int(o), preset.features.chunk_samples) for i, o in zip(*batches.pool)]
+    return torch.stack([c.mixture for c in crops]), torch.stack([c.sources for c in crops])
+
+
+def read_log(run_dir: Path) -> pd.DataFrame:
+    return pd.read_csv(RunFiles(run_dir).log)
+
+
+def pool_run(preset, data: Path, run_dir: Path, pool: int, steps: int) -> dict:
+    """Train on the pool; the plateau and floor levels of the pool, the steps that pass them, and scores on it."""
+    preset = replace(preset, crop_pool=pool, steps=steps, log_every=10, checkpoint_every=steps)
+    train(preset, data, run_dir, device="cpu", progress=False)
+    mixtures, sources = pool_crops(data, preset, pool)
+    levels = plateau.trivial_losses(mixtures, sources, preset.features)
+    log = read_log(run_dir)
+    model, _ = load_model(RunFiles(run_dir).checkpoint)
+    predicted = predict(model, mixtures, preset.features)
+    return {
+        "pool": pool, "pool_steps": steps, "plateau_loss": levels[plateau.PLATEAU], "floor_loss": levels[plateau.FLOOR],
+        "escape_step": plateau.escape_step(log["step"], log["loss"], levels[plateau.PLATEAU]),
+        "floor_step": plateau.escape_step(log["step"], log["loss"], levels[plateau.FLOOR]),
+        "pool_final_loss": float(log["loss"].iloc[-1]),
+        "pool_ibm": plateau.crop_si_snri(predicted, mixtures, sources, preset.features, "ibm"),
+        "pool_wiener": plateau.crop_si_snri(predicted, mixtures, sources, preset.features, "wiener"),
+    }
+
+
+def stream_run(preset, base, data: Path, run_dir: Path, mixtures: int) -> dict:
+    """Train on fresh crops for the base preset's AudioSlots compute; scores on the first test mixtures."""
+    flop = audioslots_step_flop(preset)
+    steps = max(1, round(base.train.steps * audioslots_step_flop(base) / flop))
+    preset = replace(preset, steps=steps, checkpoint_every=steps)
+    train(preset, data, run_dir, device="cpu", progress=False)
+    log = read_log(run_dir)
+    test = LibriMix(data, "test", max_mixtures=mixtures)
+    scores = evaluate_checkpoint(RunFiles(run_dir).checkpoint, test, orders=("oracle",), progress=False)
+    means = scores.groupby("mask")["si_snri"].mean()
+    return {"stream_steps": steps, "flop_per_step": flop, "stream_final_loss": float(log["loss"].iloc[-1]),
+            "stream_ibm": float(means["ibm"]), "stream_wiener": float(means["wiener"]), "test_mixtures": mixtures}
+
+
+def summarise(out: Path) -> pd.DataFrame:
+    """Per setting: both seeds' escape and floor steps and scores, and their means; ``choices.csv`` and ``.png``."""
+    runs = pd.read_json(out / "runs.jsonl", lines=True).drop_duplicates(["name", "seed"], keep="last")
+    columns = ["escape_step", "floor_step", "pool_ibm", "stream_ibm", "stream_wiener", "stream_final_loss"]
+    table = runs.groupby("name", sort=False).agg(
+        overrides=("overrides", "first"), seeds=("seed", "nunique"),
+        **{f"{c}_mean": (c, "mean") for c in columns},
+        **{f"{c}_seeds": (c, lambda v: " / ".join("never" if pd.isna(x) else f"{x:g}" for x in v)) for c in columns[:2]},
+        stream_steps=("stream_steps", "first"))
+    table = table.reset_index().sort_values("escape_step_mean", na_position="last")
+    table.to_csv(out / "choices.csv", index=False, float_format="%.4g")
+    return table
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("name", nargs="?", help="the setting's name (its line in runs.jsonl)")
+    parser.add_argument("--overrides", type=json.loads, default={}, help="JSON of the `cpu` preset's fields the setting changes")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--runs", type=Path, help="scratch folder for the run folders (checkpoints)")
+    parser.add_argument("--out", type=Path, default=OUT, help="folder of runs.jsonl (default: %(default)s)")
+    parser.add_argument("--pool", type=int, default=64, help="crops in the fixed pool")
+    parser.add_argument("--pool-steps", type=int, default=600)
+    parser.add_argument("--eval-mixtures", type=int, default=40)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--summarise", action="store_true", help="write choices.csv from runs.jsonl; train nothing")
+    args = parser.parse_args(argv)
+    if not args.summarise and (args.name is None or args.runs is None):
+        parser.error("name a setting and give --runs, or pass --summarise")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.summarise:
+        print(summarise(args.out).to_string(index=False))
+        return 0
+    torch.set_num_threads(args.threads)
+    data, _ = prepare_data("", progress=False)
+    base = replace(get_preset("cpu"), seed=args.seed)
+    preset = replace(base, **args.overrides)
+    folder = args.runs / f"{args.name}_s{args.seed}"
+    start = time.perf_counter()
+    record = {"name": args.name, "seed": args.seed, "overrides": json.dumps(args.overrides, sort_keys=True),
+              **pool_run(preset, data, folder / "pool", args.pool, args.pool_steps),
+              **stream_run(preset, base, data, folder / "stream", args.eval_mixtures),
+              "seconds": round(time.perf_counter() - start)}
+    print(json.dumps(record), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with (args.out / "runs.jsonl").open("a") as f:
+        f.write(json.dumps(record) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""The plateau's reference predictors, their losses and scores, and the escape step of a training log."""
+
+import numpy as np
+import pytest
+import torch
+
+from audioslots.config import get_preset
+from audioslots.data.dataset import LibriMix
+from audioslots.evaluation import plateau
+from audioslots.features import spectrogram
+from audioslots.loss import matched_mse
+
+FEATURES = get_preset("cpu").features
+
+
+@pytest.fixture(scope="module")
+def crops(tiny_data):
+    dataset = LibriMix(tiny_data, "train-360")
+    examples = [dataset.crop(i, 0, FEATURES.chunk_samples) for i in range(4)]
+    return torch.stack([e.mixture for e in examples]), torch.stack([e.sources for e in examples])
+
+
+def test_every_predictor_puts_the_same_prediction_in_every_slot(crops):
+    mixtures, sources = crops
+    for name, pred in plateau.trivial_predictions(mixtures, sources, FEATURES).items():
+        assert pred.shape == (4, 2, FEATURES.n_freq, FEATURES.n_frames), name
+        assert torch.equal(pred[:, 0], pred[:, 1]), name
+
+
+def test_the_coarse_copys_profile_is_the_least_squares_fit(crops):
+    mixtures, sources = crops
+    target = spectrogram(sources, FEATURES).double()
+    envelope = spectrogram(mixtures, FEATURES).double().mean(1)  # (B, T)
+    # brute force: one column of the design matrix per frequency, solved by lstsq
+    design = envelope[:, None, :].expand(-1, 2, -1).reshape(-1)  # (B*n*T,)
+    by_lstsq = [torch.linalg.lstsq(design[:, None], target[:, :, f].reshape(-1)[:, None]).solution.item()
+                for f in range(FEATURES.n_freq)]
+    coarse = plateau.trivial_predictions(mixtures, sources, FEATURES)["coarse copy"]
+    profile = coarse[0, 0, :, 0] / envelope[0, 0]
+    np.testing.assert_allclose(profile.numpy(), np.array(by_lstsq), rtol=1e-4, atol=1e-6)
+
+
+def test_the_mean_of_two_sources_costs_a_quarter_of_their_squared_difference(crops):
+    mixtures, sources = crops
+    target = spectrogram(sources, FEATURES)
+    expected = (target[:, 0] - target[:, 1]).square().mean().item() / 4
+    assert plateau.trivial_losses(mixtures, sources, FEATURES)["mean of sources"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_the_losses_are_the_matched_mse_and_the_floor_is_lowest(crops):
+    mixtures, sources = crops
+    losses = plateau.trivial_losses(mixtures, sources, FEATURES)
+    target = spectrogram(sources, FEATURES)
+    halves = spectrogram(mixtures / 2, FEATURES)[:, None].expand_as(target)
+    assert losses["mixture halves"] == pytest.approx(matched_mse(halves, target)[0].item())
+    assert min(losses, key=losses.get) == plateau.FLOOR and max(losses, key=losses.get) == "constant"
+
+
+def test_identical_slots_do_not_separate_with_the_ibm(crops):
+    mixtures, sources = crops
+    scores = plateau.trivial_si_snri(mixtures, sources, FEATURES, "ibm")
+    assert all(score < -20 for score in scores.values()), scores  # one slot takes every cell, the other is silent
+
+
+def test_the_true_sources_as_estimates_score_the_oracles_positive_si_snri(crops):
+    mixtures, sources = crops
+    assert plateau.crop_si_snri(spectrogram(sources, FEATURES), mixtures, sources, FEATURES, "ibm") > 5
+
+
+@pytest.mark.parametrize("losses, expected", [
+    ([0.05, 0.04, 0.03, 0.02, 0.02], 30),
+    ([0.05, 0.03, 0.04, 0.03, 0.03, 0.03], 40),  # one lucky window does not count
+    ([0.05, 0.04, 0.04, 0.03, 0.03], None),  # never stays below for two more windows
+])
+def test_escape_step_is_the_first_step_that_stays_below_the_level(losses, expected):
+    steps = [10 * (i + 1) for i in range(len(losses))]
+    assert plateau.escape_step(steps, losses, level=0.035) == expected
