@@ -4,15 +4,16 @@ For one setting (the `cpu` preset with ``--overrides``) and one seed, two AudioS
 the real-speech mini Libri2Mix:
 
 - **pool**: ``--pool-steps`` steps on a fixed pool of ``--pool`` training crops, logged every 10
-  steps. The step at which the loss leaves the plateau (stays below the ``coarse copy`` loss of
-  the pool) and the step at which it crosses the separation floor (the ``mean of sources`` loss)
-  are read from the log (:func:`audioslots.evaluation.plateau.escape_step`); the final network is
-  scored on the pool's crops.
+  steps. The step at which the loss leaves the plateau (stays below
+  :func:`audioslots.evaluation.plateau.leave_level` of the pool) and the step at which it crosses
+  the separation floor (the ``mean of sources`` loss) are read from the log
+  (:func:`audioslots.evaluation.plateau.escape_step`); the final network is scored on the pool's crops.
 - **stream**: fresh crops for the compute of the `cpu` preset's AudioSlots training (its steps
   times the ratio of FLOPs per step, as the compute series scales a variant), scored on the first
   ``--eval-mixtures`` test mixtures with oracle slot order.
 
-Appends one JSON line to ``OUT/runs.jsonl``; ``--summarise`` writes ``choices.csv`` (mean and
+Appends one JSON line to ``OUT/runs.jsonl`` and copies both training logs to
+``OUT/logs/NAME_sSEED_{pool,stream}.csv``; ``--summarise`` reads the steps from those logs and writes ``choices.csv`` (mean and
 both seeds per setting) and ``choices.png``. Run folders go to ``RUNS/NAME_sSEED/{pool,stream}``;
 re-running resumes them.
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -41,20 +43,11 @@ from audioslots.evaluation import plateau
 from audioslots.evaluation.scores import evaluate_checkpoint
 from audioslots.pipeline import prepare_data
 from audioslots.training import RunFiles, load_model, train
-from audioslots.training.batches import CropBatches
 from audioslots.separate import predict
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "open_choices"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compute_series import audioslots_step_flop  # noqa: E402
-
-
-def pool_crops(data: Path, preset, pool: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The ``(mixtures (P, samples), sources (P, n_src, samples))`` of the fixed pool a run with ``crop_pool=pool`` trains on."""
-    dataset = LibriMix(data, "train-360")
-    batches = CropBatches(dataset, 1, preset.features.chunk_samples, preset.train.seed, "audioslots", crop_pool=pool)
-    crops = [dataset.crop(int(i), int(o), preset.features.chunk_samples) for i, o in zip(*batches.pool)]
-    return torch.stack([c.mixture for c in crops]), torch.stack([c.sources for c in crops])
 
 
 def read_log(run_dir: Path) -> pd.DataFrame:
@@ -65,19 +58,25 @@ def pool_run(preset, data: Path, run_dir: Path, pool: int, steps: int) -> dict:
     """Train on the pool; the plateau and floor levels of the pool, the steps that pass them, and scores on it."""
     preset = replace(preset, crop_pool=pool, steps=steps, log_every=10, checkpoint_every=steps)
     train(preset, data, run_dir, device="cpu", progress=False)
-    mixtures, sources = pool_crops(data, preset, pool)
+    mixtures, sources = plateau.pool_crops(LibriMix(data, "train-360"), preset)
     levels = plateau.trivial_losses(mixtures, sources, preset.features)
     log = read_log(run_dir)
     model, _ = load_model(RunFiles(run_dir).checkpoint)
     predicted = predict(model, mixtures, preset.features)
     return {
         "pool": pool, "pool_steps": steps, "plateau_loss": levels[plateau.PLATEAU], "floor_loss": levels[plateau.FLOOR],
-        "escape_step": plateau.escape_step(log["step"], log["loss"], levels[plateau.PLATEAU]),
-        "floor_step": plateau.escape_step(log["step"], log["loss"], levels[plateau.FLOOR]),
+        **escape_steps(log, levels[plateau.PLATEAU], levels[plateau.FLOOR]),
         "pool_final_loss": float(log["loss"].iloc[-1]),
         "pool_ibm": plateau.crop_si_snri(predicted, mixtures, sources, preset.features, "ibm"),
         "pool_wiener": plateau.crop_si_snri(predicted, mixtures, sources, preset.features, "wiener"),
     }
+
+
+def escape_steps(log: pd.DataFrame, plateau_loss: float, floor_loss: float) -> dict:
+    """The steps at which a pool run's log leaves the plateau and crosses the floor (``None``: not within the run)."""
+    leave = plateau.leave_level({plateau.PLATEAU: plateau_loss, plateau.FLOOR: floor_loss})
+    return {"escape_step": plateau.escape_step(log["step"], log["loss"], leave),
+            "floor_step": plateau.escape_step(log["step"], log["loss"], floor_loss)}
 
 
 def stream_run(preset, base, data: Path, run_dir: Path, mixtures: int) -> dict:
@@ -97,6 +96,9 @@ def stream_run(preset, base, data: Path, run_dir: Path, mixtures: int) -> dict:
 def summarise(out: Path) -> pd.DataFrame:
     """Per setting: both seeds' escape and floor steps and scores, and their means; ``choices.csv`` and ``.png``."""
     runs = pd.read_json(out / "runs.jsonl", lines=True).drop_duplicates(["name", "seed"], keep="last")
+    steps = [escape_steps(pd.read_csv(out / "logs" / f"{r.name}_s{r.seed}_pool.csv"), r.plateau_loss, r.floor_loss)
+             for r in runs.itertuples()]
+    runs = runs.assign(**pd.DataFrame(steps, index=runs.index))
     columns = ["escape_step", "floor_step", "pool_ibm", "stream_ibm", "stream_wiener", "stream_final_loss"]
     table = runs.groupby("name", sort=False).agg(
         overrides=("overrides", "first"), seeds=("seed", "nunique"),
@@ -142,7 +144,9 @@ def main(argv=None) -> int:
               **stream_run(preset, base, data, folder / "stream", args.eval_mixtures),
               "seconds": round(time.perf_counter() - start)}
     print(json.dumps(record), flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "logs").mkdir(parents=True, exist_ok=True)
+    for part in ("pool", "stream"):
+        shutil.copyfile(RunFiles(folder / part).log, args.out / "logs" / f"{args.name}_s{args.seed}_{part}.csv")
     with (args.out / "runs.jsonl").open("a") as f:
         f.write(json.dumps(record) + "\n")
     return 0

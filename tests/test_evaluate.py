@@ -1,6 +1,7 @@
 """Evaluation: the oracle row on the synthetic set and the Table-1 summary format."""
 
 import pandas as pd
+import torch
 
 from audioslots.config import FeatureConfig
 from audioslots.data.dataset import LibriMix
@@ -28,3 +29,34 @@ def test_table1_has_the_promised_columns_and_means_over_mixtures():
     assert (ibm["si_snr"], ibm["si_snri"], ibm["n_mixtures"]) == (11.0, 2.0, 2)
     with_ci = table1_with_ci(metrics)
     assert with_ci.loc[0, "si_snr_ci"] > 0
+
+
+class _SameInEverySlot(torch.nn.Module):
+    """A 'network' that predicts the mixture's own spectrogram in both slots."""
+
+    def __init__(self):
+        super().__init__()
+        self.unused = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, spectrogram):
+        return spectrogram[:, None].expand(-1, 2, -1, -1)
+
+
+def test_identical_slots_leave_one_estimate_silent_under_the_ibm_and_it_is_counted(tiny_data):
+    dataset = LibriMix(tiny_data, "test")
+    metrics = evaluate("AudioSlots", dataset, FeatureConfig(), model=_SameInEverySlot(), progress=False)
+    ibm, wiener = metrics[metrics["mask"] == "ibm"], metrics[metrics["mask"] == "wiener"]
+    assert (ibm["n_silent"] == 1).all() and (wiener["n_silent"] == 0).all()
+    assert (ibm["si_snri"] < -30).all()  # the silent estimate's -80 dB, not the 0 dB that 0 / 0 gave
+    assert table1(metrics).set_index("mask").loc["ibm", "n_silent"] == len(dataset)
+
+
+def test_the_oracle_leaves_no_estimate_silent(tiny_data):
+    metrics = evaluate("Oracle", LibriMix(tiny_data, "test"), FeatureConfig(), progress=False)
+    assert (metrics["n_silent"] == 0).all()
+
+
+def test_table1_of_metrics_scored_before_silent_estimates_were_counted_says_unknown():
+    metrics = pd.DataFrame({"mixture_id": ["a"], "system": ["Oracle"], "order": ["given"], "chunk_seconds": [0.5],
+                            "mask": ["ibm"], "si_snr": [1.0], "si_snri": [1.0], "n_src": [2]})
+    assert pd.isna(table1(metrics).loc[0, "n_silent"])

@@ -9,7 +9,6 @@ of four crops the network leaves the plateau within the run (see
 from pathlib import Path
 
 import pytest
-import torch
 
 from audioslots.config import get_preset, replace
 from audioslots.data.dataset import LibriMix
@@ -17,7 +16,7 @@ from audioslots.data.mix_librispeech import build_librimix
 from audioslots.evaluation import plateau
 from audioslots.features import spectrogram
 from audioslots.separate import predict
-from audioslots.training import CropBatches, load_model, train
+from audioslots.training import load_model, train
 
 SPEECH = Path(__file__).resolve().parents[1] / "data" / "librispeech-mini"
 POOL = 4
@@ -31,10 +30,7 @@ def memorised(tmp_path_factory):
     root = build_librimix(SPEECH, tmp_path_factory.mktemp("speech") / "Libri2Mix",
                           mixtures={"train-360": 8, "dev": 1, "test": 1}, progress=False)
     run = train(MEMORISE, root, tmp_path_factory.mktemp("run") / "memorise", device="cpu", progress=False)
-    dataset = LibriMix(root, "train-360")
-    pool = CropBatches(dataset, 1, MEMORISE.features.chunk_samples, MEMORISE.train.seed, "audioslots", crop_pool=POOL).pool
-    crops = [dataset.crop(int(i), int(o), MEMORISE.features.chunk_samples) for i, o in zip(*pool)]
-    mixtures, sources = torch.stack([c.mixture for c in crops]), torch.stack([c.sources for c in crops])
+    mixtures, sources = plateau.pool_crops(LibriMix(root, "train-360"), MEMORISE)
     model, _ = load_model(run.run_dir / "checkpoint.pt")
     return mixtures, sources, predict(model, mixtures, MEMORISE.features), run
 

@@ -5,7 +5,7 @@ predicting the same coarse picture of the mixture in every slot. These reference
 numbers on that plateau and on the floors below it, on the crops a network trains on:
 
 - ``constant``: one value for every cell of every slot (the targets' mean);
-- ``coarse copy``: the plateau's level, the same prediction in every slot, an average spectral
+- ``coarse copy``: about the plateau's level, the same prediction in every slot, an average spectral
   profile ``p(f)`` (fitted by least squares to the targets) times the mixture's frame envelope
   ``e(t)`` (its mean compressed magnitude per frame);
 - ``mixture halves``: the compressed spectrogram of half the mixture's waveform in every slot;
@@ -16,7 +16,8 @@ numbers on that plateau and on the floors below it, on the crops a network train
 Every predictor but ``mean of sources`` sees only the mixture (and statistics fitted over the
 crops); all of them put the same prediction in every slot, so their masks do not separate.
 :func:`crop_si_snri` scores any estimates of single-chunk crops as the evaluation scores a chunk,
-and :func:`escape_step` reads the step at which a training log falls below a level.
+and :func:`escape_step` reads the step at which a training log falls below a level: :func:`leave_level`
+(the plateau left) or the floor (separation begun).
 """
 
 from __future__ import annotations
@@ -24,16 +25,39 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from audioslots.config import FeatureConfig
+from audioslots.config import FeatureConfig, Preset
+from audioslots.data.dataset import LibriMix
 from audioslots.features import spectrogram
 from audioslots.loss import matched_mse
 from audioslots.metrics import si_snri
 from audioslots.separate import masked_sources, order_slots
+from audioslots.training.batches import CropBatches
 
 #: The reference predictors, from the weakest to the floor that separating crosses.
 TRIVIAL_PREDICTORS = ("constant", "coarse copy", "mixture halves", "scaled copy", "mean of sources")
 #: The predictor whose loss is the plateau's level, and the one whose loss is the separation floor.
 PLATEAU, FLOOR = "coarse copy", "mean of sources"
+#: [choice] A run has left the plateau once its loss stays this fraction of the way from the
+#: plateau's level down to the floor: networks sit just below the coarse copy for hundreds of
+#: steps, so the coarse copy's own loss would count them out before they move.
+LEAVE_FRACTION = 0.25
+
+
+def leave_level(losses: dict[str, float]) -> float:
+    """The loss below which a run has left the plateau, from :func:`trivial_losses` of its crops."""
+    return losses[PLATEAU] - LEAVE_FRACTION * (losses[PLATEAU] - losses[FLOOR])
+
+
+def pool_crops(dataset: LibriMix, preset: Preset) -> tuple[torch.Tensor, torch.Tensor]:
+    """The crops a run with ``TrainConfig.crop_pool`` trains on (of AudioSlots' chunk length).
+
+    Returns:
+        ``(mixtures (pool, samples), sources (pool, n_src, samples))``.
+    """
+    samples = preset.features.chunk_samples
+    pool = CropBatches(dataset, 1, samples, preset.train.seed, "audioslots", crop_pool=preset.train.crop_pool).pool
+    crops = [dataset.crop(int(index), int(offset), samples) for index, offset in zip(*pool)]
+    return torch.stack([c.mixture for c in crops]), torch.stack([c.sources for c in crops])
 
 
 @torch.no_grad()
@@ -110,7 +134,7 @@ def escape_step(steps, losses, level: float, patience: int = 2) -> int | None:
 
     Args:
         steps, losses: a training log's ``step`` and ``loss`` columns, in order.
-        level: e.g. the ``coarse copy`` loss (leaving the plateau) or the ``mean of sources`` loss
+        level: e.g. :func:`leave_level` (leaving the plateau) or the ``mean of sources`` loss
             (crossing the separation floor), on the crops the run trains on.
         patience: later windows that must stay below, so that one lucky batch does not count.
 

@@ -26,14 +26,17 @@ from audioslots.data.dataset import LibriMix
 from audioslots.errors import ConfigError, DataError
 from audioslots.features import chunk, chunk_hop, decompress
 from audioslots.masks import MASKS
-from audioslots.metrics import si_snri
+from audioslots.metrics import is_silent, si_snri
 from audioslots.runs import NO_ORACLE_ORDER, SYSTEMS, row_label, system_of
 from audioslots.separate import masked_sources, oracle_estimates, order_slots, predict
 from audioslots.training import load_model
 
+#: ``n_silent``: how many of the mixture's estimates are silent (:func:`audioslots.metrics.is_silent`),
+#: each scored -80 dB; NaN in metrics written before they were counted.
 METRIC_COLUMNS = ["mixture_id", "system", "order", "chunk_seconds", "framing", "chunk_overlap", "mask",
-                  "si_snr", "si_snri", "n_src"]
-TABLE1_COLUMNS = ["system", "chunk_seconds", "framing", "chunk_overlap", "mask", "si_snr", "si_snri", "n_mixtures"]
+                  "si_snr", "si_snri", "n_src", "n_silent"]
+TABLE1_COLUMNS = ["system", "chunk_seconds", "framing", "chunk_overlap", "mask", "si_snr", "si_snri", "n_mixtures",
+                  "n_silent"]
 #: Mixtures whose chunks go through the network together (one forward pass per batch of chunks).
 MIXTURES_PER_BATCH = 16
 
@@ -98,6 +101,7 @@ def evaluate(
                     "chunk_seconds": features.chunk_seconds, "framing": framing,
                     "chunk_overlap": chunk_overlap, "mask": mask,
                     "si_snr": snr.mean().item(), "si_snri": snri.mean().item(), "n_src": len(example.sources),
+                    "n_silent": int(is_silent(separated).sum()),
                 })
             bar.update(1)
     bar.close()
@@ -199,8 +203,9 @@ def evaluate_checkpoint(
 
 
 def _keys(metrics: pd.DataFrame) -> list[str]:
-    # Metrics written before framing/overlap existed were centred, non-overlapping runs.
-    for column, legacy in (("framing", "centred"), ("chunk_overlap", 0.0)):
+    # Metrics written before framing/overlap existed were centred, non-overlapping runs; before
+    # silent estimates were counted, their count is unknown.
+    for column, legacy in (("framing", "centred"), ("chunk_overlap", 0.0), ("n_silent", np.nan)):
         if column not in metrics:
             metrics[column] = legacy
     return [k for k in ("label", "data", "system", "order", "chunk_seconds", "framing", "chunk_overlap", "mask") if k in metrics]
@@ -214,7 +219,8 @@ def table1(metrics: pd.DataFrame) -> pd.DataFrame:
     keys = _keys(metrics)
     summary = (
         metrics.groupby(keys, sort=False)
-        .agg(si_snr=("si_snr", "mean"), si_snri=("si_snri", "mean"), n_mixtures=("mixture_id", "nunique"))
+        .agg(si_snr=("si_snr", "mean"), si_snri=("si_snri", "mean"), n_mixtures=("mixture_id", "nunique"),
+             n_silent=("n_silent", lambda v: v.sum(min_count=1)))
         .reset_index()
     )
     # The paper's rows use oracle stitching; ground-truth-free stitching gets its own label.

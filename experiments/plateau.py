@@ -1,0 +1,169 @@
+"""The plateau, measured: how long AudioSlots sits on it as the number of distinct training crops grows.
+
+For each pool size P (``--pools``; 0 is the stream of fresh crops) and seed, the `cpu` preset's
+AudioSlots network trains for ``--steps`` steps (logged every 10) on a fixed pool of P crops of the
+real-speech mini Libri2Mix (:attr:`audioslots.config.TrainConfig.crop_pool`). The run's record holds
+the reference losses of its crops (:mod:`audioslots.evaluation.plateau`: the plateau's level, the
+floor), the step at which it leaves the plateau and the step at which it crosses the floor, and the
+SI-SNRi of the final network on its pool and on ``--fresh`` crops of the test speakers, beside
+the reference predictors' and the Oracle's on the same crops.
+
+``--summarise`` fits ``escape step = a · P^b`` over the pools whose runs left the plateau (both
+seeds, log-log least squares), and extrapolates it, with the band of the fit's 95 % interval, to
+the number of distinct crops of the embedded mini Libri2Mix and of Libri2Mix train-360; it writes
+``plateau.csv``, ``extrapolation.csv`` and ``plateau.png``.
+
+Usage, from the repository root (one process per pool and seed; two at a time on 2 cores)::
+
+    .venv/bin/python experiments/plateau.py --pools 8 64 --seeds 0 --runs /tmp/plateau
+    .venv/bin/python experiments/plateau.py --summarise
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from audioslots.config import get_preset, replace
+from audioslots.data.dataset import LibriMix
+from audioslots.evaluation import plateau
+from audioslots.features import spectrogram
+from audioslots.pipeline import prepare_data
+from audioslots.separate import predict
+from audioslots.training import RunFiles, load_model, train
+
+OUT = Path(__file__).resolve().parents[1] / "results" / "plateau"
+#: Hours of mixtures in Libri2Mix train-360, `min` mode (LibriMix's own table), for the extrapolation.
+TRAIN_360_MIN_HOURS = 212.0
+
+
+def test_crops(data: Path, preset, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` chunk-long crops of the test split (speakers no training mixture has), from each mixture's start."""
+    test = LibriMix(data, "test", max_mixtures=n)
+    crops = [test.crop(i, 0, preset.features.chunk_samples) for i in range(len(test))]
+    return torch.stack([c.mixture for c in crops]), torch.stack([c.sources for c in crops])
+
+
+def scores(model, mixtures, sources, features, prefix: str) -> dict:
+    """The network's, the Oracle's and the reference predictors' SI-SNRi (IBM, Wiener-like) on crops."""
+    predicted = predict(model, mixtures, features)
+    oracle = spectrogram(sources, features)
+    out = {}
+    for mask in ("ibm", "wiener"):
+        out[f"{prefix}_{mask}"] = plateau.crop_si_snri(predicted, mixtures, sources, features, mask)
+        out[f"{prefix}_oracle_{mask}"] = plateau.crop_si_snri(oracle, mixtures, sources, features, mask)
+    return out
+
+
+def run(pool: int, seed: int, steps: int, data: Path, runs: Path, out: Path, fresh: int) -> dict:
+    preset = replace(get_preset("cpu"), seed=seed, crop_pool=pool, steps=steps, log_every=10, checkpoint_every=100)
+    folder = runs / f"pool{pool}_s{seed}"
+    train(preset, data, folder, device="cpu", progress=False)
+    train_set = LibriMix(data, "train-360")
+    if pool:
+        mixtures, sources = plateau.pool_crops(train_set, preset)
+    else:  # the stream: its levels on fresh training crops, drawn as a pool of 256 would be
+        mixtures, sources = plateau.pool_crops(train_set, replace(preset, crop_pool=256))
+    levels = plateau.trivial_losses(mixtures, sources, preset.features)
+    log = pd.read_csv(RunFiles(folder).log)
+    model, _ = load_model(RunFiles(folder).checkpoint)
+    record = {"pool": pool, "seed": seed, "steps": steps, **{f"loss_{k}": v for k, v in levels.items()},
+              "final_loss": float(log["loss"].iloc[-1]),
+              **scores(model, mixtures, sources, preset.features, "pool"),
+              **scores(model, *test_crops(data, preset, fresh), preset.features, "test")}
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(RunFiles(folder).log, out / "logs" / f"pool{pool}_s{seed}.csv")
+    return record
+
+
+def escape_and_floor(record: pd.Series, log: pd.DataFrame) -> dict:
+    levels = {name: record[f"loss_{name}"] for name in plateau.TRIVIAL_PREDICTORS}
+    return {"escape_step": plateau.escape_step(log["step"], log["loss"], plateau.leave_level(levels)),
+            "floor_step": plateau.escape_step(log["step"], log["loss"], levels[plateau.FLOOR])}
+
+
+def distinct_crops(data: Path, chunk_seconds: float) -> dict[str, float]:
+    """Non-overlapping chunk-long crops in the embedded training split and in train-360 (`min`)."""
+    train_set = LibriMix(data, "train-360")
+    mini = float(np.sum(train_set.lengths)) / train_set.sample_rate / chunk_seconds
+    return {"mini Libri2Mix (embedded)": mini, "Libri2Mix train-360": TRAIN_360_MIN_HOURS * 3600 / chunk_seconds}
+
+
+def fit_power_law(pools: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares of ``log step = log a + b log P``; the coefficients and their covariance."""
+    design = np.stack([np.ones_like(pools, dtype=float), np.log(pools)], axis=1)
+    coef, residual, *_ = np.linalg.lstsq(design, np.log(steps), rcond=None)
+    dof = max(1, len(steps) - 2)
+    sigma2 = float(np.sum((np.log(steps) - design @ coef) ** 2)) / dof
+    return coef, sigma2 * np.linalg.inv(design.T @ design)
+
+
+def summarise(out: Path, data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from scipy import stats
+
+    runs = pd.read_json(out / "runs.jsonl", lines=True).drop_duplicates(["pool", "seed"], keep="last")
+    steps = [escape_and_floor(r, pd.read_csv(out / "logs" / f"pool{r['pool']}_s{r['seed']}.csv"))
+             for _, r in runs.iterrows()]
+    runs = pd.concat([runs.reset_index(drop=True), pd.DataFrame(steps)], axis=1).sort_values(["pool", "seed"])
+    runs.to_csv(out / "plateau.csv", index=False, float_format="%.4g")
+    left = runs[(runs["pool"] > 0) & runs["escape_step"].notna()]
+    rows = []
+    if left["pool"].nunique() >= 2:
+        coef, cov = fit_power_law(left["pool"].to_numpy(float), left["escape_step"].to_numpy(float))
+        t = stats.t.ppf(0.975, max(1, len(left) - 2))
+        chunk_seconds = get_preset("cpu").features.chunk_seconds
+        for name, crops in distinct_crops(data, chunk_seconds).items():
+            x = np.array([1.0, np.log(crops)])
+            centre, half = float(x @ coef), float(t * np.sqrt(x @ cov @ x))
+            rows.append({"data": name, "distinct_crops": round(crops), "exponent": coef[1],
+                         "escape_step": np.exp(centre), "low": np.exp(centre - half), "high": np.exp(centre + half),
+                         "fitted_on": ", ".join(str(p) for p in sorted(left["pool"].unique()))})
+    extrapolation = pd.DataFrame(rows)
+    extrapolation.to_csv(out / "extrapolation.csv", index=False, float_format="%.4g")
+    return runs, extrapolation
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pools", type=int, nargs="+", default=[8, 64, 256, 1024, 0], help="crops per pool (0: the stream)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--fresh", type=int, default=64, help="test crops scored beside the pool")
+    parser.add_argument("--runs", type=Path, help="scratch folder for the run folders (checkpoints)")
+    parser.add_argument("--out", type=Path, default=OUT, help="folder of runs.jsonl (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--summarise", action="store_true", help="fit and extrapolate from runs.jsonl; train nothing")
+    args = parser.parse_args(argv)
+    if not args.summarise and args.runs is None:
+        parser.error("give --runs, or pass --summarise")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    data, _ = prepare_data("", progress=False)
+    if args.summarise:
+        runs, extrapolation = summarise(args.out, data)
+        print(runs.to_string(index=False))
+        print(extrapolation.to_string(index=False))
+        return 0
+    torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for pool in args.pools:
+        for seed in args.seeds:
+            record = run(pool, seed, args.steps, data, args.runs, args.out, args.fresh)
+            print(json.dumps(record), flush=True)
+            with (args.out / "runs.jsonl").open("a") as f:
+                f.write(json.dumps(record) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
