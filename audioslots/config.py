@@ -1,8 +1,8 @@
 """Configuration: one frozen dataclass per concern, presets as named instances.
 
-Every value the paper fixes is written once, here, with the section of ``PAPER.md`` it comes
-from. Values the paper leaves open are marked ``[choice]`` and listed in the book's
-"Deviations and interpretations" page.
+Every value the paper fixes is written once, here, with the step of the paper's pipeline it comes
+from (the book's page *The paper, in brief*), written "(paper, pipeline N)". Values the paper
+leaves open are marked ``[choice]`` and listed in the book's "Deviations and interpretations" page.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from audioslots.errors import ConfigError
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """Waveform → compressed magnitude spectrogram (PAPER.md, Pipeline 1 and 6)."""
+    """Waveform → compressed magnitude spectrogram (paper, pipeline 1 and 6)."""
 
     sample_rate: int = 16_000  # Libri2Mix 16 kHz
     chunk_seconds: float = 0.5  # training crop and test chunk length
@@ -48,7 +48,7 @@ class FeatureConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """AudioSlots network (PAPER.md, Pipeline 2 and 3)."""
+    """AudioSlots network (paper, pipeline 2 and 3)."""
 
     n_slots: int = 2  # = number of sources; 1 for the autoencoder
     resnet_blocks: tuple[int, ...] = (3, 4, 6, 3)  # ResNet-34
@@ -85,7 +85,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation (PAPER.md, Pipeline 5)."""
+    """Optimisation (paper, pipeline 5)."""
 
     batch_size: int = 64
     learning_rate: float = 2e-4

@@ -1,4 +1,4 @@
-"""Waveform ↔ spectrogram: chunking, STFT and magnitude compression (PAPER.md, Pipeline 1 and 6).
+"""Waveform ↔ spectrogram: chunking, STFT and magnitude compression (paper, pipeline 1 and 6).
 
 The data flow at test time is ``chunk`` → ``stft`` → ``|·|`` → ``compress`` → model →
 ``decompress`` → masks × mixture STFT → ``istft`` → ``stitch``. Training uses the middle of
@@ -39,7 +39,7 @@ def chunk(waveform: torch.Tensor, chunk_samples: int, hop_samples: int | None = 
         waveform: ``(..., samples)`` real signal.
         chunk_samples: length of one chunk (``FeatureConfig.chunk_samples``, 8000 for 0.5 s).
         hop_samples: distance between chunk starts; ``None`` (= ``chunk_samples``) gives the
-            paper's non-overlapping chunks (PAPER.md, Pipeline 6), less gives overlapping ones
+            paper's non-overlapping chunks (paper, pipeline 6), less gives overlapping ones
             (see :func:`overlap_add`).
 
     Returns:
@@ -184,7 +184,7 @@ def _stft_dtype(dtype: torch.dtype) -> torch.dtype:
 
 
 def stft(waveform: torch.Tensor, config: FeatureConfig) -> torch.Tensor:
-    """Short-time Fourier transform with a Hann window (PAPER.md, Pipeline 1).
+    """Short-time Fourier transform with a Hann window (paper, pipeline 1).
 
     Args:
         waveform: ``(..., samples)`` real signal.
@@ -217,7 +217,7 @@ def stft(waveform: torch.Tensor, config: FeatureConfig) -> torch.Tensor:
 
 
 def istft(spectrum: torch.Tensor, config: FeatureConfig, length: int) -> torch.Tensor:
-    """Inverse of ``stft``: overlap-add with the same Hann window (PAPER.md, Pipeline 6).
+    """Inverse of ``stft``: overlap-add with the same Hann window (paper, pipeline 6).
 
     Args:
         spectrum: complex ``(..., n_freq, n_frames)``.
@@ -271,7 +271,7 @@ def _istft_pad_end(spectrum: torch.Tensor, config: FeatureConfig, length: int) -
 
 
 def compress(magnitude: torch.Tensor, power: float = 0.3) -> torch.Tensor:
-    """Power-law compression ``|X| ** power`` that emphasises low values (PAPER.md, Pipeline 1).
+    """Power-law compression ``|X| ** power`` that emphasises low values (paper, pipeline 1).
 
     Args:
         magnitude: non-negative linear magnitudes, any shape.
@@ -284,7 +284,7 @@ def compress(magnitude: torch.Tensor, power: float = 0.3) -> torch.Tensor:
 
 
 def decompress(compressed: torch.Tensor, power: float = 0.3) -> torch.Tensor:
-    """Undo ``compress`` with the exponent ``1 / power`` (PAPER.md, Pipeline 6).
+    """Undo ``compress`` with the exponent ``1 / power`` (paper, pipeline 6).
 
     Negative values are clamped to 0 first: the decoder's output is unbounded, and a
     negative number to a fractional power is NaN.

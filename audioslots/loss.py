@@ -1,4 +1,4 @@
-"""Permutation-invariant training loss: Hungarian matching, then MSE (PAPER.md, Pipeline 4).
+"""Permutation-invariant training loss: Hungarian matching, then MSE (paper, pipeline 4).
 
 The slots come out in no fixed order. For every item the predicted spectrograms are matched to
 the target spectrograms by the assignment with the smallest total MSE (Hungarian algorithm, as

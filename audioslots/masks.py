@@ -1,4 +1,4 @@
-"""Masks from estimated source magnitudes, applied to the mixture STFT (PAPER.md, Pipeline 6).
+"""Masks from estimated source magnitudes, applied to the mixture STFT (paper, pipeline 6).
 
 AudioSlots predicts source spectrograms directly, but at test time the paper turns the
 (decompressed) predictions into masks and multiplies them with the mixture's complex STFT,

@@ -1,6 +1,6 @@
 """Scale-invariant SNR and its improvement, after matching estimates to references.
 
-PAPER.md, Evaluation: SI-SNR (Le Roux et al. 2019) with ``α = yᵀŷ / ‖y‖²``,
+The paper's evaluation: SI-SNR (Le Roux et al. 2019) with ``α = yᵀŷ / ‖y‖²``,
 ``SI-SNR(y, ŷ) = 10 log10(‖αy‖² / ‖αy − ŷ‖²)``; SI-SNRi subtracts the SI-SNR of the unprocessed
 mixture used as the estimate of each source; estimates are first matched to references so as
 to maximise SI-SNR.

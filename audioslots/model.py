@@ -1,4 +1,4 @@
-"""The AudioSlots network: spectrogram → slots → spectrograms (PAPER.md, Pipeline 2–3).
+"""The AudioSlots network: spectrogram → slots → spectrograms (paper, pipeline 2–3).
 
 Data flow, with the shapes of the paper's 0.5 s setting::
 
@@ -24,7 +24,7 @@ from torch import nn
 from audioslots.config import ModelConfig
 from audioslots.errors import ConfigError
 
-ENCODER_STRIDE = 8  # the ResNet maps 256 × 64 to the paper's 32 × 8 grid (PAPER.md, Pipeline 1)
+ENCODER_STRIDE = 8  # the ResNet maps 256 × 64 to the paper's 32 × 8 grid (paper, pipeline 1)
 FOURIER_SEED = 0  # the random Fourier matrix is part of the model's definition, not of its training
 GRID_EMBEDDING_MAX_FREQ = 64.0  # [choice] highest frequency (× π) of the encoder grid's sinusoids
 #: How the slot transformer projects z to its width (``ModelConfig.feature_projection``).
@@ -130,7 +130,7 @@ def sinusoidal_grid_embedding(
 
 
 # ----------------------------------------------------------------------------------------------
-# Encoder: ResNet-34 with a reduced-stride root (He et al. 2016; PAPER.md, Pipeline 2)
+# Encoder: ResNet-34 with a reduced-stride root (He et al. 2016; paper, pipeline 2)
 
 
 def crop_to_stride(spectrogram: torch.Tensor) -> torch.Tensor:
@@ -218,7 +218,7 @@ class ResNetEncoder(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------------
-# Slot transformer: learned queries, self- then cross-attention to z (PAPER.md, Pipeline 2)
+# Slot transformer: learned queries, self- then cross-attention to z (paper, pipeline 2)
 
 
 class Attention(nn.Module):
@@ -420,7 +420,7 @@ class SlotTransformer(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------------
-# Spatial broadcast decoder (Watters et al. 2019; PAPER.md, Pipeline 3)
+# Spatial broadcast decoder (Watters et al. 2019; paper, pipeline 3)
 
 
 class SpatialBroadcastDecoder(nn.Module):

@@ -1,4 +1,4 @@
-"""Separation at test time (PAPER.md, Pipeline 6).
+"""Separation at test time (paper, pipeline 6).
 
 mixture → non-overlapping chunks → STFT → compressed magnitude → network → decompressed
 estimates → slot order per chunk → masks → mixture STFT × mask → inverse STFT → stitched sources.

@@ -3,7 +3,7 @@
 The decoder's first linear layer acts on ``[s_i ; pe(f, t)]`` for every slot and grid cell. The
 plain form materialises that ``(batch, n, F*T, d + e)`` concatenation; the factorised form
 computes ``W_s s_i`` once per slot and ``W_p pe(f, t) + b`` once per cell and adds them by
-broadcasting (PAPER.md, Pipeline 3 note). Both forms run here on the same decoder and inputs: the
+broadcasting (paper, pipeline 3, our note there). Both forms run here on the same decoder and inputs: the
 script checks that they agree, then prints their times, the speed-up and the peak memory.
 
 Usage, from the repository root::

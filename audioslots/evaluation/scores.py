@@ -1,4 +1,4 @@
-"""Evaluation: the rows of Table 1 (PAPER.md, Evaluation).
+"""Evaluation: the rows of Table 1 (paper, evaluation).
 
 :func:`evaluate` separates every mixture of a split with one system and scores it with both
 masks; the result is a tidy table, one row per mixture × system × mask × chunk length.

@@ -95,7 +95,7 @@ def architecture_shapes(model_config: ModelConfig, features: FeatureConfig, n_sr
     ]
 
 
-#: The paper's training data (PAPER.md, Evaluation), for sentences that compare ours with it.
+#: The paper's training data (paper, evaluation), for sentences that compare ours with it.
 PAPER_TRAINING_DATA = "Libri2Mix train-360 (364 h of mixtures)"
 
 

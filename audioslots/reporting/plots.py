@@ -117,7 +117,7 @@ def waveforms(mixture, sources, sample_rate: int, title: str | None = None) -> F
 
 
 def preprocessing_steps(crop, features: FeatureConfig) -> Figure:
-    """The paper's preprocessing of one training crop, step by step (PAPER.md, Pipeline 1).
+    """The paper's preprocessing of one training crop, step by step (paper, pipeline 1).
 
     Panels: the waveform; the linear STFT magnitude ``|X|``; the compressed magnitude
     ``|X| ** 0.3``; and histograms of the bin values before and after compression, each divided
@@ -246,7 +246,7 @@ def encoder_grid(compressed, grid_shape: tuple[int, int] = (32, 8)) -> Figure:
 def chunking(mixture, features: FeatureConfig) -> Figure:
     """A long mixture cut into non-overlapping chunks, with the zero-padded tail shaded.
 
-    Uses ``chunk`` exactly as separation does (PAPER.md, Pipeline 6): the plotted signal is the
+    Uses ``chunk`` exactly as separation does (paper, pipeline 6): the plotted signal is the
     concatenation of the chunks, so the padding is visible as a flat line.
 
     Args:

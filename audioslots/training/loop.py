@@ -1,4 +1,4 @@
-"""Training: one plain loop over :func:`train_step`, resumable by re-running the same command (PAPER.md, Pipeline 5).
+"""Training: one plain loop over :func:`train_step`, resumable by re-running the same command (paper, pipeline 5).
 
 The loop reads top to bottom: the step's learning rate (:func:`learning_rate`), the step
 (:func:`train_step`: forward, backward, Adam, with a non-finite step skipped on the device),
