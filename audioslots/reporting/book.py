@@ -32,6 +32,7 @@ import torch
 
 from audioslots.config import get_preset
 from audioslots.data.layout import DATA_LABELS
+from audioslots.evaluation.intervals import utterances_of
 from audioslots.evaluation.learning_curve import compute_points
 from audioslots.evaluation.scores import load_metrics
 from audioslots.model import count_parameters
@@ -298,10 +299,12 @@ def _outcome_table(means: pd.DataFrame, paper: pd.Series, labels: list[str], met
                            "paper": f"{paper.get((label, 'ibm'), '—')} / {paper.get((label, 'wiener'), '—')}"}
                           for label in labels])
     n_mixtures = int(metrics["mixture_id"].nunique())
+    n_utterances = len({u for mixture_id in metrics["mixture_id"].unique() for u in utterances_of(mixture_id)})
     data = str(metrics["data"].iloc[0]) if "data" in metrics else "the test set"
     return (markdown_table(table) + f"\nOn the run `{run_name}`: mean ± 95 % interval over {n_mixtures} test "
-            f"mixtures ({data}), oracle chunk order. The paper's values keep only their integer dB part in our "
-            "copy of it.")
+            f"mixtures ({data}), oracle chunk order; the interval resamples the {n_utterances} utterances the "
+            "mixtures are made of, since mixtures that share one are not independent. The paper's values keep "
+            "only their integer dB part in our copy of it.")
 
 
 def _peer_sentence(means: pd.DataFrame, metrics: pd.DataFrame) -> str:

@@ -1,7 +1,9 @@
 """The paper's claims about its Table 1, each measured on a run and given a verdict.
 
 Every measurement is a mean ± the half-width of its 95 % confidence interval over test mixtures
-(differences: of the per-mixture differences), and every verdict comes from
+(differences: of the per-mixture differences), an interval that resamples the *utterances* the
+mixtures are made of, not the mixtures (``audioslots.evaluation.intervals.utterance_interval``:
+the test mixtures share utterances, so they are not independent), and every verdict comes from
 :func:`interval_verdict`: a claim holds only when the whole interval lies in the range the paper's
 statement allows.
 """
@@ -13,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from audioslots.evaluation.scores import confidence_interval
+from audioslots.evaluation.intervals import utterance_interval
 from audioslots.reporting.tables import check_labelled, row_means
 from audioslots.runs import MASK_NAMES
 
@@ -37,7 +39,8 @@ ORDERING_CLAIM = "Oracle > Autoencoder ≥ AudioSlots > mixture"
 
 
 def autoencoder_gap(metrics: pd.DataFrame, metric: str = "si_snri") -> pd.DataFrame:
-    """Autoencoder − AudioSlots (0.5 s, oracle order) per mask: mean of the per-mixture differences ± 95 % CI."""
+    """Autoencoder − AudioSlots (0.5 s, oracle order) per mask: mean of the per-mixture differences ± 95 % CI
+    (resampling the utterances of the paired mixtures)."""
     metrics = check_labelled(metrics)
     rows = []
     for mask in MASK_NAMES:
@@ -46,7 +49,7 @@ def autoencoder_gap(metrics: pd.DataFrame, metric: str = "si_snri") -> pd.DataFr
         audioslots = pick[pick["label"] == "AudioSlots"].set_index("mixture_id")[metric]
         paired = (autoencoder - audioslots).dropna()
         rows.append({"mask": mask, "autoencoder": autoencoder.mean(), "audioslots": audioslots.mean(),
-                     "gap_db": paired.mean(), "ci95": confidence_interval(paired.to_numpy()),
+                     "gap_db": paired.mean(), "ci95": utterance_interval(paired.to_numpy(), paired.index.tolist()),
                      "paper_gap_db": "0.18 ± 0.01 (metric and mask not stated)"})
     return pd.DataFrame(rows)
 
@@ -185,14 +188,15 @@ def _all_of(verdicts: list[str]) -> str:
 
 
 def _paired(metrics: pd.DataFrame, left: str, right: str, mask: str, metric: str = "si_snri") -> tuple[float, float]:
-    """Mean and 95 % CI half-width of the per-mixture difference ``left − right`` (nan if a row is missing)."""
+    """Mean and 95 % CI half-width of the per-mixture difference ``left − right`` (nan if a row is missing);
+    the interval resamples the utterances of the paired mixtures."""
     pick = metrics[metrics["mask"] == mask]
     a = pick[pick["label"] == left].groupby("mixture_id")[metric].mean()
     b = pick[pick["label"] == right].groupby("mixture_id")[metric].mean()
     paired = (a - b).dropna()
     if paired.empty:
         return np.nan, np.nan
-    return float(paired.mean()), float(confidence_interval(paired.to_numpy()))
+    return float(paired.mean()), float(utterance_interval(paired.to_numpy(), paired.index.tolist()))
 
 
 def _interval_text(mean: float, half_width: float, signed: bool = False) -> str:

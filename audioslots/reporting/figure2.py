@@ -3,9 +3,13 @@ reconstruction error per frequency band, and the separated sources to listen to.
 
 Each function runs the networks of a run (:func:`audioslots.pipeline.load_models`, by run name) on
 one test mixture; the figures themselves are drawn by :mod:`audioslots.reporting.plots`.
+:func:`distinct_utterance_mixtures` picks the mixtures to show so that no two share an utterance
+(the test mixtures reuse utterances: two columns could otherwise show the same speech).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -13,6 +17,7 @@ import torch
 
 from audioslots.config import FeatureConfig
 from audioslots.data.dataset import Example
+from audioslots.evaluation.intervals import utterances_of
 from audioslots.features import chunk, spectrogram
 from audioslots.loss import hungarian_match, pairwise_mse
 from audioslots.runs import run_name_of
@@ -20,6 +25,27 @@ from audioslots.separate import audioslots_estimates, autoencoder_estimates, mas
 
 #: The runs whose networks Figure 2 and the listening examples show (the paper's, on 0.5 s chunks).
 AUTOENCODER_RUN, AUDIOSLOTS_RUN = run_name_of("Autoencoder", 0.5), run_name_of("AudioSlots", 0.5)
+
+
+def distinct_utterance_mixtures(mixture_ids: Sequence[str], n: int) -> list[int]:
+    """Positions of ``n`` mixtures of ``mixture_ids`` no two of which share an utterance.
+
+    Greedy, in the given order: the first mixture, then each next one whose utterances
+    (``audioslots.evaluation.intervals.utterances_of``) none of the chosen ones contains.
+
+    Returns:
+        Up to ``n`` positions into ``mixture_ids``, ascending; fewer when the list has no ``n``
+        mixtures without an utterance in common.
+    """
+    chosen, used = [], set()
+    for position, mixture_id in enumerate(mixture_ids):
+        if len(chosen) == n:
+            break
+        utterances = set(utterances_of(mixture_id))
+        if not utterances & used:
+            chosen.append(position)
+            used |= utterances
+    return chosen
 
 
 def figure2_column(example: Example, models: dict, features: FeatureConfig, chunk_index: int = 0) -> dict:

@@ -2,6 +2,10 @@
 
 Nothing here is typed in: every number comes from a run's metrics (:func:`audioslots.evaluation.scores.load_metrics`),
 its ``table1.csv`` or its ``provenance.json``, and the paper's from ``results/paper_table1.csv``.
+
+Every ± is the half-width of a 95 % interval that resamples *utterances*, not mixtures
+(``audioslots.evaluation.intervals.utterance_interval``): the test mixtures share utterances,
+so mixtures are not independent.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import pandas as pd
 
 from audioslots.convtasnet import NO_MASK
 from audioslots.data.layout import DATA_LABELS
-from audioslots.evaluation.scores import confidence_interval
+from audioslots.evaluation.intervals import utterance_interval
 from audioslots import provenance
 from audioslots.runs import MASK_NAMES, ROW_ORDER, system_row
 
@@ -29,12 +33,17 @@ def check_labelled(metrics: pd.DataFrame) -> pd.DataFrame:
 
 
 def row_means(metrics: pd.DataFrame) -> pd.DataFrame:
-    """This run's mean and 95 % CI half-width per row label × mask × metric (long format)."""
+    """This run's mean and 95 % CI half-width per row label × mask × metric (long format).
+
+    The interval resamples the utterances the mixtures are made of
+    (``audioslots.evaluation.intervals.utterance_interval``), not the mixtures.
+    """
     rows = []
     for (label, mask), group in check_labelled(metrics).groupby(["label", "mask"], sort=False):
         for metric in METRIC_NAMES:
             rows.append({"label": label, "mask": mask, "metric": metric, "mean": group[metric].mean(),
-                         "ci95": confidence_interval(group[metric].to_numpy()), "n_mixtures": len(group)})
+                         "ci95": utterance_interval(group[metric].to_numpy(), group["mixture_id"].tolist()),
+                         "n_mixtures": len(group)})
     return pd.DataFrame(rows)
 
 
