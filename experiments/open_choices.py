@@ -13,8 +13,9 @@ the real-speech mini Libri2Mix:
   ``--eval-mixtures`` test mixtures with oracle slot order.
 
 Appends one JSON line to ``OUT/runs.jsonl`` and copies both training logs to
-``OUT/logs/NAME_sSEED_{pool,stream}.csv``; ``--summarise`` reads the steps from those logs and writes ``choices.csv`` (mean and
-both seeds per setting) and ``choices.png``. Run folders go to ``RUNS/NAME_sSEED/{pool,stream}``;
+``OUT/logs/NAME_sSEED_{pool,stream}.csv``; ``--summarise`` reads the steps from those logs and
+writes ``choices.csv`` (mean and both seeds per setting), ``choices.md`` (the table the book's
+Deviations page includes) and ``choices.png``. Run folders go to ``RUNS/NAME_sSEED/{pool,stream}``;
 re-running resumes them.
 
 Usage, from the repository root::
@@ -99,7 +100,8 @@ def summarise(out: Path) -> pd.DataFrame:
     steps = [escape_steps(pd.read_csv(out / "logs" / f"{r.name}_s{r.seed}_pool.csv"), r.plateau_loss, r.floor_loss)
              for r in runs.itertuples()]
     runs = runs.assign(**pd.DataFrame(steps, index=runs.index))
-    columns = ["escape_step", "floor_step", "pool_ibm", "stream_ibm", "stream_wiener", "stream_final_loss"]
+    columns = ["escape_step", "floor_step", "pool_ibm", "pool_final_loss", "stream_ibm", "stream_wiener",
+               "stream_final_loss"]
     table = runs.groupby("name", sort=False).agg(
         overrides=("overrides", "first"), seeds=("seed", "nunique"),
         **{f"{c}_mean": (c, "mean") for c in columns},
@@ -107,16 +109,69 @@ def summarise(out: Path) -> pd.DataFrame:
         stream_steps=("stream_steps", "first"))
     table = table.reset_index().sort_values("escape_step_mean", na_position="last")
     table.to_csv(out / "choices.csv", index=False, float_format="%.4g")
+    (out / "choices.md").write_text(markdown(table))
+    figure(runs, table["name"].tolist(), out / "choices.png")
     return table
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """The table the book's Deviations page includes: a few narrow columns, numbers for reading."""
+    def steps(text: str) -> str:
+        return text.replace("never", "—")
+
+    lines = ["| setting | left the plateau at step (seeds) | final pool loss | SI-SNRi IBM / Wiener-like (dB) |",
+             "|---|---|---|---|"]
+    for row in table.itertuples():
+        lines.append(f"| `{row.name}` | {steps(row.escape_step_seeds)} | {row.pool_final_loss_mean:.4f} | "
+                     f"{row.stream_ibm_mean:.2f} / {row.stream_wiener_mean:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def figure(runs: pd.DataFrame, order: list[str], path: Path) -> None:
+    """Pool loss against step (mean of the seeds) with the plateau's and floor's levels; stream SI-SNRi per setting."""
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(6.9, 3.2), dpi=150, gridspec_kw={"width_ratios": [1.3, 1]})
+    colours = dict(zip(order, plt.get_cmap("tab10").colors))
+    for name in order:
+        logs = [pd.read_csv(path.parent / "logs" / f"{name}_s{seed}_pool.csv").set_index("step")["loss"]
+                for seed in runs.loc[runs["name"] == name, "seed"]]
+        mean = pd.concat(logs, axis=1).mean(axis=1).rolling(3, min_periods=1).mean()
+        left.plot(mean.index, mean.to_numpy(), color=colours[name], lw=1.2, label=name)
+    levels = runs[["plateau_loss", "floor_loss"]].mean()
+    leave = plateau.leave_level({plateau.PLATEAU: levels["plateau_loss"], plateau.FLOOR: levels["floor_loss"]})
+    for value, text in ((levels["plateau_loss"], "coarse copy"), (leave, "left the plateau"),
+                        (levels["floor_loss"], "mean of sources (floor)")):
+        left.axhline(value, color="0.4", lw=0.8, ls=":")
+        left.text(5, value, text, fontsize=7, va="bottom", color="0.3")
+    left.set(xlabel="step (pool of crops)", ylabel="training loss", ylim=(0.018, 0.05))
+    left.legend(fontsize=7, ncol=2, frameon=False, loc="upper right")
+    for y, name in enumerate(order):
+        scores = runs.loc[runs["name"] == name, "stream_ibm"]
+        right.plot(scores, [y] * len(scores), "o", color=colours[name], ms=4)
+        right.plot([scores.mean()], [y], "|", color="k", ms=10)
+    right.axvline(0, color="0.4", lw=0.8, ls=":")
+    right.set_yticks(range(len(order)), order, fontsize=8)
+    right.invert_yaxis()
+    right.set_xlabel("SI-SNRi, IBM (dB), fresh crops,\nsame compute, 40 test mixtures")
+    for axis in (left, right):
+        axis.tick_params(labelsize=8)
+        axis.xaxis.label.set_size(8)
+        axis.yaxis.label.set_size(8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("name", nargs="?", help="the setting's name (its line in runs.jsonl)")
-    parser.add_argument("--overrides", type=json.loads, default={}, help="JSON of the `cpu` preset's fields the setting changes")
+    parser.add_argument("--overrides", type=json.loads, default={}, help="JSON of the preset's fields the setting changes")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", type=Path, help="scratch folder for the run folders (checkpoints)")
     parser.add_argument("--out", type=Path, default=OUT, help="folder of runs.jsonl (default: %(default)s)")
+    parser.add_argument("--preset", default="cpu")
+    parser.add_argument("--data-root", default="", help="'' = the embedded real speech; 'synthetic'; or a LibriMix folder")
     parser.add_argument("--pool", type=int, default=64, help="crops in the fixed pool")
     parser.add_argument("--pool-steps", type=int, default=600)
     parser.add_argument("--eval-mixtures", type=int, default=40)
@@ -134,8 +189,8 @@ def main(argv=None) -> int:
         print(summarise(args.out).to_string(index=False))
         return 0
     torch.set_num_threads(args.threads)
-    data, _ = prepare_data("", progress=False)
-    base = replace(get_preset("cpu"), seed=args.seed)
+    data, _ = prepare_data(args.data_root, progress=False)
+    base = replace(get_preset(args.preset), seed=args.seed)
     preset = replace(base, **args.overrides)
     folder = args.runs / f"{args.name}_s{args.seed}"
     start = time.perf_counter()

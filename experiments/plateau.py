@@ -62,8 +62,8 @@ def scores(model, mixtures, sources, features, prefix: str) -> dict:
     return out
 
 
-def run(pool: int, seed: int, steps: int, data: Path, runs: Path, out: Path, fresh: int) -> dict:
-    preset = replace(get_preset("cpu"), seed=seed, crop_pool=pool, steps=steps, log_every=10, checkpoint_every=100)
+def run(preset_name: str, pool: int, seed: int, steps: int, data: Path, runs: Path, out: Path, fresh: int) -> dict:
+    preset = replace(get_preset(preset_name), seed=seed, crop_pool=pool, steps=steps, log_every=10, checkpoint_every=100)
     folder = runs / f"pool{pool}_s{seed}"
     train(preset, data, folder, device="cpu", progress=False)
     train_set = LibriMix(data, "train-360")
@@ -109,7 +109,7 @@ def summarise(out: Path, data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     from scipy import stats
 
     runs = pd.read_json(out / "runs.jsonl", lines=True).drop_duplicates(["pool", "seed"], keep="last")
-    steps = [escape_and_floor(r, pd.read_csv(out / "logs" / f"pool{r['pool']}_s{r['seed']}.csv"))
+    steps = [escape_and_floor(r, pd.read_csv(out / "logs" / f"pool{int(r['pool'])}_s{int(r['seed'])}.csv"))
              for _, r in runs.iterrows()]
     runs = pd.concat([runs.reset_index(drop=True), pd.DataFrame(steps)], axis=1).sort_values(["pool", "seed"])
     runs.to_csv(out / "plateau.csv", index=False, float_format="%.4g")
@@ -135,6 +135,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--pools", type=int, nargs="+", default=[8, 64, 256, 1024, 0], help="crops per pool (0: the stream)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--preset", default="cpu")
+    parser.add_argument("--data-root", default="", help="'' = the embedded real speech; 'synthetic'; or a LibriMix folder")
     parser.add_argument("--fresh", type=int, default=64, help="test crops scored beside the pool")
     parser.add_argument("--runs", type=Path, help="scratch folder for the run folders (checkpoints)")
     parser.add_argument("--out", type=Path, default=OUT, help="folder of runs.jsonl (default: %(default)s)")
@@ -148,7 +150,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    data, _ = prepare_data("", progress=False)
+    data, _ = prepare_data(args.data_root, progress=False)
     if args.summarise:
         runs, extrapolation = summarise(args.out, data)
         print(runs.to_string(index=False))
@@ -158,7 +160,7 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     for pool in args.pools:
         for seed in args.seeds:
-            record = run(pool, seed, args.steps, data, args.runs, args.out, args.fresh)
+            record = run(args.preset, pool, seed, args.steps, data, args.runs, args.out, args.fresh)
             print(json.dumps(record), flush=True)
             with (args.out / "runs.jsonl").open("a") as f:
                 f.write(json.dumps(record) + "\n")

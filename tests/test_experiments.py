@@ -91,3 +91,30 @@ def test_compute_series_refuses_overrides_without_a_variant_name():
     done = subprocess.run([sys.executable, str(ROOT / "experiments" / "compute_series.py"), "--run-dir", "x",
                            "--scale", "2", "--overrides", '{"attn_dim": 128}'], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 2 and "--variant and --overrides go together" in done.stderr
+
+
+def test_an_open_choice_trains_on_a_pool_and_on_the_stream_and_is_summarised(tiny_data, tmp_path):
+    out = tmp_path / "out"
+    for name, overrides in (("base", {}), ("wide", {"slot_path": "wide"})):
+        _run(ROOT / "experiments" / "open_choices.py", name, "--overrides", json.dumps(overrides), "--preset", "tiny",
+             "--data-root", str(tiny_data), "--runs", str(tmp_path / "runs"), "--out", str(out), "--pool", "2",
+             "--pool-steps", "3", "--eval-mixtures", "1")
+    records = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
+    assert [r["name"] for r in records] == ["base", "wide"] and records[0]["pool"] == 2
+    assert records[0]["plateau_loss"] > records[0]["floor_loss"] and {"stream_ibm", "pool_ibm"} <= set(records[0])
+    config = json.loads((tmp_path / "runs" / "wide_s0" / "pool" / "config.json").read_text())["preset"]
+    assert config["model"]["slot_path"] == "wide" and config["train"]["crop_pool"] == 2
+    _run(ROOT / "experiments" / "open_choices.py", "--summarise", "--out", str(out))
+    assert {"choices.csv", "choices.md", "choices.png"} <= {p.name for p in out.iterdir()}
+    assert "| `wide` |" in (out / "choices.md").read_text()
+
+
+def test_the_plateau_study_records_each_pool_and_the_stream(tiny_data, tmp_path):
+    out = tmp_path / "out"
+    _run(ROOT / "experiments" / "plateau.py", "--pools", "2", "0", "--seeds", "0", "--steps", "3", "--preset", "tiny",
+         "--data-root", str(tiny_data), "--fresh", "1", "--runs", str(tmp_path / "runs"), "--out", str(out))
+    records = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
+    assert [r["pool"] for r in records] == [2, 0]
+    assert {"pool_ibm", "pool_oracle_ibm", "test_wiener", "loss_coarse copy"} <= set(records[0])
+    _run(ROOT / "experiments" / "plateau.py", "--summarise", "--out", str(out), "--data-root", str(tiny_data))
+    assert (out / "plateau.csv").exists() and (out / "extrapolation.csv").exists()
