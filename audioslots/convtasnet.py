@@ -23,7 +23,8 @@ from torchaudio.models import ConvTasNet
 from audioslots.config import ConvTasNetConfig
 from audioslots.errors import ConfigError
 from audioslots.features import chunk, stitch
-from audioslots.metrics import best_permutation, pairwise_si_snr
+from audioslots.matching import pit
+from audioslots.metrics import pairwise_si_snr
 
 #: ``chunk_seconds`` of whole-mixture separation in the metrics (a number, so that tables group by it).
 WHOLE = 0.0
@@ -64,8 +65,7 @@ def separate(model: torch.nn.Module, mixture: torch.Tensor, *, chunk_samples: in
     chunks = chunk(mixture, chunk_samples)  # (n_chunks, chunk)
     estimates = model(chunks.to(device)[:, None]).float().cpu()  # (n_chunks, n, chunk)
     references = chunk(sources, chunk_samples).transpose(0, 1)  # (n_chunks, n, chunk)
-    perm = best_permutation(pairwise_si_snr(estimates, references))  # (n_chunks, n)
-    ordered = estimates.gather(1, perm[:, :, None].expand_as(estimates))  # (n_chunks, n, chunk)
+    ordered, _ = pit(pairwise_si_snr, estimates, references, maximize=True)  # (n_chunks, n, chunk) in their order
     return stitch(ordered.transpose(0, 1), mixture.shape[-1])  # (n, samples)
 
 

@@ -11,11 +11,10 @@ in place of the MSE (:func:`matched_neg_si_snr`).
 
 from __future__ import annotations
 
-import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 
 from audioslots.errors import ConfigError
+from audioslots.matching import pit
 from audioslots.metrics import pairwise_si_snr, si_snr
 
 
@@ -36,30 +35,6 @@ def pairwise_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (pred - target).square().mean(dim=(-2, -1))  # (B, n_pred, n_target)
 
 
-@torch.no_grad()
-def hungarian_match(cost: torch.Tensor) -> torch.Tensor:
-    """Minimum-total-cost assignment of predictions to targets, per item.
-
-    Args:
-        cost: ``(batch, n, n)``; ``cost[b, i, j]`` is the cost of giving prediction ``i`` to
-            target ``j``.
-
-    Returns:
-        ``(batch, n)`` long tensor on the device of ``cost``: ``perm[b, j]`` is the index of the
-        prediction matched to target ``j``, so ``pred[b, perm[b]]`` is in target order.
-    """
-    cost_cpu = cost.detach().float().cpu().numpy()  # moved once; the solver is per item
-    # A non-finite cost (a diverged step) would make scipy raise; any assignment will do then, the
-    # loss stays non-finite and the training loop skips the step.
-    cost_cpu = np.nan_to_num(cost_cpu, nan=np.finfo(np.float32).max, posinf=np.finfo(np.float32).max,
-                             neginf=np.finfo(np.float32).min)
-    perm = torch.empty(cost.shape[0], cost.shape[2], dtype=torch.long)
-    for b, item_cost in enumerate(cost_cpu):
-        pred_index, target_index = linear_sum_assignment(item_cost)
-        perm[b, torch.as_tensor(target_index)] = torch.as_tensor(pred_index)
-    return perm.to(cost.device)
-
-
 def matched_mse(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """MSE between predictions and targets after the best (Hungarian) matching of each item.
 
@@ -69,7 +44,7 @@ def matched_mse(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor,
 
     Returns:
         ``(loss, perm)``: the scalar float32 loss (mean over items, sources and cells; the
-        gradient flows to ``pred``) and the ``(batch, n)`` matching of :func:`hungarian_match`.
+        gradient flows to ``pred``) and the ``(batch, n)`` matching of :func:`audioslots.matching.hungarian`.
 
     Raises:
         ConfigError: if the numbers of predicted and target sources, or the grids, differ.
@@ -80,9 +55,7 @@ def matched_mse(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor,
             f"{tuple(target.shape)} (batch, sources, freq, frames): set n_slots to the number of "
             "sources in the data and use the same features for both."
         )
-    perm = hungarian_match(pairwise_mse(pred, target))  # (B, n)
-    index = perm[:, :, None, None].expand_as(pred)  # (B, n, F, T)
-    matched = pred.gather(1, index)  # (B, n, F, T), matched[b, j] = pred[b, perm[b, j]]
+    matched, perm = pit(pairwise_mse, pred, target)  # (B, n, F, T), matched[b, j] = pred[b, perm[b, j]]
     loss = (matched.float() - target.float()).square().mean()
     return loss, perm
 
@@ -100,7 +73,7 @@ def matched_neg_si_snr(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.
 
     Returns:
         ``(loss, perm)``: the scalar loss, minus the mean SI-SNR in dB of the matched pairs (the
-        gradient flows to ``pred``), and the ``(batch, n)`` matching of :func:`hungarian_match`.
+        gradient flows to ``pred``), and the ``(batch, n)`` matching of :func:`audioslots.matching.hungarian`.
 
     Raises:
         ConfigError: if the numbers of estimated and reference sources, or the lengths, differ.
@@ -110,8 +83,5 @@ def matched_neg_si_snr(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.
             f"The model estimates waveforms shaped {tuple(pred.shape)} but the references are "
             f"{tuple(target.shape)} (batch, sources, samples): build it with one output per source."
         )
-    with torch.no_grad():
-        scores = pairwise_si_snr(pred, target)  # (B, n_pred, n_target)
-    perm = hungarian_match(-scores)  # (B, n)
-    matched = pred.gather(1, perm[:, :, None].expand_as(pred))  # (B, n, samples), matched[b, j] = pred[b, perm[b, j]]
+    matched, perm = pit(pairwise_si_snr, pred, target, maximize=True)  # (B, n, samples) in target order
     return -si_snr(matched, target).mean(), perm

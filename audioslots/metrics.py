@@ -6,18 +6,16 @@ mixture used as the estimate of each source; estimates are first matched to refe
 to maximise SI-SNR.
 
 All functions are batched over any leading dimensions and keep the input's device; only
-``best_permutation`` visits the CPU (for the assignment solver).
+the matching visits the CPU (for the assignment solver, :func:`audioslots.matching.hungarian`).
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
-
-from audioslots.errors import ConfigError, DataError
+from audioslots.errors import DataError
+from audioslots.matching import hungarian
 
 
 def si_snr(
@@ -90,39 +88,6 @@ def pairwise_si_snr(estimates: torch.Tensor, references: torch.Tensor, **kwargs)
     return si_snr(estimates.unsqueeze(-2), references.unsqueeze(-3), **kwargs)
 
 
-@torch.no_grad()
-def best_permutation(scores: torch.Tensor) -> torch.Tensor:
-    """The assignment of estimates to references with the largest total score.
-
-    Solved exactly per item with ``scipy.optimize.linear_sum_assignment`` (the Hungarian
-    algorithm); with more estimates than references the spare estimates are left out.
-
-    Args:
-        scores: ``(..., n_est, n_ref)``, e.g. from ``pairwise_si_snr``; higher is better.
-
-    Returns:
-        Long ``(..., n_ref)`` on the scores' device: ``perm[..., j]`` is the index of the
-        estimate matched to reference ``j``; distinct within each item.
-
-    Raises:
-        ~audioslots.errors.ConfigError: if there are fewer estimates than references.
-    """
-    n_est, n_ref = scores.shape[-2:]
-    if n_est < n_ref:
-        raise ConfigError(
-            f"Cannot match {n_est} estimates to {n_ref} references: the model needs at least "
-            "as many slots (n_slots) as there are sources."
-        )
-    flat = scores.detach().reshape(-1, n_est, n_ref).to("cpu", torch.float64).numpy()
-    # A diverged model may score NaN; rank it last instead of stopping the evaluation.
-    flat = np.nan_to_num(flat, nan=-1e30, posinf=1e30, neginf=-1e30)
-    perms = np.empty((flat.shape[0], n_ref), dtype=np.int64)
-    for item, item_scores in enumerate(flat):
-        refs, ests = linear_sum_assignment(item_scores.T, maximize=True)  # refs = 0..n_ref-1
-        perms[item, refs] = ests
-    return torch.from_numpy(perms).reshape(*scores.shape[:-2], n_ref).to(scores.device)
-
-
 def permutation_si_snr(
     estimates: torch.Tensor, references: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -138,7 +103,7 @@ def permutation_si_snr(
         matching maximises the sum of SI-SNR over references.
     """
     pairwise = pairwise_si_snr(estimates, references)  # (..., n_est, n_ref)
-    perm = best_permutation(pairwise)  # (..., n_ref)
+    perm = hungarian(pairwise, maximize=True)  # (..., n_ref)
     scores = pairwise.gather(-2, perm.unsqueeze(-2)).squeeze(-2)  # (..., n_ref)
     return scores, perm
 

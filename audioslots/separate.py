@@ -24,7 +24,8 @@ import torch
 from audioslots.config import FeatureConfig
 from audioslots.errors import ConfigError
 from audioslots.features import chunk, decompress, istft, overlap_add, spectrogram, stft
-from audioslots.loss import hungarian_match, pairwise_mse
+from audioslots.loss import pairwise_mse
+from audioslots.matching import hungarian
 from audioslots.masks import apply_masks, compute_masks
 
 ORDERS = ("oracle", "continuity")
@@ -101,7 +102,7 @@ def order_slots(
         if sources is None:
             raise ConfigError("Oracle stitching needs the ground-truth sources; use order='continuity' without them.")
         target = spectrogram(chunk(sources, features.chunk_samples, hop_samples).transpose(0, 1), features)
-        perm = hungarian_match(pairwise_mse(predicted, target))  # (chunks, n): slot matched to source j
+        perm = hungarian(pairwise_mse(predicted, target))  # (chunks, n): slot matched to source j
     else:
         perm = continuity_order(predicted)
     ordered = torch.gather(predicted, 1, perm[:, :, None, None].expand_as(predicted))

@@ -1,14 +1,11 @@
 """Specification of audioslots.metrics: SI-SNR, permutation matching, SI-SNRi."""
 
-import itertools
-
 import numpy as np
 import pytest
 import torch
 
-from audioslots.errors import ConfigError, DataError
+from audioslots.errors import DataError
 from audioslots.metrics import (
-    best_permutation,
     is_silent,
     pairwise_si_snr,
     permutation_si_snr,
@@ -125,39 +122,6 @@ def test_pairwise_si_snr_entry_is_si_snr_of_that_pair():
     scores = pairwise_si_snr(estimates, references)
     assert scores.shape == (2, 3, 2)
     torch.testing.assert_close(scores[1, 2, 0], si_snr(estimates[1, 2], references[1, 0]))
-
-
-def brute_force_permutation(scores):
-    n_est, n_ref = scores.shape
-    return max(
-        itertools.permutations(range(n_est), n_ref),
-        key=lambda perm: sum(scores[perm[j], j] for j in range(n_ref)),
-    )
-
-
-@pytest.mark.parametrize("n", [2, 3, 4])
-def test_best_permutation_equals_brute_force(n):
-    scores = signals(20, n, n, seed=n)
-    perms = best_permutation(scores)
-    assert perms.shape == (20, n) and perms.dtype == torch.long
-    for item_scores, perm in zip(scores.numpy(), perms.tolist()):
-        assert tuple(perm) == brute_force_permutation(item_scores)
-
-
-def test_best_permutation_with_spare_estimates_equals_brute_force():
-    scores = signals(20, 4, 2, seed=7)
-    for item_scores, perm in zip(scores.numpy(), best_permutation(scores).tolist()):
-        assert tuple(perm) == brute_force_permutation(item_scores)
-
-
-def test_best_permutation_rejects_fewer_estimates_than_references():
-    with pytest.raises(ConfigError, match="n_slots"):
-        best_permutation(torch.zeros(2, 3))
-
-
-def test_best_permutation_ranks_nan_scores_last():
-    scores = torch.tensor([[float("nan"), 0.0], [1.0, float("nan")]])
-    assert best_permutation(scores).tolist() == [1, 0]
 
 
 def test_shuffled_estimates_give_the_same_per_reference_scores():

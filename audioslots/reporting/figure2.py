@@ -19,7 +19,8 @@ from audioslots.config import FeatureConfig
 from audioslots.data.dataset import Example
 from audioslots.evaluation.intervals import utterances_of
 from audioslots.features import chunk, spectrogram
-from audioslots.loss import hungarian_match, pairwise_mse
+from audioslots.loss import pairwise_mse
+from audioslots.matching import hungarian
 from audioslots.runs import run_name_of
 from audioslots.separate import audioslots_estimates, autoencoder_estimates, masked_sources, oracle_estimates
 
@@ -59,7 +60,7 @@ def figure2_column(example: Example, models: dict, features: FeatureConfig, chun
     with torch.no_grad():
         autoencoder = models[AUTOENCODER_RUN](truth)[:, 0]  # each source through the n = 1 network
         slots = models[AUDIOSLOTS_RUN](spectrogram(mixture, features)[None])  # (1, n, F, T)
-    perm = hungarian_match(pairwise_mse(slots, truth[None]))[0]
+    perm = hungarian(pairwise_mse(slots, truth[None]))[0]
     return {"title": example.mixture_id, "mixture": spectrogram(mixture, features).numpy(),
             "ground_truth": truth.numpy(), "autoencoder": autoencoder.clamp(min=0).numpy(),
             "audioslots": slots[0, perm].clamp(min=0).numpy()}
