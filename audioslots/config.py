@@ -125,10 +125,22 @@ class TrainConfig:
     # as the paper). A probe of how learning depends on the number of distinct examples
     # (experiments/plateau.py); the pool is drawn once from the seed.
     crop_pool: int = 0
+    # Train only on the mixtures whose speakers all belong to a set of this many training speakers,
+    # drawn once from the seed (0: every mixture). With crop_span, a probe of how learning depends on
+    # the number of voices (experiments/plateau.py).
+    crop_speakers: int = 0
+    # Crops are drawn from the first this fraction of each training mixture (1.0: anywhere); the
+    # rest is held out to score the same speakers on audio the network never saw.
+    crop_span: float = 1.0
 
     def __post_init__(self):
         if self.crop_pool < 0:
             raise ConfigError(f"crop_pool={self.crop_pool} is not a number of crops: use 0 (fresh crops) or more.")
+        if self.crop_speakers < 0 or self.crop_speakers == 1:
+            raise ConfigError(f"crop_speakers={self.crop_speakers} cannot hold a mixture of different speakers: "
+                              "use 0 (every speaker) or at least 2.")
+        if not 0.0 < self.crop_span <= 1.0:
+            raise ConfigError(f"crop_span={self.crop_span} is not a fraction of each mixture: use a value in (0, 1].")
         if not 0.0 < self.decoded_cells <= 1.0:
             raise ConfigError(f"decoded_cells={self.decoded_cells} is not a fraction of the grid: use a value in (0, 1].")
         if not 0.0 <= self.dynamic_mixing <= 1.0:

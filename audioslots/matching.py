@@ -18,7 +18,7 @@ from scipy.optimize import linear_sum_assignment
 
 from audioslots.errors import ConfigError
 
-#: What a non-finite pair costs in the assignment: the worst of any finite one (a diverged
+#: The cost of a non-finite pair in the assignment, worse than any finite one (a diverged
 #: network's NaN score is chosen last and never stops training or scoring).
 WORST = 1e30
 

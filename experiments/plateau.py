@@ -2,7 +2,9 @@
 
 For each pool size P (``--pools``; 0 is the stream of fresh crops) and seed, the `cpu` preset's
 AudioSlots network trains for ``--steps`` steps (logged every 10) on a fixed pool of P crops of the
-real-speech mini Libri2Mix (:attr:`audioslots.config.TrainConfig.crop_pool`). The run's record holds
+real-speech mini Libri2Mix (:attr:`audioslots.config.TrainConfig.crop_pool`); for each speaker
+count K (``--speakers``), on fresh crops of the first 80 % of the mixtures of K training speakers
+(``crop_speakers``, ``crop_span``), scored also on the held-out last 20 % of the same mixtures. The run's record holds
 the reference losses of its crops (:mod:`audioslots.evaluation.plateau`: the plateau's level, the
 floor), the step at which it leaves the plateau and the step at which it crosses the floor, and the
 SI-SNRi of the final network on its pool and on ``--fresh`` crops of the test speakers, beside
@@ -33,6 +35,7 @@ import torch
 
 from audioslots.config import get_preset, replace
 from audioslots.data.dataset import LibriMix
+from audioslots.errors import DataError
 from audioslots.evaluation import plateau
 from audioslots.features import spectrogram
 from audioslots.pipeline import prepare_data
@@ -42,6 +45,8 @@ from audioslots.training import RunFiles, load_model, train
 OUT = Path(__file__).resolve().parents[1] / "results" / "plateau"
 #: Hours of mixtures in Libri2Mix train-360, `min` mode (LibriMix's own table), for the extrapolation.
 TRAIN_360_MIN_HOURS = 212.0
+#: [choice] A speaker run trains on the first 80 % of each of its mixtures; the rest is held out.
+SPAN = 0.8
 
 
 def test_crops(data: Path, preset, n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -62,24 +67,36 @@ def scores(model, mixtures, sources, features, prefix: str) -> dict:
     return out
 
 
-def run(preset_name: str, pool: int, seed: int, steps: int, data: Path, runs: Path, out: Path, fresh: int) -> dict:
+def run_name(pool: int, speakers: int, seed: int) -> str:
+    return f"pool{pool}_s{seed}" if not speakers else f"speakers{speakers}_s{seed}"
+
+
+def run(preset_name: str, pool: int, speakers: int, seed: int, steps: int, data: Path, runs: Path, out: Path,
+        fresh: int) -> dict:
+    """Train one network on a pool of ``pool`` crops (0: the stream), or on the first ``SPAN`` of the
+    mixtures of ``speakers`` speakers; its record, and its log copied to ``out/logs``."""
     preset = replace(get_preset(preset_name), seed=seed, crop_pool=pool, steps=steps, log_every=10, checkpoint_every=100)
-    folder = runs / f"pool{pool}_s{seed}"
-    train(preset, data, folder, device="cpu", progress=False)
+    if speakers:
+        preset = replace(preset, crop_speakers=speakers, crop_span=SPAN)
+    name = run_name(pool, speakers, seed)
+    train(preset, data, runs / name, device="cpu", progress=False)
     train_set = LibriMix(data, "train-360")
-    if pool:
-        mixtures, sources = plateau.pool_crops(train_set, preset)
-    else:  # the stream: its levels on fresh training crops, drawn as a pool of 256 would be
-        mixtures, sources = plateau.pool_crops(train_set, replace(preset, crop_pool=256))
+    # the stream's levels on fresh training crops (of its speakers and span), drawn as a pool of 256 would be
+    mixtures, sources = plateau.pool_crops(train_set, preset if pool else replace(preset, crop_pool=256))
     levels = plateau.trivial_losses(mixtures, sources, preset.features)
-    log = pd.read_csv(RunFiles(folder).log)
-    model, _ = load_model(RunFiles(folder).checkpoint)
-    record = {"pool": pool, "seed": seed, "steps": steps, **{f"loss_{k}": v for k, v in levels.items()},
-              "final_loss": float(log["loss"].iloc[-1]),
+    log = pd.read_csv(RunFiles(runs / name).log)
+    model, _ = load_model(RunFiles(runs / name).checkpoint)
+    record = {"pool": pool, "speakers": speakers, "seed": seed, "steps": steps,
+              **{f"loss_{k}": v for k, v in levels.items()}, "final_loss": float(log["loss"].iloc[-1]),
               **scores(model, mixtures, sources, preset.features, "pool"),
               **scores(model, *test_crops(data, preset, fresh), preset.features, "test")}
+    if speakers:
+        try:
+            record.update(scores(model, *plateau.held_out_crops(train_set, preset, fresh), preset.features, "held_out"))
+        except DataError as error:  # mixtures too short for a held-out crop (the tiny test set)
+            print(error, flush=True)
     (out / "logs").mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(RunFiles(folder).log, out / "logs" / f"pool{pool}_s{seed}.csv")
+    shutil.copyfile(RunFiles(runs / name).log, out / "logs" / f"{name}.csv")
     return record
 
 
@@ -108,12 +125,14 @@ def fit_power_law(pools: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.
 def summarise(out: Path, data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     from scipy import stats
 
-    runs = pd.read_json(out / "runs.jsonl", lines=True).drop_duplicates(["pool", "seed"], keep="last")
-    steps = [escape_and_floor(r, pd.read_csv(out / "logs" / f"pool{int(r['pool'])}_s{int(r['seed'])}.csv"))
-             for _, r in runs.iterrows()]
-    runs = pd.concat([runs.reset_index(drop=True), pd.DataFrame(steps)], axis=1).sort_values(["pool", "seed"])
+    runs = pd.read_json(out / "runs.jsonl", lines=True)
+    runs["speakers"] = runs.get("speakers", 0)
+    runs = runs.fillna({"speakers": 0}).drop_duplicates(["pool", "speakers", "seed"], keep="last")
+    names = [run_name(int(r["pool"]), int(r["speakers"]), int(r["seed"])) for _, r in runs.iterrows()]
+    steps = [escape_and_floor(r, pd.read_csv(out / "logs" / f"{name}.csv")) for name, (_, r) in zip(names, runs.iterrows())]
+    runs = pd.concat([runs.reset_index(drop=True), pd.DataFrame(steps)], axis=1).sort_values(["speakers", "pool", "seed"])
     runs.to_csv(out / "plateau.csv", index=False, float_format="%.4g")
-    left = runs[(runs["pool"] > 0) & runs["escape_step"].notna()]
+    left = runs[(runs["pool"] > 0) & (runs["speakers"] == 0) & runs["escape_step"].notna()]
     rows = []
     if left["pool"].nunique() >= 2:
         coef, cov = fit_power_law(left["pool"].to_numpy(float), left["escape_step"].to_numpy(float))
@@ -133,6 +152,8 @@ def summarise(out: Path, data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pools", type=int, nargs="+", default=[8, 64, 256, 1024, 0], help="crops per pool (0: the stream)")
+    parser.add_argument("--speakers", type=int, nargs="*", default=[4, 16, 64],
+                        help="speaker counts, each trained on the stream of its speakers' mixtures")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--preset", default="cpu")
@@ -158,9 +179,10 @@ def main(argv=None) -> int:
         return 0
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
-    for pool in args.pools:
+    settings = [(pool, 0) for pool in args.pools] + [(0, speakers) for speakers in args.speakers]
+    for pool, speakers in settings:
         for seed in args.seeds:
-            record = run(args.preset, pool, seed, args.steps, data, args.runs, args.out, args.fresh)
+            record = run(args.preset, pool, speakers, seed, args.steps, data, args.runs, args.out, args.fresh)
             print(json.dumps(record), flush=True)
             with (args.out / "runs.jsonl").open("a") as f:
                 f.write(json.dumps(record) + "\n")

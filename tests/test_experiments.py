@@ -111,10 +111,11 @@ def test_an_open_choice_trains_on_a_pool_and_on_the_stream_and_is_summarised(tin
 
 def test_the_plateau_study_records_each_pool_and_the_stream(tiny_data, tmp_path):
     out = tmp_path / "out"
-    _run(ROOT / "experiments" / "plateau.py", "--pools", "2", "0", "--seeds", "0", "--steps", "3", "--preset", "tiny",
-         "--data-root", str(tiny_data), "--fresh", "1", "--runs", str(tmp_path / "runs"), "--out", str(out))
+    _run(ROOT / "experiments" / "plateau.py", "--pools", "2", "0", "--speakers", "4", "--seeds", "0", "--steps", "3",
+         "--preset", "tiny", "--data-root", str(tiny_data), "--fresh", "1", "--runs", str(tmp_path / "runs"), "--out", str(out))
     records = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
-    assert [r["pool"] for r in records] == [2, 0]
+    assert [(r["pool"], r["speakers"]) for r in records] == [(2, 0), (0, 0), (0, 4)]
+    assert records[2]["loss_mean of sources"] > 0  # the tiny mixtures are too short for a held-out crop
     assert {"pool_ibm", "pool_oracle_ibm", "test_wiener", "loss_coarse copy"} <= set(records[0])
     _run(ROOT / "experiments" / "plateau.py", "--summarise", "--out", str(out), "--data-root", str(tiny_data))
     assert (out / "plateau.csv").exists() and (out / "extrapolation.csv").exists()

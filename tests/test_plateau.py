@@ -75,3 +75,22 @@ def test_the_true_sources_as_estimates_score_the_oracles_positive_si_snri(crops)
 def test_escape_step_is_the_first_step_that_stays_below_the_level(losses, expected):
     steps = [10 * (i + 1) for i in range(len(losses))]
     assert plateau.escape_step(steps, losses, level=0.035) == expected
+
+
+def test_held_out_crops_start_where_the_training_span_ends(tiny_data):
+    from audioslots.config import replace
+
+    dataset = LibriMix(tiny_data, "train-360")
+    preset = replace(get_preset("tiny"), crop_span=0.25, chunk_seconds=0.25)
+    mixtures, sources = plateau.held_out_crops(dataset, preset, n=3)
+    assert mixtures.shape == (3, preset.features.chunk_samples) and sources.shape[:2] == (3, 2)
+    start = int(np.ceil(dataset.lengths[0] * 0.25))
+    assert torch.equal(mixtures[0], dataset.crop(0, start, preset.features.chunk_samples).mixture)
+
+
+def test_held_out_crops_that_cannot_fit_are_refused_with_a_sentence(tiny_data):
+    from audioslots.config import replace
+    from audioslots.errors import DataError
+
+    with pytest.raises(DataError, match="too short"):
+        plateau.held_out_crops(LibriMix(tiny_data, "train-360"), replace(get_preset("tiny"), crop_span=0.9), n=3)

@@ -125,10 +125,43 @@ def test_a_crop_pool_depends_on_the_seed_and_not_on_the_batch_size(dataset):
 
 
 def test_crop_pool_and_dynamic_mixing_are_refused_together(dataset):
-    with pytest.raises(ConfigError, match="crop_pool and dynamic_mixing"):
+    with pytest.raises(ConfigError, match="set dynamic_mixing to 0"):
         CropBatches(dataset, 4, CROP, seed=0, kind="audioslots", crop_pool=3, dynamic_mixing=0.5)
 
 
 def test_a_negative_crop_pool_is_refused_with_a_sentence():
     with pytest.raises(ConfigError, match="crop_pool=-1"):
         replace(get_preset("tiny"), crop_pool=-1)
+
+
+def test_a_speaker_subset_keeps_exactly_the_mixtures_of_its_speakers(dataset):
+    from audioslots.training.batches import speaker_subset
+
+    kept = speaker_subset(dataset, 4, seed=0)
+    speakers = [{speaker_of(m, k) for k in range(2)} for m in dataset.mixture_ids]
+    chosen = set().union(*(speakers[i] for i in kept))
+    assert len(kept) >= 1 and len(chosen) <= 4
+    assert [i for i, s in enumerate(speakers) if s <= chosen] == kept.tolist()
+
+
+def test_crops_of_a_speaker_subset_come_from_its_mixtures_and_the_first_part_of_each(dataset):
+    batches = CropBatches(dataset, 4, CROP, seed=0, kind="audioslots", crop_speakers=4, crop_span=0.5)
+    for step in range(5):
+        rng = np.random.default_rng([0, step])
+        indices = batches.mixtures[rng.integers(len(batches.mixtures), size=4)]
+        offsets = (rng.random(4) * (np.maximum(np.asarray(dataset.lengths)[indices] // 2 - CROP, 0) + 1)).astype(int)
+        assert set(indices) <= set(batches.mixtures.tolist())
+        assert all(o + CROP <= max(n // 2, CROP) for o, n in zip(offsets, np.asarray(dataset.lengths)[indices]))
+        expected = [dataset.crop(int(i), int(o), CROP).mixture for i, o in zip(indices, offsets)]
+        assert torch.equal(batches[step][0], torch.stack(expected))
+
+
+def test_more_speakers_than_the_split_has_is_refused(dataset):
+    with pytest.raises(ConfigError, match="ask for fewer"):
+        CropBatches(dataset, 4, CROP, seed=0, kind="audioslots", crop_speakers=10_000)
+
+
+@pytest.mark.parametrize("field, value", [("crop_speakers", 1), ("crop_span", 0.0), ("crop_span", 1.5)])
+def test_speaker_and_span_fields_out_of_range_are_refused(field, value):
+    with pytest.raises(ConfigError, match=field):
+        replace(get_preset("tiny"), **{field: value})

@@ -27,6 +27,7 @@ import torch
 
 from audioslots.config import FeatureConfig, Preset
 from audioslots.data.dataset import LibriMix
+from audioslots.errors import DataError
 from audioslots.features import spectrogram
 from audioslots.loss import matched_mse
 from audioslots.metrics import si_snri
@@ -54,9 +55,34 @@ def pool_crops(dataset: LibriMix, preset: Preset) -> tuple[torch.Tensor, torch.T
     Returns:
         ``(mixtures (pool, samples), sources (pool, n_src, samples))``.
     """
-    samples = preset.features.chunk_samples
-    pool = CropBatches(dataset, 1, samples, preset.train.seed, "audioslots", crop_pool=preset.train.crop_pool).pool
-    crops = [dataset.crop(int(index), int(offset), samples) for index, offset in zip(*pool)]
+    cfg, samples = preset.train, preset.features.chunk_samples
+    pool = CropBatches(dataset, 1, samples, cfg.seed, "audioslots", crop_pool=cfg.crop_pool,
+                       crop_speakers=cfg.crop_speakers, crop_span=cfg.crop_span).pool
+    return _crops(dataset, zip(*pool), samples)
+
+
+def held_out_crops(dataset: LibriMix, preset: Preset, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Up to ``n`` crops from the parts of the training mixtures a run with ``crop_span < 1`` never saw.
+
+    One crop per mixture (of the run's speaker subset, if any), starting where its span ends;
+    mixtures whose held-out part is shorter than a crop give none.
+
+    Raises:
+        DataError: if no mixture has a held-out part as long as a crop.
+    """
+    cfg, samples = preset.train, preset.features.chunk_samples
+    batches = CropBatches(dataset, 1, samples, cfg.seed, "audioslots", crop_speakers=cfg.crop_speakers)
+    mixtures = batches.mixtures if batches.mixtures is not None else np.arange(len(dataset))
+    starts = np.ceil(np.asarray(dataset.lengths)[mixtures] * cfg.crop_span).astype(np.int64)
+    fits = starts + samples <= np.asarray(dataset.lengths)[mixtures]
+    return _crops(dataset, list(zip(mixtures[fits], starts[fits]))[:n], samples)
+
+
+def _crops(dataset: LibriMix, where, samples: int) -> tuple[torch.Tensor, torch.Tensor]:
+    crops = [dataset.crop(int(index), int(offset), samples) for index, offset in where]
+    if not crops:
+        raise DataError(f"No crop of {samples} samples fits where asked in {dataset.metadata_path}: the mixtures "
+                        "are too short for it; use a larger crop_span or longer mixtures.")
     return torch.stack([c.mixture for c in crops]), torch.stack([c.sources for c in crops])
 
 

@@ -65,13 +65,18 @@ class CropBatches(torch.utils.data.Dataset):
     """
 
     def __init__(self, dataset: LibriMix, batch_size: int, crop_samples: int, seed: int, kind: str,
-                 part: slice = slice(None), dynamic_mixing: float = 0.0, crop_pool: int = 0):
+                 part: slice = slice(None), dynamic_mixing: float = 0.0, crop_pool: int = 0, crop_speakers: int = 0,
+                 crop_span: float = 1.0):
         self.dataset, self.batch_size, self.crop_samples = dataset, batch_size, crop_samples
         self.seed, self.kind, self.part = seed, kind, part
         self.lengths = np.asarray(dataset.lengths)
-        if crop_pool and dynamic_mixing:
-            raise ConfigError("crop_pool and dynamic_mixing exclude each other: a pool holds fixed crops of the "
-                              "training mixtures; set one of them to 0.")
+        if (crop_pool or crop_speakers or crop_span < 1) and dynamic_mixing:
+            raise ConfigError("crop_pool, crop_speakers and crop_span keep to crops of the training mixtures as they "
+                              "are, which dynamic mixing does not: set dynamic_mixing to 0.")
+        # The mixtures crops come from (None: all), and how much of each (the rest is held out).
+        self.mixtures = speaker_subset(dataset, crop_speakers, seed) if crop_speakers else None
+        if crop_span < 1:
+            self.lengths = (self.lengths * crop_span).astype(np.int64)
         self.pool = self._draw(np.random.default_rng([seed, POOL_STREAM]), crop_pool) if crop_pool else None
         if not 0.0 <= dynamic_mixing <= 1.0:
             raise ConfigError(f"dynamic_mixing is {dynamic_mixing}, a fraction of the training examples: "
@@ -84,7 +89,10 @@ class CropBatches(torch.utils.data.Dataset):
 
     def _draw(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
         """``n`` random crops: the indices of their mixtures and their first samples."""
-        indices = rng.integers(len(self.dataset), size=n)
+        if self.mixtures is None:
+            indices = rng.integers(len(self.dataset), size=n)
+        else:
+            indices = self.mixtures[rng.integers(len(self.mixtures), size=n)]
         spare = np.maximum(self.lengths[indices] - self.crop_samples, 0)
         return indices, (rng.random(n) * (spare + 1)).astype(np.int64)
 
@@ -141,6 +149,30 @@ class CropBatches(torch.utils.data.Dataset):
             for mixture, source, offset, gain_db in zip(remix.mixtures, remix.sources, remix.offsets, remix.gains_db)
         ])
         return sources.sum(0), sources
+
+
+def speaker_subset(dataset: LibriMix, n_speakers: int, seed: int) -> np.ndarray:
+    """The indices of the mixtures whose speakers all belong to a set of ``n_speakers`` speakers.
+
+    The set is grown from the speakers of mixtures taken in a random order drawn from ``seed``,
+    skipping a mixture that would take it past ``n_speakers``; every mixture whose speakers lie in
+    the final set is kept.
+
+    Raises:
+        ConfigError: if the split has fewer speakers than asked for.
+    """
+    speakers = [{speaker_of(mixture_id, k) for k in range(dataset.n_src)} for mixture_id in dataset.mixture_ids]
+    every = set().union(*speakers)
+    if n_speakers > len(every):
+        raise ConfigError(f"crop_speakers={n_speakers} but {dataset.metadata_path} has {len(every)} speakers: "
+                          "ask for fewer.")
+    chosen: set[str] = set()
+    for index in np.random.default_rng([seed, POOL_STREAM, 1]).permutation(len(speakers)):
+        if len(chosen | speakers[index]) <= n_speakers:
+            chosen |= speakers[index]
+        if len(chosen) == n_speakers:
+            break
+    return np.array([i for i, mixture in enumerate(speakers) if mixture <= chosen], dtype=np.int64)
 
 
 def _speakers_for_remixing(dataset: LibriMix) -> list[list[str]]:

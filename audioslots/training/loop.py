@@ -217,8 +217,9 @@ def _crop_batches(dataset: LibriMix, preset: Preset, kind: str, ranks: distribut
     """The training batches of ``kind``, this process's share of each."""
     batch_size, crop_samples = training_crops(preset, kind)
     part = distributed.batch_part(batch_size, ranks)
-    return CropBatches(dataset, batch_size, crop_samples, preset.train.seed, kind, part, preset.train.dynamic_mixing,
-                       preset.train.crop_pool)
+    cfg = preset.train
+    return CropBatches(dataset, batch_size, crop_samples, cfg.seed, kind, part, cfg.dynamic_mixing, cfg.crop_pool,
+                       cfg.crop_speakers, cfg.crop_span)
 
 
 def _parallel_network(model: torch.nn.Module, device: torch.device, ranks: distributed.Ranks,
