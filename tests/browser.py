@@ -75,6 +75,8 @@ class PageVisit:
             hidden cells are not in it), one line per block, table cells separated by tabs.
         first_screen_text: the text a reader sees without scrolling, on a screen
             :data:`FIRST_SCREEN` high (each visible text node whose box starts above its bottom).
+        first_screen_whole_text: the same, only the text nodes whose box ends above that bottom.
+        first_screen_images: the file names of the images whole on that first screen.
     """
 
     url: str
@@ -89,6 +91,8 @@ class PageVisit:
     screenshot: Path | None = None
     visible_text: str = ""
     first_screen_text: str = ""
+    first_screen_whole_text: str = ""
+    first_screen_images: list[str] = field(default_factory=list)
 
     @property
     def unexpected_console_errors(self) -> list[str]:
@@ -218,6 +222,30 @@ class Browser:
                     }
                     return seen.join('\\n');
                 }""",
+                FIRST_SCREEN,
+            )
+            visit.first_screen_whole_text = page.evaluate(
+                """(height) => {
+                    const seen = [];
+                    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+                    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                        const text = node.textContent.trim();
+                        if (!text) continue;
+                        const range = document.createRange();
+                        range.selectNodeContents(node);
+                        const box = range.getBoundingClientRect();
+                        if (box.height > 0 && box.top >= 0 && box.bottom <= height) seen.push(text);
+                    }
+                    return seen.join('\\n');
+                }""",
+                FIRST_SCREEN,
+            )
+            # Images whole on the first screen (top and bottom inside it), as their src's file name.
+            visit.first_screen_images = page.evaluate(
+                """(height) => Array.from(document.images)
+                    .filter(img => { const box = img.getBoundingClientRect();
+                                     return box.height > 0 && box.top >= 0 && box.bottom <= height; })
+                    .map(img => img.getAttribute('src').split('/').pop())""",
                 FIRST_SCREEN,
             )
             if screenshot is not None:

@@ -364,20 +364,21 @@ def _run_means() -> "pd.DataFrame":
 
 
 @skip_while_placeholders
-def test_intro_first_screen_states_the_trained_rows_beside_the_papers(visits):
-    """Before any method description: this run's AudioSlots and autoencoder SI-SNRi and the paper's values."""
-    import pandas as pd
+def test_intro_first_screen_shows_the_headline_figure_and_its_three_sentences(visits):
+    """At 1280 × 800, before any method description: one figure and the three generated sentences, whole."""
+    from audioslots.reporting.book import headline_markdown
 
-    screen = visits("intro").first_screen_text
-    means = _run_means()
-    paper = pd.read_csv(PAPER_TABLE1)
-    paper = paper[paper["metric"] == "si_snri"].set_index(["paper_row", "mask"])["paper_value"]
-    for label in ("Autoencoder", "AudioSlots"):
-        for mask in ("ibm", "wiener"):
-            row = means.loc[(label, mask)]
-            assert f"{row['mean']:.2f} ± {row['ci95']:.2f}" in screen, (label, mask)
-            assert paper[(label, mask)] in screen, (label, mask)
-    assert "What the paper claims" not in screen or screen.index("What the paper claims") > screen.index("AudioSlots")
+    visit = visits("intro")
+    assert visit.first_screen_images == ["headline_figure.png"], visit.first_screen_images
+    # text nodes compared without white space, and with the typographic apostrophe that Sphinx's smartquotes put
+    whole = "".join(visit.first_screen_whole_text.replace("\u2019", "'").split())
+    sentences = [p for p in headline_markdown(ROOT / "results" / "cpu").split("\n\n") if p.startswith("**")]
+    assert len(sentences) == 3
+    for sentence in sentences:
+        shown = "".join(re.sub(r"[*`]", "", sentence).split())
+        assert shown[:40] in whole and shown[-40:] in whole, (shown[:40], shown[-40:])
+    screen = visit.first_screen_text  # the page's contents sidebar names the section; the section itself comes later
+    assert "What the paper claims" not in screen or screen.index("What the paper claims") > screen.index("How far in compute")
 
 
 @skip_while_placeholders
@@ -503,14 +504,18 @@ def test_status_table_states_the_018_db_claim_with_this_runs_verdict(visits):
 
     expected = claims(load_metrics(BOOK / "run"), PAPER_TABLE1)
     gap = expected[expected["claim of the paper"].str.contains("0.18")]
-    assert "0.18 ± 0.01 dB of the autoencoder" in visits("intro").visible_text
-    rows = re.findall(r"<tr.*?</tr>", html_path("intro").read_text(encoding="utf-8"), flags=re.S)
+    assert "0.18 ± 0.01 dB of the autoencoder" in visits("results").visible_text
+    rows = re.findall(r"<tr.*?</tr>", html_path("results").read_text(encoding="utf-8"), flags=re.S)
     cells_of = [[html.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<t[dh].*?</t[dh]>", r, flags=re.S)]
                 for r in rows]
-    gap_rows = [cells for cells in cells_of if any("0.18 ± 0.01 dB of the autoencoder" in c for c in cells)]
-    assert len(gap_rows) == len(gap) > 0, gap_rows
-    for cells, row in zip(gap_rows, gap.to_dict("records")):
-        assert row["verdict"] in cells and row["mask"] in cells and row["this run"] in cells, (cells, row)
+    # one row per likely reason: each of the claim's masks is listed, with its measurement, in the row of its verdict
+    for row in gap.to_dict("records"):
+        entry = f"{row['claim of the paper']} ({row['mask']}: {row['this run']};"
+        holding = [cells for cells in cells_of if any(entry in c for c in cells)]
+        assert len(holding) == 1 and row["verdict"] in holding[0][0], (entry, holding)
+    (status,) = [t for t in parse_page(html_path("results")).row_tables if t and t[0][-1:] == ["likely reason"]]
+    reasons = [cells[-1] for cells in status[1:]]
+    assert len(reasons) == len(set(reasons)) > 0, f"the Status repeats a reason: {reasons}"
 
 
 @skip_while_placeholders
@@ -535,7 +540,7 @@ def test_every_run_page_lists_each_committed_runs_table1(built_book):
 
 @skip_while_placeholders
 def test_status_holds_only_the_papers_claims_with_the_trained_rows(built_book):
-    text = _page_text("intro")
+    text = _page_text("results")
     for claim in ("AudioSlots row as in the paper", "Autoencoder row as in the paper", "Oracle row as in the paper",
                   "Oracle > Autoencoder ≥ AudioSlots > mixture"):
         assert html.escape(claim) in text, claim

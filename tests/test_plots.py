@@ -373,17 +373,62 @@ def compute_points(seed=0):
 PAPER_COMPUTE = pd.DataFrame({"paper_row": ["AudioSlots", "Autoencoder"], "train_flop": [4e18, 6e18]})
 
 
-def test_compute_figure_has_a_wiener_and_an_ibm_panel_with_flops_on_a_log_axis():
+def test_compute_figure_has_an_ibm_then_a_wiener_panel_with_flops_on_a_log_axis():
     fig = plots.compute_figure(compute_points(), PAPER_TABLE1, PAPER_COMPUTE)
-    assert [ax.get_title() for ax in fig.axes] == ["Wiener-like", "IBM"]
+    assert [ax.get_title() for ax in fig.axes] == ["IBM", "Wiener-like"]
     assert all(ax.get_xscale() == "log" for ax in fig.axes)
-    assert "FLOPs" in fig.get_supxlabel() and fig.axes[0].get_ylabel() == "SI-SNRi (dB)"
+    assert all("FLOPs" in ax.get_xlabel() for ax in fig.axes) and fig.axes[0].get_ylabel() == "SI-SNRi (dB)"
+
+
+def test_compute_figure_legend_is_below_the_panels_and_never_over_the_data():
+    fig = plots.compute_figure(compute_points(), PAPER_TABLE1, PAPER_COMPUTE, oracle={"ibm": 12.0, "wiener": 12.5})
+    fig.draw_without_rendering()
+    legend = fig.legends[0].get_window_extent()
+    for ax in fig.axes:
+        assert legend.y1 <= ax.get_window_extent().y0, "the legend overlaps a panel"
+
+
+def test_compute_figure_gives_each_row_its_own_marker_shape_and_translucent_points():
+    fig = plots.compute_figure(compute_points(), PAPER_TABLE1, PAPER_COMPUTE)
+    shapes = {h.get_label(): h.get_marker() for h in fig.legends[0].legend_handles if h.get_label() in
+              ("AudioSlots", "Autoencoder", "Conv-TasNet")}
+    assert len(set(shapes.values())) == 3, shapes
+    finals = [c for ax in fig.axes for c in ax.collections if str(c.get_gid()).startswith("final:")]
+    assert finals and all(c.get_alpha() is not None and c.get_alpha() < 1 for c in finals)
+
+
+def test_compute_figure_draws_the_oracle_as_a_dashed_ceiling_on_each_panel():
+    fig = plots.compute_figure(compute_points(), PAPER_TABLE1, PAPER_COMPUTE, oracle={"ibm": 12.0, "wiener": 12.5})
+    for ax, value in zip(fig.axes, (12.0, 12.5)):
+        (line,) = [line for line in ax.lines if line.get_gid() == "oracle"]
+        assert line.get_linestyle() == "--" and line.get_ydata()[0] == value
+        assert [line for line in ax.lines if line.get_gid() == "mixture"]
+
+
+def _boxes_overlap(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def test_compute_figure_labels_of_the_paper_overlap_neither_its_bars_nor_each_other():
+    fig = plots.compute_figure(compute_points(), PAPER_TABLE1,
+                               pd.DataFrame({"paper_row": ["AudioSlots", "Autoencoder", "AudioSlots (1 s)"],
+                                             "train_flop": [4.2e18, 6.4e18, 8.4e18]}))
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    for ax in fig.axes:
+        labels = [t.get_window_extent(renderer) for t in ax.texts if str(t.get_gid()).startswith("paper-label:")]
+        bars = [c.get_window_extent(renderer) for c in ax.collections if str(c.get_gid()).startswith("paper:")]
+        assert len(labels) == 3 and len(bars) == 3
+        assert not any(_boxes_overlap(label, bar) for label in labels for bar in bars)
+        assert not any(_boxes_overlap(a, b) for i, a in enumerate(labels) for b in labels[i + 1:])
 
 
 def test_compute_figure_joins_a_runs_learning_curve_in_order_of_compute_with_its_mask_only():
     points = compute_points()
     fig = plots.compute_figure(points.sample(frac=1.0, random_state=1), PAPER_TABLE1, PAPER_COMPUTE)
-    for ax, mask in zip(fig.axes, ("wiener", "ibm")):
+    for ax, mask in zip(fig.axes, ("ibm", "wiener")):
         (line,) = [line for line in ax.lines if line.get_gid() == "curve:x10/audioslots_0.5s"]
         expected = points[~points["final"] & (points["mask"] == mask)].sort_values("train_flop")
         x, y = line.get_data()
@@ -394,16 +439,16 @@ def test_compute_figure_joins_a_runs_learning_curve_in_order_of_compute_with_its
 def test_compute_figure_marks_every_final_network_and_shows_a_maskless_peer_in_both_panels():
     points = compute_points()
     fig = plots.compute_figure(points, PAPER_TABLE1, PAPER_COMPUTE)
-    for ax, mask in zip(fig.axes, ("wiener", "ibm")):
-        (finals,) = [c for c in ax.collections if c.get_gid() == "final"]
+    for ax, mask in zip(fig.axes, ("ibm", "wiener")):
         expected = points[points["final"] & points["mask"].isin([mask, "none"])]
-        np.testing.assert_allclose(finals.get_offsets(), expected[["train_flop", "si_snri"]].to_numpy())
+        drawn = plots._final_offsets(ax)
+        np.testing.assert_allclose(sorted(map(tuple, drawn)), sorted(map(tuple, expected[["train_flop", "si_snri"]].to_numpy())))
 
 
 def test_compute_figure_draws_the_papers_integer_db_ranges_at_the_papers_compute_labelled():
     fig = plots.compute_figure(compute_points(), PAPER_TABLE1, PAPER_COMPUTE)
     paper = pd.read_csv(PAPER_TABLE1)
-    for ax, mask in zip(fig.axes, ("wiener", "ibm")):
+    for ax, mask in zip(fig.axes, ("ibm", "wiener")):
         for row, flop in zip(PAPER_COMPUTE["paper_row"], PAPER_COMPUTE["train_flop"]):
             (bar,) = [c for c in ax.collections if c.get_gid() == f"paper:{row}"]
             cell = paper[(paper["paper_row"] == row) & (paper["mask"] == mask) & (paper["metric"] == "si_snri")].iloc[0]
@@ -443,3 +488,48 @@ def test_compute_figure_refuses_no_points_and_points_without_compute():
     oracle = compute_points().assign(train_flop=0)
     with pytest.raises(DataError, match="log axis"):
         plots.compute_figure(oracle, PAPER_TABLE1, PAPER_COMPUTE)
+
+
+# headline_figure --------------------------------------------------------------------------------
+
+
+def headline_points():
+    points = compute_points()
+    speech = points.assign(data="real speech (LibriSpeech mini)")
+    synthetic = points.assign(data="synthetic", run=["s_" + r for r in points["run"]])
+    return pd.concat([speech, synthetic], ignore_index=True)
+
+
+def test_headline_figure_has_speech_then_the_synthetic_set_with_ibm_points_of_the_two_networks_only():
+    points = headline_points()
+    fig = plots.headline_figure(points, {"real speech (LibriSpeech mini)": 12.3, "synthetic": 11.7},
+                                PAPER_TABLE1, PAPER_COMPUTE)
+    assert [ax.get_title() for ax in fig.axes] == ["real speech (LibriSpeech mini)", "synthetic set (not the paper's)"]
+    assert all(ax.get_xscale() == "log" for ax in fig.axes) and "IBM" in fig.axes[0].get_ylabel()
+    for ax, data in zip(fig.axes, ("real speech (LibriSpeech mini)", "synthetic")):
+        expected = points[points["final"] & (points["data"] == data) & (points["mask"] == "ibm")
+                          & points["row"].isin(plots.HEADLINE_ROWS)]
+        drawn = plots._final_offsets(ax)
+        np.testing.assert_allclose(sorted(map(tuple, drawn)), sorted(map(tuple, expected[["train_flop", "si_snri"]].to_numpy())))
+        (oracle,) = [line for line in ax.lines if line.get_gid() == "oracle"]
+        assert oracle.get_linestyle() == "--"
+        assert [line for line in ax.lines if line.get_gid() == "mixture"]
+
+
+def test_headline_figure_puts_the_papers_values_on_the_speech_panel_only():
+    fig = plots.headline_figure(headline_points(), {}, PAPER_TABLE1, PAPER_COMPUTE)
+    speech, synthetic = fig.axes
+    assert {c.get_gid() for c in speech.collections if str(c.get_gid()).startswith("paper:")} == \
+        {"paper:AudioSlots", "paper:Autoencoder"}
+    assert not [c for c in synthetic.collections if str(c.get_gid()).startswith("paper:")]
+
+
+def test_headline_figure_fits_the_text_column_with_fonts_of_8_pt_or_more():
+    fig = plots.headline_figure(headline_points(), {"synthetic": 11.7}, PAPER_TABLE1, PAPER_COMPUTE)
+    assert fig.get_figwidth() == pytest.approx(6.9)
+    fig.draw_without_rendering()
+    texts = [t for t in fig.findobj(lambda a: hasattr(a, "get_fontsize") and hasattr(a, "get_text"))
+             if t.get_text().strip() and t.get_visible()]
+    assert texts and min(t.get_fontsize() for t in texts) >= 8
+    legend = fig.legends[0].get_window_extent()
+    assert all(legend.y1 <= ax.get_window_extent().y0 for ax in fig.axes)

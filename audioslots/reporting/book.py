@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -88,6 +89,50 @@ def prepare_notebooks(folder: str | Path) -> list[Path]:
     for path in paths:
         nbformat.write(prepare_notebook(nbformat.read(path, as_version=4)), path)
     return paths
+
+
+_TABLE = re.compile(r"<table.*?</table>", re.S)
+_ROW = re.compile(r"<tr[^>]*>.*?</tr>", re.S)
+_HEADER_CELL = re.compile(r"<th[^>]*>(.*?)</th>", re.S)
+_SIX_DECIMALS = re.compile(r"(<td[^>]*>)\s*(-?\d+\.\d*?)0+\s*(</td>)")
+
+
+def tidy_table_html(text: str) -> str:
+    """A notebook's HTML table as a reader wants it: no default index column, no padded float zeros.
+
+    A pandas table whose index is unnamed row numbers (``0 … n-1``, or what is left of them after a
+    filter: one header cell per body row, each an integer, one header row) loses that column and the
+    blank corner cell of its header row; a cell ``0.500000`` becomes
+    ``0.5`` and ``1.000000`` becomes ``1.0`` (trailing zeros only: no digit that carries a value is
+    dropped). Works on the HTML of ``DataFrame.to_html`` and of a pandas ``Styler``.
+    """
+    def one_table(match: re.Match) -> str:
+        table = match.group(0)
+        head, _, body = table.partition("<tbody>")
+        rows = _ROW.findall(body)
+        labels = [_HEADER_CELL.findall(row) for row in rows]
+        unnamed = len(_ROW.findall(head)) == 1  # a named index adds a header row of its own
+        if rows and unnamed and all(len(cells) == 1 and cells[0].strip().isdigit() for cells in labels):
+            body = _ROW.sub(lambda row: _HEADER_CELL.sub("", row.group(0), count=1), body)
+            head = _ROW.sub(lambda row: _HEADER_CELL.sub("", row.group(0), count=1), head)
+            table = head + "<tbody>" + body
+        return _SIX_DECIMALS.sub(lambda m: m.group(1) + m.group(2) + ("0" if m.group(2).endswith(".") else "")
+                                 + m.group(3), table)
+
+    return _TABLE.sub(one_table, text)
+
+
+def tidy_notebook_tables(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """:func:`tidy_table_html` on every HTML output of the notebook (in place); returns it. Sources untouched."""
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            html = output.get("data", {}).get("text/html")
+            if html is None:
+                continue
+            joined = "".join(html) if isinstance(html, list) else html
+            if "<table" in joined:
+                output["data"]["text/html"] = tidy_table_html(joined)
+    return notebook
 
 
 @dataclass
@@ -200,17 +245,42 @@ def markdown_table(table: pd.DataFrame) -> str:
 
 
 def status_markdown(run_dir: str | Path) -> str:
-    """The paper's claims with this run's verdicts (:func:`audioslots.reporting.claims.claims`) as MyST."""
+    """The paper's claims with this run's verdicts (:func:`audioslots.reporting.claims.claims`) as MyST,
+    one row per distinct likely reason (:func:`status_by_reason`)."""
 
     try:
         metrics = load_metrics(run_dir)
     except (ValueError, FileNotFoundError):
         return "```{warning}\nThis run has no metrics yet: no claim of the paper can be checked.\n```\n"
-    table = claims(metrics, Path(run_dir).parent / "paper_table1.csv")
-    table["verdict"] = [f"**{v}**" if v in ("yes", "no") else v for v in table["verdict"]]
-    table["likely reason"] = [f"{{ref}}`{reason} <{label}>`" if label else ""
-                              for reason, label in zip(table["likely reason"], table.pop("why"))]
-    return markdown_table(table)
+    return markdown_table(status_by_reason(claims(metrics, Path(run_dir).parent / "paper_table1.csv")))
+
+
+#: The reason column of :func:`status_by_reason` for the claims that hold (verdict ``yes``).
+HOLDS = "— (the claim holds)"
+
+
+def status_by_reason(table: pd.DataFrame) -> pd.DataFrame:
+    """The claims of :func:`audioslots.reporting.claims.claims` grouped by their likely reason: one row per reason.
+
+    Each row lists its claims as ``claim (mask): this run vs paper``; the verdict column names the
+    verdicts of the group (one, unless claims of different verdicts share the reason). Claims that
+    hold have no reason and share one row (:data:`HOLDS`), first; then the reasons in the order
+    they first appear.
+    """
+    table = table.copy()
+    table["reason"] = [f"{{ref}}`{reason} <{label}>`" if label else (HOLDS if verdict == "yes" else reason or "—")
+                       for reason, label, verdict in zip(table["likely reason"], table["why"], table["verdict"])]
+    rows = []
+    for reason, group in sorted(table.groupby("reason", sort=False), key=lambda item: item[0] != HOLDS):
+        verdicts = list(dict.fromkeys(group["verdict"]))
+        rows.append({
+            "verdict": " / ".join(f"**{v}**" if v in ("yes", "no") else v for v in verdicts),
+            "claims of the paper (mask: this run; paper)": "; ".join(
+                f"{claim} ({mask}: {ours}; paper {paper})" for claim, mask, ours, paper in
+                zip(group["claim of the paper"], group["mask"], group["this run"], group["paper"])),
+            "likely reason": reason,
+        })
+    return pd.DataFrame(rows, columns=["verdict", "claims of the paper (mask: this run; paper)", "likely reason"])
 
 
 #: The rows of the outcome table on the book's first page, in the paper's order.
@@ -230,19 +300,44 @@ def _two_digits(ratio: float) -> str:
     return f"{float(f'{ratio:.2g}'):,.0f}"
 
 
-def _longest_run(results: Path, paper_flop: float | None) -> str:
-    """A sentence on the committed AudioSlots network trained with the most compute, or empty."""
-    points = compute_points(results)
+def _run_steps(results: Path, run: str) -> int | None:
+    """The training steps of a network ``folder/network`` (``cpu/audioslots_0.5s``) from its run's provenance."""
+    folder, _, network = run.partition("/")
+    trained = provenance.load(results / folder).get(f"train:{network}", {}) if (results / folder).is_dir() else {}
+    return trained.get("steps")
+
+
+def most_compute_sentence(points: pd.DataFrame, paper_flop: float | None, results: str | Path | None = None) -> str:
+    """A sentence on the final AudioSlots network trained with the most compute (IBM / Wiener-like), and, when
+    another was trained for more steps, that one; empty without both masks or the paper's compute.
+
+    Args:
+        points: :func:`~audioslots.evaluation.learning_curve.compute_points` (the final networks are used).
+        paper_flop: the paper's training FLOPs of AudioSlots as our ``paper`` preset counts them.
+        results: the results folder, to read each network's steps from its run's provenance.
+    """
     finals = points[points["final"] & (points["row"] == "AudioSlots")] if not points.empty else points
     if finals.empty or not paper_flop:
         return ""
-    longest = finals[finals["train_flop"] == finals["train_flop"].max()].set_index("mask")
-    if not {"ibm", "wiener"} <= set(longest.index):
+    most = finals[finals["train_flop"] == finals["train_flop"].max()]
+    run = sorted(most["run"])[0]
+    most = most[most["run"] == run].set_index("mask")
+    if not {"ibm", "wiener"} <= set(most.index):
         return ""
-    flop = float(longest["train_flop"].iloc[0])
-    return (f" The AudioSlots network trained longest here, `{longest['run'].iloc[0]}`, used {flop_text(flop)} "
-            f"(1/{_two_digits(paper_flop / flop)} of the paper's compute) and scores "
-            f"{longest.loc['ibm', 'si_snri']:.2f} / {longest.loc['wiener', 'si_snri']:.2f} dB (IBM / Wiener-like).")
+    flop = float(most["train_flop"].iloc[0])
+    text = (f" The AudioSlots network trained with the most compute here, `{run}`, used {flop_text(flop)} "
+            f"(1/{_two_digits(paper_flop / flop)} of the paper's compute as our `paper` preset counts it) and scores "
+            f"{most.loc['ibm', 'si_snri']:.2f} / {most.loc['wiener', 'si_snri']:.2f} dB (IBM / Wiener-like).")
+    if results is None:
+        return text
+    steps = {r: _run_steps(Path(results), r) for r in sorted(set(finals["run"]))}
+    steps = {r: n for r, n in steps.items() if n}
+    if run in steps and steps:
+        longest = max(steps, key=lambda r: (steps[r], r == run))
+        if longest != run:
+            text += (f" It took {steps[run]:,} steps; the one trained for the most steps, `{longest}`, took "
+                     f"{steps[longest]:,}, each of less compute.")
+    return text
 
 
 def _on_synthetic(points: pd.DataFrame) -> pd.Series:
@@ -321,18 +416,81 @@ def _peer_sentence(means: pd.DataFrame, metrics: pd.DataFrame) -> str:
             "separation is far from separating real speech too.")
 
 
+#: How a verdict of :func:`~audioslots.reporting.claims.claims` reads in a sentence.
+VERDICT_WORDS = {"yes": "consistent with the paper", "no": "outside the paper's range",
+                 "undecided": "undecided (the 95 % interval straddles a bound of the paper's range)",
+                 }
+#: The same, for a sentence on several claims.
+VERDICT_WORDS_MANY = {**VERDICT_WORDS, "undecided": "undecided (each 95 % interval straddles a bound)",
+                 "not in this run": "not measured in this run"}
+
+
+def verdict_lead(verdicts) -> str:
+    """The word that sums up a group of claims' verdicts: ``Reproduced`` only when every one is ``yes``.
+
+    ``Not reproduced`` when none is ``yes`` and one is ``no``; ``Undecided`` when none is ``yes`` or
+    ``no``; ``Reproduced in part`` when some are ``yes`` and some ``no``; ``Reproduced in part, the
+    rest undecided`` when the others are undecided (or not measured).
+    """
+    verdicts = set(verdicts)
+    if not verdicts:
+        return "Not checked"
+    if verdicts == {"yes"}:
+        return "Reproduced"
+    if "yes" not in verdicts:
+        return "Not reproduced" if "no" in verdicts else "Undecided"
+    return "Reproduced in part" if "no" in verdicts else "Reproduced in part, the rest undecided"
+
+
+def verdict_words(verdicts: pd.Series) -> str:
+    """A claim's verdicts per mask (index: mask names) in words: one phrase when the masks agree."""
+    if verdicts.nunique() == 1:
+        return VERDICT_WORDS.get(verdicts.iloc[0], verdicts.iloc[0])
+    return ", ".join(f"{VERDICT_WORDS.get(v, v)} with the {mask}" for mask, v in verdicts.items())
+
+
+#: The claims about the Oracle, which trains no network, as its two rows and the effect of the chunk length on them.
+ORACLE_CLAIMS = ("Oracle row as in the paper", "Oracle (1 s) row as in the paper", CHUNK_LENGTH_CLAIM)
+
+
+def oracle_sentence(status: pd.DataFrame) -> str:
+    """What the claims about the Oracle say (:data:`ORACLE_CLAIMS`), led by :func:`verdict_lead` of their verdicts.
+
+    The IBM's numbers are quoted; each verdict phrase covers both masks (:func:`verdict_words`), and the
+    two rows share one phrase when their verdicts agree.
+
+    Args:
+        status: :func:`~audioslots.reporting.claims.claims` of the run.
+    """
+    oracle = status[status["claim of the paper"].isin(ORACLE_CLAIMS)]
+    if oracle.empty:
+        return ""
+    verdicts = {claim: group.set_index("mask")["verdict"] for claim, group in oracle.groupby("claim of the paper")}
+    value = oracle.set_index(["claim of the paper", "mask"])["this run"]
+    paper = oracle.set_index(["claim of the paper", "mask"])["paper"]
+    parts = []
+    if CHUNK_LENGTH_CLAIM in verdicts:
+        parts.append(f"1 s chunks raise it by {value[(CHUNK_LENGTH_CLAIM, 'IBM')]} (IBM), "
+                     f"{verdict_words(verdicts[CHUNK_LENGTH_CLAIM])}")
+    rows = [(claim, name) for claim, name in ((ORACLE_CLAIMS[0], "0.5 s"), (ORACLE_CLAIMS[1], "1 s")) if claim in verdicts]
+    together = pd.concat([verdicts[claim] for claim, _ in rows]) if rows else pd.Series(dtype=str)
+    if len(rows) == 2 and together.nunique() == 1:
+        parts.append(f"its {value[(rows[0][0], 'IBM')].removesuffix(' dB')} and {value[(rows[1][0], 'IBM')]} "
+                     f"(0.5 s and 1 s, IBM; the paper: {paper[(rows[0][0], 'IBM')].removesuffix(' dB')} and "
+                     f"{paper[(rows[1][0], 'IBM')].removesuffix(' dB')}) are "
+                     f"{VERDICT_WORDS_MANY.get(together.iloc[0], together.iloc[0])}")
+    else:
+        parts += [f"at {name} it scores {value[(claim, 'IBM')]} (IBM) against the paper's {paper[(claim, 'IBM')]}: "
+                  f"{verdict_words(verdicts[claim])}" for claim, name in rows]
+    return f"**{verdict_lead(oracle['verdict'])}: the Oracle** (no network). " + "; ".join(parts)[:1].upper() + "; ".join(parts)[1:] + "."
+
+
 def _reproduced(means: pd.DataFrame, paper: pd.Series, labels: list[str], metrics: pd.DataFrame,
                 paper_csv: str | Path) -> str:
-    """What reproduced: the Oracle rows and the effect of the chunk length on them; empty without them."""
+    """The Oracle rows and the effect of the chunk length on them, led by their verdicts; empty without them."""
     if not {"Oracle", "Oracle (1 s)"} <= set(labels):
         return ""
-    status = claims(metrics, paper_csv).set_index(["claim of the paper", "mask"])
-    effect = status.loc[(CHUNK_LENGTH_CLAIM, "IBM")]
-    text = (f"**Reproduced:** the Oracle rows, which involve no network: {_mean(means, 'Oracle', 'ibm')} / "
-            f"{_mean(means, 'Oracle', 'wiener')} dB (IBM / Wiener-like) against the paper's "
-            f"{paper.get(('Oracle', 'ibm'), '—')}, and the effect of the chunk length on them: 1 s chunks raise the "
-            f"Oracle by {effect['this run']} (IBM), within the {effect['paper'].split(': ')[-1]} that the paper's "
-            "integer parts allow")
+    text = oracle_sentence(claims(metrics, paper_csv)).removesuffix(".")
     if {("Oracle (centred STFT)", "ibm", "si_snri"), ("Oracle (1 s) (centred STFT)", "ibm", "si_snri")} <= set(means.index):
         text += (". The effect comes from how the STFT frames a chunk's edges: with a centred STFT "
                  f"the 0.5 s and 1 s Oracle score {_mean(means, 'Oracle (centred STFT)', 'ibm')} and "
@@ -347,13 +505,16 @@ def _not_reproduced(means: pd.DataFrame, paper: pd.Series, labels: list[str], ru
     if not {"AudioSlots", "Autoencoder"} <= set(labels):
         return ""
     paper_flop = paper_training_flop(paper_compute_csv)
-    return (f"**Not reproduced:** the trained networks. AudioSlots scores {_mean(means, 'AudioSlots', 'ibm')} / "
+    status = claims(load_metrics(run_dir), Path(paper_compute_csv).parent / "paper_table1.csv")
+    rows = status[status["claim of the paper"].isin([f"{row} row as in the paper" for row, _ in NETWORK_ROWS])]
+    return (f"**{verdict_lead(rows['verdict'])}:** the trained networks. AudioSlots scores {_mean(means, 'AudioSlots', 'ibm')} / "
             f"{_mean(means, 'AudioSlots', 'wiener')} dB and its autoencoder {_mean(means, 'Autoencoder', 'ibm')} / "
             f"{_mean(means, 'Autoencoder', 'wiener')} dB, against the paper's {paper.get(('AudioSlots', 'ibm'), '—')} "
             f"and {paper.get(('Autoencoder', 'ibm'), '—')}." + _training_scale(run_dir, paper_flop)
             + " On the reference `cpu` run the diagnostics found that neither network had got past trivial "
             "predictors of its training target ({ref}`measured <why-gap>`). A run like this cannot test the "
-            "paper's claims about the trained networks." + _longest_run(run_dir.parent, paper_flop)
+            "paper's claims about the trained networks."
+            + most_compute_sentence(compute_points(run_dir.parent), paper_flop, run_dir.parent)
             + _audioslots_above_mixture(run_dir.parent)
             + " {doc}`results` places every committed run on the compute axis.")
 
@@ -369,11 +530,12 @@ def _training_scale(run_dir: Path, paper_flop: float | None) -> str:
     with torch.device("meta"):
         paper_parameters = count_parameters(build_model(paper_preset, "audioslots", 2))
     text = (f" This run's networks are far smaller and far less trained than the paper's: AudioSlots has "
-            f"{slots['parameters'] / 1e6:.2g} M parameters (the paper's {paper_parameters / 1e6:.3g} M) and was "
+            f"{slots['parameters'] / 1e6:.2g} M parameters (our `paper` preset's {paper_parameters / 1e6:.3g} M) and was "
             f"trained for {slots['steps']:,} steps of {slots['batch']} crops (the paper: "
             f"{paper_preset.train.steps:,} of {paper_preset.train.batch_size})")
     if not np.isnan(slots["train_flop"]) and paper_flop:
-        text += (f", {flop_text(slots['train_flop'])} in all against the paper's {flop_text(paper_flop)}: "
+        text += (f", {flop_text(slots['train_flop'])} in all against our `paper` preset's {flop_text(paper_flop)} "
+                 "for the paper's steps: "
                  f"about {_two_digits(paper_flop / slots['train_flop'])} times less compute")
     if slots["training mixtures"]:
         text += f", on {slots['training mixtures']:,} training mixtures (the paper: {PAPER_TRAINING_DATA})"
@@ -437,7 +599,7 @@ def run_summaries(run_dirs: list[str | Path]) -> pd.DataFrame:
         rows.append({
             "run": Path(run_dir).name,
             "commit": f"`{info.get('commit', 'unrecorded')[:7]}`",
-            "device": ", ".join(devices) or "—",
+            "device": ", ".join(re.sub(r"\b1 threads\b", "1 thread", d) for d in devices) or "—",
             "preset": ", ".join(presets) or "—",
             "training steps": ", ".join(f"{name} {v.get('steps', '?'):,}" for name, v in sorted(trained.items())) or "—",
             "most training compute": (flop_text(table["train_flop"].max())
@@ -459,12 +621,143 @@ def write_compute_figure(results: str | Path, path: str | Path, synthetic: bool 
     points = points[_on_synthetic(points) == synthetic]
     if points.empty:
         return None
+    oracle = oracle_scores(results)
+    oracle = oracle[oracle["data"].isin(set(points["data"]))].groupby("mask")["si_snri"].max().to_dict()
     if synthetic:  # titled: the page's caption is far, and these points must not be read as the paper's setting
-        figure = plots.compute_figure(points, title="synthetic set (not the paper's data: no paper values)")
+        figure = plots.compute_figure(points, title="synthetic set (not the paper's data: no paper values)",
+                                      oracle=oracle)
     else:
-        figure = plots.compute_figure(points, results / "paper_table1.csv", results / "paper_compute.csv")
+        figure = plots.compute_figure(points, results / "paper_table1.csv", results / "paper_compute.csv",
+                                      oracle=oracle)
     figure.savefig(path, dpi=110, bbox_inches="tight")
     return Path(path)
+
+
+def oracle_scores(results: str | Path) -> pd.DataFrame:
+    """The Oracle's mean SI-SNRi (its plain row: 0.5 s, the paper's framing, no overlap) per data set and mask,
+    from every ``results/*/table1.csv`` (runs on the same data score the same Oracle; the highest is kept).
+
+    Returns:
+        Columns ``data``, ``mask``, ``si_snri``.
+    """
+    frames = []
+    for path in sorted(Path(results).glob("*/table1.csv")):
+        table = pd.read_csv(path)
+        if "data" in table:
+            frames.append(table.loc[table["label"] == "Oracle", ["data", "mask", "si_snri"]])
+    if not frames:
+        return pd.DataFrame(columns=["data", "mask", "si_snri"])
+    return pd.concat(frames).groupby(["data", "mask"], as_index=False)["si_snri"].max()
+
+
+def write_headline_figure(results: str | Path, path: str | Path, mask: str = "ibm") -> Path | None:
+    """The book's first figure (:func:`audioslots.reporting.plots.headline_figure`) from every committed run, as a
+    PNG 6.9 in wide at 200 dpi (shown at the 688 px text column, i.e. 100 dpi); ``None`` without points."""
+    results = Path(results)
+    points = distinct_networks(compute_points(results))
+    if points.empty or not points["row"].isin(plots.HEADLINE_ROWS).any():
+        return None
+    oracle = oracle_scores(results)
+    oracle = oracle[oracle["mask"] == mask].set_index("data")["si_snri"].to_dict()
+    figure = plots.headline_figure(points, oracle, results / "paper_table1.csv", results / "paper_compute.csv",
+                                   mask=mask)
+    figure.savefig(path, dpi=200)
+    return Path(path)
+
+
+def headline_markdown(run_dir: str | Path, figure: Path | None = None,
+                      paper_compute_csv: str | Path | None = None) -> str:
+    """The book's first screen: three sentences with numbers and the headline figure.
+
+    (a) what reproduced: the Oracle claims of the shown run, led by their verdicts (:func:`oracle_sentence`);
+    (b) what did not: the trained networks on real speech over every committed run (:func:`networks_sentence`);
+    (c) how far each network is in compute from the paper's training (:func:`compute_gap_sentence`).
+    """
+    run_dir = Path(run_dir)
+    results = run_dir.parent
+    paper_compute_csv = paper_compute_csv or results / "paper_compute.csv"
+    try:
+        status = claims(load_metrics(run_dir), results / "paper_table1.csv")
+    except (ValueError, FileNotFoundError):
+        status = pd.DataFrame(columns=["claim of the paper", "mask", "paper", "this run", "verdict"])
+    points = compute_points(results)
+    speech = points[~_on_synthetic(points)] if not points.empty else points
+    paper = pd.read_csv(results / "paper_table1.csv")
+    paper = paper[(paper["metric"] == "si_snri") & (paper["mask"] == "ibm")].set_index("paper_row")["paper_value"]
+    sentences = [oracle_sentence(status), networks_sentence(speech, status, paper),
+                 compute_gap_sentence(speech, paper_compute_csv)]
+    text = "\n\n".join(s for s in sentences if s) + "\n"
+    if figure is not None:
+        # First, without a caption (its legend says what the markers are): it and the three sentences fit 800 px.
+        text = (f"```{{image}} /run/{figure.name}\n:alt: SI-SNRi with the IBM against training FLOPs of AudioSlots "
+                "and its autoencoder (final networks and kept checkpoints), on real speech and on the synthetic set, "
+                "with the Oracle as a dashed ceiling, the mixture at 0 dB and the paper's values\n:width: 100%\n"
+                ":class: headline-figure\n```\n\n" + text)
+    return text
+
+
+#: The trained rows the first screen speaks of, as (row of Table 1, how the sentence names it).
+NETWORK_ROWS = (("AudioSlots", "AudioSlots"), ("Autoencoder", "its autoencoder"))
+
+
+def networks_sentence(points: pd.DataFrame, status: pd.DataFrame, paper: pd.Series, mask: str = "ibm") -> str:
+    """What the trained networks reach on real speech with the IBM over every committed run, led by the verdicts
+    of the shown run's rows of the two networks.
+
+    Args:
+        points: :func:`~audioslots.evaluation.learning_curve.compute_points` of the runs on speech.
+        status: :func:`~audioslots.reporting.claims.claims` of the shown run.
+        paper: the paper's value per row with the IBM (``9.x``).
+    """
+    points = distinct_networks(points)
+    parts = []
+    for row, name in NETWORK_ROWS:
+        here = points[(points["row"] == row) & (points["mask"] == mask)].sort_values(["train_flop", "run"], kind="stable")
+        if here.empty:
+            continue
+        above = here[here["si_snri"] > 0]
+        best = here.loc[here["si_snri"].idxmax()]
+        against = f"; the paper: {paper[row]}" if row in paper.index else ""
+        if above.empty:
+            parts.append(f"{name} never beats the mixture with the IBM up to the most compute tried, "
+                         f"{flop_text(here['train_flop'].max())} (best of its {len(here)} distinct networks: "
+                         f"{best['si_snri']:.2f} dB{against})")
+        else:
+            first = above.iloc[0]
+            parts.append(f"{name} first beats the mixture at {flop_text(first['train_flop'])} ({first['si_snri']:+.2f} dB) "
+                         f"and reaches {best['si_snri']:.2f} dB" + (f" ({against.removeprefix('; ')})" if against else ""))
+    if not parts:
+        return ""
+    rows = status[status["claim of the paper"].isin([f"{row} row as in the paper" for row, _ in NETWORK_ROWS])]
+    lead = verdict_lead(rows["verdict"]) if len(rows) else "Not checked"
+    text = "; ".join(parts)
+    return f"**{lead}: the trained networks.** On real speech, {text}."
+
+
+def compute_gap_sentence(points: pd.DataFrame, paper_compute_csv: str | Path) -> str:
+    """How far the most compute tried on speech is from the paper's training, network by network (as our
+    ``paper`` preset counts the paper's 300 000 steps: ``results/paper_compute.csv``)."""
+    parts, runs = [], []
+    for row, name in NETWORK_ROWS:
+        paper_flop = paper_training_flop(paper_compute_csv, row=row)
+        here = points[points["row"] == row] if not points.empty else points
+        if here.empty or not paper_flop:
+            continue
+        most = here.sort_values(["train_flop", "run"], ascending=[False, True], kind="stable").iloc[0]
+        runs.append(f"`{str(most['run']).split('/')[0]}`")
+        parts.append((_two_digits(paper_flop / most["train_flop"]),
+                      f"{name} ({flop_text(most['train_flop'])} against {flop_text(paper_flop)})"))
+    if not parts:
+        return ""
+    where = runs[0] if len(set(runs)) == 1 else " and ".join(runs)
+    if len({ratio for ratio, _ in parts}) == 1:
+        said = f"1/{parts[0][0]} of the paper's training for " + ("both " if len(parts) == 2 else "") \
+            + " and ".join(text for _, text in parts)
+    else:
+        said = " and ".join(f"1/{ratio}{' of the paper' + chr(39) + 's training' if i == 0 else ''} for {text}"
+                            for i, (ratio, text) in enumerate(parts))
+    return (f"**How far in compute:** the most tried ({where}) is about {said}, as our `paper` preset counts its "
+            f"{get_preset('paper').train.steps:,} steps.")
 
 
 def synthetic_figure_markdown(figure: Path | None) -> str:
@@ -472,7 +765,7 @@ def synthetic_figure_markdown(figure: Path | None) -> str:
     if figure is None:
         return "No run on the synthetic set records its training compute yet.\n"
     return (f"```{{figure}} /run/{figure.name}\n:alt: SI-SNRi against training FLOPs on the synthetic set\n"
-            ":width: 100%\n\nSI-SNRi (dB) against training FLOPs on the synthetic set, Wiener-like and IBM masks.\n```\n")
+            ":width: 100%\n\nSI-SNRi (dB) against training FLOPs on the synthetic set, IBM and Wiener-like masks.\n```\n")
 
 
 def compute_findings_markdown(results: str | Path, paper_csv: str | Path,
@@ -493,13 +786,37 @@ def compute_findings_markdown(results: str | Path, paper_csv: str | Path,
     return "\n".join(sentences) + "\n\n" + markdown_table(gap_table(points, paper_csv, paper_compute_csv))
 
 
+def distinct_networks(points: pd.DataFrame) -> pd.DataFrame:
+    """The points of :func:`~audioslots.evaluation.learning_curve.compute_points` with each network once.
+
+    A run's final network is also its last kept checkpoint (same run, same training FLOPs): that
+    checkpoint is dropped. Runs of a compute series share their first steps, so their early
+    checkpoints are the same network: points with the same row, mask, data, step and SI-SNRi are one,
+    kept under the first run name in sorted order.
+    """
+    if points.empty:
+        return points
+    finals = set(zip(points.loc[points["final"], "run"], points.loc[points["final"], "row"],
+                     points.loc[points["final"], "mask"], points.loc[points["final"], "train_flop"]))
+    again = [not final and (run, row, mask, flop) in finals for run, row, mask, flop, final in
+             zip(points["run"], points["row"], points["mask"], points["train_flop"], points["final"])]
+    kept = points[~pd.Series(again, index=points.index)].sort_values("run", kind="stable")
+    curve = kept[~kept["final"]]
+    data = curve["data"] if "data" in curve else pd.Series("—", index=curve.index)
+    same = pd.DataFrame({"row": curve["row"], "mask": curve["mask"], "data": data, "step": curve["step"],
+                         "si_snri": curve["si_snri"]}).duplicated()
+    return kept.drop(index=same[same].index).sort_index()
+
+
 def _above_mixture(points: pd.DataFrame, row: str, mask: str = "ibm") -> str:
-    """Where the row's scored networks first beat the mixture with ``mask`` (mean SI-SNRi above 0 dB), or the best they reach."""
+    """Where the row's distinct scored networks (:func:`distinct_networks`) first beat the mixture with ``mask``
+    (mean SI-SNRi above 0 dB), or the best they reach."""
+    points = distinct_networks(points)
     here = points[(points["row"] == row) & (points["mask"] == mask)].sort_values(["train_flop", "run"], kind="stable")
     if here.empty:
         return ""
     above = here[here["si_snri"] > 0]
-    scored = (f"{len(here)} scored {row} networks (final networks and kept checkpoints, "
+    scored = (f"{len(here)} distinct scored {row} networks (final networks and kept checkpoints, "
               f"{flop_text(here['train_flop'].min())} to {flop_text(here['train_flop'].max())})")
     if above.empty:
         best = here.loc[here["si_snri"].idxmax()]
@@ -578,13 +895,15 @@ def stage(run_dir: str | Path, book_dir: str | Path = "book", repo: str | Path =
         name = run_dir.as_posix()
     text = banner(run_dir, repo, name=name)
     for path in sorted((run_dir / "notebooks").glob("*.ipynb")):
-        notebook = prepare_notebook(nbformat.read(path, as_version=4))
+        notebook = tidy_notebook_tables(prepare_notebook(nbformat.read(path, as_version=4)))
         _banner_cell(notebook, text)
         nbformat.write(notebook, target / "notebooks" / path.name)
     (target / "banner.md").write_text(text)
     (target / "gpu_hours.md").write_text(gpu_hours_markdown(run_dir.parent / "benchmarks"))
     (target / "outcome.md").write_text(outcome_markdown(run_dir, run_dir.parent / "paper_table1.csv",
                                                         run_dir.parent / "paper_compute.csv"))
+    headline = write_headline_figure(run_dir.parent, target / "headline_figure.png")
+    (target / "headline.md").write_text(headline_markdown(run_dir, headline))
     write_compute_figure(run_dir.parent, target / "compute_figure.png")
     synthetic = write_compute_figure(run_dir.parent, target / "compute_figure_synthetic.png", synthetic=True)
     (target / "compute_synthetic.md").write_text(synthetic_figure_markdown(synthetic))

@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
-from matplotlib import MatplotlibDeprecationWarning
+from matplotlib import MatplotlibDeprecationWarning, rc_context
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
@@ -582,20 +583,128 @@ def metric_distributions(metrics: pd.DataFrame) -> Figure:
     return fig
 
 
-#: Marker of each kind of point on the compute figure.
-COMPUTE_MARKERS = {"curve": "o", "final": "D"}
+#: Marker shape of each row of Table 1 on the compute figures (the colour tells the row too; the shape keeps
+#: overlapping points of different rows apart). Rows not named here get :data:`OTHER_MARKERS` in turn.
+ROW_MARKERS = {"AudioSlots": "o", "Autoencoder": "s", "AudioSlots (1 s)": "^"}
+#: Marker shapes of the rows that :data:`ROW_MARKERS` does not name, in the order of the rows.
+OTHER_MARKERS = ("v", "P", "X", "h", "<", ">")
+#: Size (points) and opacity of a learning-curve point and of a final network on the compute figures.
+CURVE_POINT = {"markersize": 4, "alpha": 0.6}
+FINAL_POINT = {"s": 55, "alpha": 0.85}
+#: Line style of the Oracle's ceiling and of the mixture's 0 dB, the two references drawn on every panel.
+ORACLE_LINE = {"color": "0.15", "linestyle": "--", "linewidth": 1.2}
+MIXTURE_LINE = {"color": "grey", "linestyle": ":", "linewidth": 1.2}
 
 
-def compute_figure(points: pd.DataFrame, paper_csv=None, paper_compute=None, title: str | None = None) -> Figure:
+def _row_style(rows: Sequence[str]) -> tuple[dict, dict]:
+    """A colour and a marker shape per row, the same for a row in every compute figure, whichever rows it shows."""
+    known = list(dict.fromkeys([*ROW_ORDER, *rows]))
+    palette = dict(zip(known, sns.color_palette("colorblind", len(known))))
+    others = iter(OTHER_MARKERS * (1 + len(known) // len(OTHER_MARKERS)))
+    markers = {row: ROW_MARKERS.get(row) or next(others) for row in known}
+    return palette, markers
+
+
+def _check_points(points: pd.DataFrame, who: str) -> None:
+    needed = ["row", "mask", "train_flop", "si_snri", "si_snri_ci", "run", "final"]
+    missing = [c for c in needed if c not in points.columns]
+    if points.empty or missing:
+        raise DataError(f"{who} needs a non-empty frame with columns {', '.join(needed)}; got {len(points)} "
+                        f"rows with columns {list(points.columns)} (see audioslots.evaluation.learning_curve.compute_points).")
+    if not (points["train_flop"] > 0).all():
+        raise DataError(f"{who} places points on a log axis of training FLOPs; drop rows whose train_flop is "
+                        "0 or empty (the oracle trains nothing).")
+
+
+def _draw_points(ax, here: pd.DataFrame, palette: dict, markers: dict, errorbars: bool = True) -> None:
+    """One panel's learning curves (small, joined per run) and final networks (large, black edge)."""
+    for run, curve in here[~here["final"].astype(bool)].groupby("run", sort=False):
+        curve = curve.sort_values("train_flop")
+        row = curve["row"].iloc[0]
+        drawn = ax.errorbar(curve["train_flop"].to_numpy(float), curve["si_snri"].to_numpy(float),
+                            yerr=curve["si_snri_ci"].fillna(0.0).to_numpy(float) if errorbars else None,
+                            color=palette[row], marker=markers[row], linewidth=0.9, capsize=1.5, elinewidth=0.6,
+                            **CURVE_POINT)
+        drawn.lines[0].set_gid(f"curve:{run}")
+    finals = here[here["final"].astype(bool)]
+    for row, group in finals.groupby("row", sort=False):
+        ax.scatter(group["train_flop"], group["si_snri"], color=palette[row], marker=markers[row],
+                   edgecolors="black", linewidths=0.9, zorder=3, gid=f"final:{row}", **FINAL_POINT)
+
+
+def _final_offsets(ax) -> np.ndarray:
+    """The (FLOPs, SI-SNRi) of every final network drawn on a panel, in the order drawn."""
+    offsets = [c.get_offsets() for c in ax.collections if str(c.get_gid()).startswith("final:")]
+    return np.concatenate(offsets) if offsets else np.empty((0, 2))
+
+
+def _draw_references(ax, oracle: float | None, show_labels: bool = False, fontsize: float = 8) -> None:
+    """The Oracle's ceiling (dashed) and the mixture (0 dB, dotted) across a panel."""
+    ax.axhline(0.0, zorder=0, gid="mixture", **MIXTURE_LINE)
+    if oracle is not None and np.isfinite(oracle):
+        ax.axhline(oracle, zorder=1, gid="oracle", **ORACLE_LINE)
+    if show_labels:
+        if oracle is not None and np.isfinite(oracle):
+            ax.annotate(f"Oracle {oracle:.1f} dB", (0.01, oracle), xycoords=("axes fraction", "data"),
+                        xytext=(0, -2), textcoords="offset points", ha="left", va="top", fontsize=fontsize,
+                        color=ORACLE_LINE["color"], gid="oracle-label")
+        ax.annotate("mixture 0 dB", (0.99, 0.0), xycoords=("axes fraction", "data"), xytext=(0, -2),
+                    textcoords="offset points", ha="right", va="top", fontsize=fontsize, color="0.35",
+                    gid="mixture-label")
+
+
+def _draw_paper(ax, paper: pd.DataFrame, palette: dict, label: str = "paper: {row}", fontsize="x-small") -> None:
+    """The paper's integer-dB ranges as bars at its compute, labelled to the left of every bar (never on one).
+
+    The labels are right-aligned left of the leftmost bar, and moved apart vertically so that no two overlap.
+    """
+    if paper.empty:
+        return
+    for row in paper.itertuples():
+        ax.vlines(row.train_flop, row.paper_low_db, row.paper_high_db, colors=[palette[row.paper_row]],
+                  linewidth=6, alpha=0.6, gid=f"paper:{row.paper_row}")
+    left = float(paper["train_flop"].min())
+    middles = ((paper["paper_low_db"] + paper["paper_high_db"]) / 2).to_numpy(float)
+    order = np.argsort(middles, kind="stable")
+    # Vertical spacing in points: the data's dB per point once the axes are laid out.
+    fig = ax.get_figure()
+    fig.draw_without_rendering()
+    to_points = 72.0 / fig.dpi
+    y_display = ax.transData.transform(np.column_stack([np.full(len(middles), left), middles]))[:, 1] * to_points
+    size = (fontsize if isinstance(fontsize, (int, float))
+            else plt_font_size(fontsize))
+    gap, placed = 1.25 * size, {}
+    last = -np.inf
+    for i in order:
+        y = max(y_display[i], last + gap)
+        placed[i], last = y, y
+    shift = (np.mean([placed[i] - y_display[i] for i in order]) if len(order) else 0.0)
+    for i in order:
+        row = paper.iloc[i]
+        ax.annotate(label.format(row=row["paper_row"]), (left, middles[i]), xytext=(-6, placed[i] - y_display[i] - shift),
+                    textcoords="offset points", ha="right", va="center", fontsize=fontsize,
+                    color=palette[row["paper_row"]], gid=f"paper-label:{row['paper_row']}")
+
+
+def plt_font_size(name: str) -> float:
+    """The size in points of a relative font size (``x-small``) at the current default font size."""
+    return FontProperties(size=name).get_size_in_points()
+
+
+def compute_figure(points: pd.DataFrame, paper_csv=None, paper_compute=None, title: str | None = None,
+                   oracle: dict[str, float] | None = None) -> Figure:
     """SI-SNRi against training FLOPs: our learning curves and final networks beside the paper's Table 1.
 
-    One panel per mask (Wiener-like, then IBM; a system scored without a mask, such as
-    Conv-TasNet's ``none``, appears in both), training FLOPs on a log axis, one colour per row of
-    Table 1. The learning-curve points of a run are joined by a line, with their 95 % confidence
-    intervals; the final network of every run is a larger marker with a black edge. The paper's
-    values stand at the paper's compute: our copy of its text keeps the integer dB only, so each
-    is a labelled bar from ``paper_low_db`` to ``paper_high_db``. Each row of Table 1 has the same
-    colour in every such figure, whichever rows it shows.
+    One panel per mask (IBM, then Wiener-like; a system scored without a mask, such as
+    Conv-TasNet's ``none``, appears in both), training FLOPs on a log axis, one colour and one
+    marker shape per row of Table 1 (:data:`ROW_MARKERS`). The learning-curve points of a run are
+    small and joined by a line, with their 95 % confidence intervals; the final network of every
+    run is a larger, slightly transparent marker with a black edge, so that points of different
+    rows at the same place stay visible. The Oracle's score (no network) is a dashed ceiling on each
+    panel and the mixture a dotted 0 dB line. The paper's values stand at the paper's compute: our
+    copy of its text keeps the integer dB only, so each is a bar from ``paper_low_db`` to
+    ``paper_high_db``, labelled to the left of the bars. Each row of Table 1 has the same colour and
+    shape in every such figure, whichever rows it shows. The legend is below the panels.
 
     Args:
         points: Columns ``row`` (Table-1 row label), ``mask``, ``train_flop``, ``si_snri``,
@@ -607,6 +716,8 @@ def compute_figure(points: pd.DataFrame, paper_csv=None, paper_compute=None, tit
         paper_compute: ``results/paper_compute.csv`` or its frame: ``paper_row`` and
             ``train_flop``, the paper's training FLOPs of that row's network (needed with ``paper_csv``).
         title: above both panels, e.g. the data the runs were scored on.
+        oracle: the Oracle's mean SI-SNRi per mask (``{"ibm": 12.3, "wiener": 12.5}``) of the data the
+            points were scored on; ``None``: no ceiling drawn.
 
     Returns:
         A figure with two axes.
@@ -615,59 +726,111 @@ def compute_figure(points: pd.DataFrame, paper_csv=None, paper_compute=None, tit
         ~audioslots.errors.DataError: if ``points`` is empty, lacks a column, or has a FLOP count
             that is not positive (no place on a log axis).
     """
-    needed = ["row", "mask", "train_flop", "si_snri", "si_snri_ci", "run", "final"]
-    missing = [c for c in needed if c not in points.columns]
-    if points.empty or missing:
-        raise DataError(f"compute_figure needs a non-empty frame with columns {', '.join(needed)}; got {len(points)} "
-                        f"rows with columns {list(points.columns)} (see audioslots.evaluation.learning_curve.compute_points).")
-    if not (points["train_flop"] > 0).all():
-        raise DataError("compute_figure places points on a log axis of training FLOPs; drop rows whose train_flop is "
-                        "0 or empty (the oracle trains nothing).")
+    _check_points(points, "compute_figure")
     paper = _paper_at_its_compute(paper_csv, paper_compute)
     rows = list(dict.fromkeys([*paper["paper_row"], *points["row"]]))
-    known = list(dict.fromkeys([*ROW_ORDER, *rows]))  # one colour per row, the same in every figure
-    palette = dict(zip(known, sns.color_palette("colorblind", len(known))))
-    masks = [m for m in ("wiener", "ibm") if m in MASKS]
+    palette, markers = _row_style(rows)
+    masks = [m for m in ("ibm", "wiener") if m in MASKS]
+    oracle = oracle or {}
 
     with sns.axes_style("whitegrid"):
-        fig = Figure(figsize=(11, 4.6), layout="constrained")
+        fig = Figure(figsize=(11, 5.2), layout="constrained")
         axes = fig.subplots(1, len(masks), sharex=True, sharey=True, squeeze=False)[0]
         for ax, mask in zip(axes, masks):
             here = points[(points["mask"] == mask) | ~points["mask"].isin(MASKS)]
-            for run, curve in here[~here["final"].astype(bool)].groupby("run", sort=False):
-                curve = curve.sort_values("train_flop")
-                drawn = ax.errorbar(curve["train_flop"].to_numpy(float), curve["si_snri"].to_numpy(float),
-                                    yerr=curve["si_snri_ci"].fillna(0.0).to_numpy(float),
-                                    color=palette[curve["row"].iloc[0]], marker=COMPUTE_MARKERS["curve"],
-                                    markersize=4, linewidth=1.2, capsize=2, elinewidth=0.8)
-                drawn.lines[0].set_gid(f"curve:{run}")
-            finals = here[here["final"].astype(bool)]
-            ax.scatter(finals["train_flop"], finals["si_snri"], color=[palette[r] for r in finals["row"]],
-                       marker=COMPUTE_MARKERS["final"], s=60, edgecolors="black", linewidths=1.0, zorder=3,
-                       gid="final")
-            for row in paper[paper["mask"] == mask].itertuples():
-                ax.vlines(row.train_flop, row.paper_low_db, row.paper_high_db, colors=[palette[row.paper_row]],
-                          linewidth=7, alpha=0.5, gid=f"paper:{row.paper_row}")
-                ax.annotate(f"paper: {row.paper_row}", (row.train_flop, (row.paper_low_db + row.paper_high_db) / 2),
-                            xytext=(-7, 0), textcoords="offset points", ha="right", va="center", fontsize="x-small",
-                            color=palette[row.paper_row])
-            ax.axhline(0.0, color="grey", linestyle="--", linewidth=1.0, zorder=0)
+            _draw_points(ax, here, palette, markers)
+            _draw_references(ax, oracle.get(mask))
             ax.set_xscale("log")
             ax.set_title(MASK_NAMES[mask])
-        fig.supxlabel("training FLOPs (forward + backward, all steps)")  # one label: the panels share the axis
+            # on each panel, not one figure label: the legend below the panels would cover it
+            ax.set_xlabel("training FLOPs (forward + backward, all steps)")
         if title:
             fig.suptitle(title)
         axes[0].set_ylabel("SI-SNRi (dB)")
-        handles = [Line2D([], [], color=palette[r], linewidth=6, label=r) for r in rows]
+        handles = [Line2D([], [], color=palette[r], marker=markers[r], linewidth=4, markersize=7, label=r) for r in rows]
         handles += [
-            Line2D([], [], color="grey", marker=COMPUTE_MARKERS["curve"], markersize=4, label="learning curve (95 % CI)"),
-            Line2D([], [], color="grey", marker=COMPUTE_MARKERS["final"], markeredgecolor="black", linestyle="",
-                   markersize=7, label="final network of a run"),
-            *([Line2D([], [], color="grey", linewidth=7, alpha=0.5, label="paper (integer dB only)")] if len(paper) else []),
-            Line2D([], [], color="grey", linestyle="--", label="mixture (0 dB)"),
+            Line2D([], [], color="grey", marker="o", markersize=CURVE_POINT["markersize"], alpha=CURVE_POINT["alpha"],
+                   label="learning curve (95 % CI)"),
+            Line2D([], [], color="grey", marker="o", markeredgecolor="black", linestyle="", markersize=7,
+                   label="final network of a run"),
+            *([Line2D([], [], color="grey", linewidth=6, alpha=0.6, label="paper (integer dB only)")] if len(paper) else []),
+            *([Line2D([], [], label="Oracle (no network)", **ORACLE_LINE)] if oracle else []),
+            Line2D([], [], label="mixture (0 dB)", **MIXTURE_LINE),
         ]
-        fig.legend(handles=handles, loc="outside right upper", fontsize="small")
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)), fontsize="small")
+        for ax, mask in zip(axes, masks):  # last: the labels are spaced in the laid-out axes
+            _draw_paper(ax, paper[paper["mask"] == mask], palette)
     return fig
+
+
+#: The two rows of the headline figure (:func:`headline_figure`): the network and its autoencoder.
+HEADLINE_ROWS = ("AudioSlots", "Autoencoder")
+
+
+def headline_figure(points: pd.DataFrame, oracle: dict[str, float], paper_csv=None, paper_compute=None,
+                    mask: str = "ibm", width_in: float = 6.9) -> Figure:
+    """The book's first figure: SI-SNRi (one mask) of AudioSlots and its autoencoder against training FLOPs,
+    one small panel per data set, the Oracle as a dashed ceiling, the mixture at 0 dB, the paper's values at
+    its compute.
+
+    Sized for a text column ``width_in`` wide at 100 dpi (the book's 688 px): every font is 8 pt or more at
+    that width. Only the rows of :data:`HEADLINE_ROWS` are drawn.
+
+    Args:
+        points: as :func:`compute_figure`, plus a ``data`` column (one panel per value; the
+            synthetic set last, and the paper's values only on the other panels).
+        oracle: the Oracle's mean SI-SNRi with ``mask`` per value of ``data`` (no line where missing).
+        paper_csv, paper_compute: as :func:`compute_figure`; the paper's bars go on every panel that is
+            not the synthetic set.
+        mask: ``ibm`` or ``wiener``.
+        width_in: the figure's width in inches.
+
+    Returns:
+        A figure with one axis per data set, titled with the data's name.
+    """
+    _check_points(points, "headline_figure")
+    if "data" not in points.columns:
+        raise DataError("headline_figure draws one panel per data set: points need a data column.")
+    points = points[points["row"].isin(HEADLINE_ROWS) & (points["mask"] == mask)]
+    if points.empty:
+        raise DataError(f"headline_figure has no point of {' or '.join(HEADLINE_ROWS)} with the {mask} mask.")
+    data = sorted(set(points["data"]), key=lambda d: (d == "synthetic", d))
+    paper = _paper_at_its_compute(paper_csv, paper_compute)
+    paper = paper[paper["paper_row"].isin(HEADLINE_ROWS) & (paper["mask"] == mask)]
+    palette, markers = _row_style(list(HEADLINE_ROWS))
+    font = 8.5
+
+    with sns.axes_style("whitegrid"), matplotlib_rc({"font.size": font, "axes.titlesize": font + 0.5,
+                                                    "axes.labelsize": font, "xtick.labelsize": font,
+                                                    "ytick.labelsize": font, "legend.fontsize": font}):
+        fig = Figure(figsize=(width_in, 2.45), layout="constrained")
+        ratios = [2.0 if d != "synthetic" else 1.0 for d in data]
+        axes = fig.subplots(1, len(data), sharey=True, squeeze=False, width_ratios=ratios)[0]
+        for ax, name in zip(axes, data):
+            here = points[points["data"] == name]
+            _draw_points(ax, here, palette, markers, errorbars=False)
+            _draw_references(ax, oracle.get(name), show_labels=True, fontsize=font)
+            ax.set_xscale("log")
+            ax.set_title(name if name != "synthetic" else "synthetic set (not the paper's)")
+            ax.set_xlabel("training FLOPs")
+        axes[0].set_ylabel(f"SI-SNRi, {MASK_NAMES[mask]} (dB)")
+        handles = [Line2D([], [], color=palette[r], marker=markers[r], linewidth=1, markersize=5, label=r)
+                   for r in HEADLINE_ROWS]
+        handles += [Line2D([], [], color="grey", marker="o", markeredgecolor="black", linestyle="", markersize=6,
+                           label="final network (small: checkpoints)")]
+        if len(paper):
+            handles.append(Line2D([], [], color="grey", linewidth=6, alpha=0.6, label="paper (integer dB)"))
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+        for ax, name in zip(axes, data):
+            if name != "synthetic" and len(paper):
+                ax.set_xlim(right=float(paper["train_flop"].max()) * 4)
+                _draw_paper(ax, paper, palette, label="paper: {row}", fontsize=font)
+    return fig
+
+
+def matplotlib_rc(params: dict):
+    """``matplotlib.rc_context`` of ``params``."""
+    return rc_context(params)
 
 
 def _paper_at_its_compute(paper_csv, paper_compute) -> pd.DataFrame:
