@@ -1,5 +1,5 @@
 # The two commands of the README:
-#   make reproduce   synthetic data → train → evaluate → results/cpu/ → the book (CPU preset, ~20 min on 2 cores)
+#   make reproduce   embedded real speech → mini Libri2Mix → train → evaluate → results/cpu/ → the book (cpu preset)
 #   make test        the whole test suite
 # Each creates or refreshes .venv from the pinned requirements by itself.
 

@@ -205,6 +205,7 @@ PRESETS: dict[str, Preset] = {
             fourier_features=64,
             fourier_scale=16.0,  # fine harmonic structure along the 257 frequency bins
             fourier_time_scale=3.0,  # slow change along the frames of a chunk
+            slot_path="wide",  # left the plateau first on both seeds (results/open_choices, Deviations)
             decoder_hidden=128,
             decoder_layers=4,
         ),
