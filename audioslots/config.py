@@ -17,20 +17,26 @@ from audioslots.errors import ConfigError
 class FeatureConfig:
     """Waveform → compressed magnitude spectrogram (paper, pipeline 1 and 6)."""
 
-    sample_rate: int = 16_000  # Libri2Mix 16 kHz
-    chunk_seconds: float = 0.5  # training crop and test chunk length
-    n_fft: int = 512  # STFT window 512 (Hann)
-    hop_samples: int = 125  # STFT hop 125
-    compress_power: float = 0.3  # |X| ** 0.3
-    # [choice] How the STFT frames a chunk (see audioslots.features.FRAMINGS). "pad-end" is what
-    # tf.signal.stft / inverse_stft do (the authors' toolkit): frames start at sample 0 and the
-    # inverse under-weights the first n_fft - hop samples of every chunk; it gives ceil(8000 / 125)
-    # = 64 frames, the paper's 256 × 64 grid without dropping a frame. "centred" is torch.stft's
-    # centre=True framing, an exact round trip with 65 frames.
+    #: Samples per second of the audio (Libri2Mix 16 kHz).
+    sample_rate: int = 16_000
+    #: Seconds of one chunk, the training crop and test chunk length.
+    chunk_seconds: float = 0.5
+    #: FFT length in samples, the STFT window 512 (Hann).
+    n_fft: int = 512
+    #: Samples between the starts of consecutive frames, the STFT hop 125.
+    hop_samples: int = 125
+    #: Power that compresses the STFT magnitude, ``|X| ** 0.3``.
+    compress_power: float = 0.3
+    #: [choice] How the STFT frames a chunk (see ``audioslots.features.FRAMINGS``). "pad-end" is what
+    #: tf.signal.stft / inverse_stft do (the authors' toolkit): frames start at sample 0 and the
+    #: inverse under-weights the first n_fft - hop samples of every chunk; it gives ceil(8000 / 125)
+    #: = 64 frames, the paper's 256 × 64 grid without dropping a frame. "centred" is torch.stft's
+    #: centre=True framing, an exact round trip with 65 frames.
     framing: str = "pad-end"
 
     @property
     def chunk_samples(self) -> int:
+        """Samples of one chunk (8000 for 0.5 s at 16 kHz)."""
         return round(self.chunk_seconds * self.sample_rate)
 
     @property
@@ -50,32 +56,51 @@ class FeatureConfig:
 class ModelConfig:
     """AudioSlots network (paper, pipeline 2 and 3)."""
 
-    n_slots: int = 2  # = number of sources; 1 for the autoencoder
-    resnet_blocks: tuple[int, ...] = (3, 4, 6, 3)  # ResNet-34
-    resnet_width: int = 64  # channels of the first ResNet stage (doubles per stage)
-    root_stride: int = 1  # [choice] 1: root at full resolution; 2: root strides, stage 4 does not
-    slot_dim: int = 4096  # d: learned queries and slots live in R^4096
-    attn_dim: int = 512  # [choice] width of attention/MLP blocks; z and queries projected to it
-    attn_heads: int = 8  # [choice]
-    mlp_dim: int = 2048  # [choice] transformer MLP hidden width
-    # [choice] "narrow": queries projected to attn_dim, the residual stream at attn_dim (a slot's
-    # rank is at most attn_dim); "wide": queries and residual stream stay slot_dim wide, as
-    # "queries of dimension 4096" may mean, each attention projecting to attn_dim inside itself.
+    #: Slots the network outputs (= number of sources; 1 for the autoencoder).
+    n_slots: int = 2
+    #: Residual blocks in each of the encoder's four stages; (3, 4, 6, 3) is ResNet-34.
+    resnet_blocks: tuple[int, ...] = (3, 4, 6, 3)
+    #: Channels of the first ResNet stage (doubles per stage).
+    resnet_width: int = 64
+    #: [choice] Stride of the encoder's root, 1 (root at full resolution) or 2 (root strides, stage 4 does not).
+    root_stride: int = 1
+    #: Slot width d; learned queries and slots live in R^4096.
+    slot_dim: int = 4096
+    #: [choice] Width of attention/MLP blocks; z and queries projected to it.
+    attn_dim: int = 512
+    #: [choice] Heads of every attention block of the slot transformer.
+    attn_heads: int = 8
+    #: [choice] Transformer MLP hidden width.
+    mlp_dim: int = 2048
+    #: [choice] How wide the slots stay through the transformer.
+    #: "narrow": queries projected to attn_dim, the residual stream at attn_dim (a slot's
+    #: rank is at most attn_dim); "wide": queries and residual stream stay slot_dim wide, as
+    #: "queries of dimension 4096" may mean, each attention projecting to attn_dim inside itself.
     slot_path: str = "narrow"
-    transformer_layers: int = 4  # 4 layers: self-attention, then cross-attention to z
-    # [choice] How z is projected to attn_dim: "shared" (one linear map for every cell), or the
-    # tuning variants "per_row" (one map per frequency row) and "per_cell" (one per cell).
+    #: Layers of the slot transformer (4 layers; each self-attention, then cross-attention to z).
+    transformer_layers: int = 4
+    #: [choice] How z is projected to attn_dim:
+    #: "shared" (one linear map for every cell), or the tuning variants "per_row" (one map per
+    #: frequency row) and "per_cell" (one per cell).
     feature_projection: str = "shared"
-    feature_grid: tuple[int, int] = (32, 8)  # z's rows × columns (0.5 s; 32 × 16 for 1 s), for per_row/per_cell
-    fourier_features: int = 64  # [choice] e/2: random Fourier frequencies (Tancik et al.)
-    fourier_scale: float = 10.0  # [choice] std of the Fourier frequency matrix
-    fourier_time_scale: float | None = None  # [choice] its std along time; None = fourier_scale
-    # [choice] "mixed": each random frequency acts on both axes (Tancik et al.); the tuning variant
-    # "separate": half act on frequency only, half on time only.
+    #: z's rows × columns (0.5 s; 32 × 16 for 1 s), for per_row/per_cell.
+    feature_grid: tuple[int, int] = (32, 8)
+    #: [choice] e/2, the number of random Fourier frequencies (Tancik et al.).
+    fourier_features: int = 64
+    #: [choice] Std of the Fourier frequency matrix.
+    fourier_scale: float = 10.0
+    #: [choice] Of the Fourier frequency matrix, its std along time; None = fourier_scale.
+    fourier_time_scale: float | None = None
+    #: [choice] Which axes the random Fourier frequencies act on.
+    #: "mixed": each random frequency acts on both axes (Tancik et al.); the tuning variant
+    #: "separate": half act on frequency only, half on time only.
     fourier_axes: str = "mixed"
-    decoder_hidden: int = 512  # [choice] width of the shared decoder MLP
-    decoder_layers: int = 4  # [choice] linear layers in the decoder MLP (incl. output layer)
-    factorised_decoder: bool = True  # W_s·s + W_p·pe instead of W·[s; pe] (exact)
+    #: [choice] Width of the shared decoder MLP.
+    decoder_hidden: int = 512
+    #: [choice] Linear layers in the decoder MLP (incl. output layer).
+    decoder_layers: int = 4
+    #: The decoder's first layer computed as W_s·s + W_p·pe instead of W·[s; pe] (exact).
+    factorised_decoder: bool = True
 
     def __post_init__(self):
         # A run's config.json stores tuples as lists; the network is the same either way.
@@ -87,50 +112,60 @@ class ModelConfig:
 class TrainConfig:
     """Optimisation (paper, pipeline 5)."""
 
+    #: Crops per batch (the paper's 64); ``batch_seconds``, if set, takes its place.
     batch_size: int = 64
+    #: Adam's peak learning rate, reached at the end of the warm-up (the paper's 2e-4).
     learning_rate: float = 2e-4
-    warmup_steps: int = 2_500  # linear warm-up, then cosine decay to 0
+    #: Steps of linear warm-up, then cosine decay to 0.
+    warmup_steps: int = 2_500
+    #: Training steps (the paper's 300 000); the cosine decay reaches 0 at the last.
     steps: int = 300_000
+    #: Seed of the network's initialisation and of the training batches (step k's batch is drawn from (seed, k)).
     seed: int = 0
+    #: Steps per row of the training log (``RUN_DIR/log.csv``).
     log_every: int = 50
+    #: Steps between two checkpoints of the run folder.
     checkpoint_every: int = 1_000
-    num_workers: int = 4  # data-loading processes (0 = in the training process)
-    # [choice] Fraction of the F × T grid decoded (and scored) per training step. 1.0 is the paper;
-    # below 1 the coordinate decoder is evaluated at a random subset of cells, an unbiased
-    # estimate of the same MSE at a fraction of the cost (the CPU preset's budget needs it).
+    #: Data-loading processes (0 = in the training process).
+    num_workers: int = 4
+    #: [choice] Fraction of the F × T grid decoded (and scored) per training step. 1.0 is the paper;
+    #: below 1 the coordinate decoder is evaluated at a random subset of cells, an unbiased
+    #: estimate of the same MSE at a fraction of the cost (the CPU preset's budget needs it).
     decoded_cells: float = 1.0
-    # [choice] If set, a batch holds this many seconds of audio (batch_seconds / chunk_seconds
-    # crops), so that 0.5 s and 1 s runs cost the same per step; None keeps ``batch_size``.
+    #: [choice] If set, a batch holds this many seconds of audio (batch_seconds / chunk_seconds
+    #: crops), so that 0.5 s and 1 s runs cost the same per step; None keeps ``batch_size``.
     batch_seconds: float | None = None
-    # Also checkpoint every this many minutes of wall-clock time (None: every checkpoint_every
-    # steps only): a preempted or crashed job loses at most this much work.
+    #: Also checkpoint every this many minutes of wall-clock time
+    #: (None: every checkpoint_every steps only): a preempted or crashed job loses at most this much work.
     checkpoint_minutes: float | None = None
-    # Keep a copy of the checkpoint at these steps (``checkpoint_step0001000.pt``): the points of a
-    # learning curve, scored afterwards by ``audioslots score-checkpoints``.
+    #: Keep a copy of the checkpoint at these steps (``checkpoint_step0001000.pt``):
+    #: the points of a learning curve, scored afterwards by ``audioslots score-checkpoints``.
     keep_checkpoints: tuple[int, ...] = ()
-    # [choice] Clip the global gradient norm to this value; None (no clipping) is the paper, which
-    # names none.
+    #: [choice] Clip the global gradient norm to this value; None (no clipping) is the paper, which
+    #: names none.
     clip_grad_norm: float | None = None
-    # A step whose loss or gradient is not finite is skipped (no update); this many in a row stop
-    # the run with an error.
+    #: A step whose loss or gradient is not finite is skipped (no update); this many in a row stop
+    #: the run with an error.
     max_nonfinite_steps: int = 5
-    # [choice] bf16 autocast of the forward pass: "auto" on CUDA only, "bf16" on the CPU too (how
-    # the paper preset is smoke-tested on CPU), "off" float32 everywhere. The paper does not say.
+    #: [choice] bf16 autocast of the forward pass:
+    #: "auto" on CUDA only, "bf16" on the CPU too (how the paper preset is smoke-tested on CPU),
+    #: "off" float32 everywhere. The paper does not say.
     autocast: str = "auto"
-    # [choice] Fraction of the training examples mixed on the fly: sources of different speakers
-    # from different training mixtures, each scaled by a gain drawn uniformly within ±3 dB
-    # (audioslots.training.batches). 0 trains on the training mixtures as they are, as the paper.
+    #: [choice] Fraction of the training examples mixed on the fly:
+    #: sources of different speakers from different training mixtures, each scaled by a gain drawn
+    #: uniformly within ±3 dB (audioslots.training.batches). 0 trains on the training mixtures as they
+    #: are, as the paper.
     dynamic_mixing: float = 0.0
-    # Train on a fixed pool of this many crops instead of a fresh crop per example (0: fresh crops,
-    # as the paper). A probe of how learning depends on the number of distinct examples
-    # (experiments/plateau.py); the pool is drawn once from the seed.
+    #: Train on a fixed pool of this many crops instead of a fresh crop per example
+    #: (0: fresh crops, as the paper). A probe of how learning depends on the number of distinct examples
+    #: (experiments/plateau.py); the pool is drawn once from the seed.
     crop_pool: int = 0
-    # Train only on the mixtures whose speakers all belong to a set of this many training speakers,
-    # drawn once from the seed (0: every mixture). With crop_span, a probe of how learning depends on
-    # the number of voices (experiments/plateau.py).
+    #: Train only on the mixtures whose speakers all belong to a set of this many training speakers,
+    #: drawn once from the seed (0: every mixture). With crop_span, a probe of how learning depends on
+    #: the number of voices (experiments/plateau.py).
     crop_speakers: int = 0
-    # Crops are drawn from the first this fraction of each training mixture (1.0: anywhere); the
-    # rest is held out to score the same speakers on audio the network never saw.
+    #: Crops are drawn from the first this fraction of each training mixture
+    #: (1.0: anywhere); the rest is held out to score the same speakers on audio the network never saw.
     crop_span: float = 1.0
 
     def __post_init__(self):
@@ -164,26 +199,41 @@ class ConvTasNetConfig:
     paper's letters.
     """
 
-    enc_kernel_size: int = 16  # L: encoder/decoder filter length in samples (hop L / 2)
-    enc_num_feats: int = 512  # N: encoder filters
-    msk_kernel_size: int = 3  # P: kernel of the separator's depthwise convolutions
-    msk_num_feats: int = 128  # B (= Sc): bottleneck and skip-connection channels
-    msk_num_hidden_feats: int = 512  # H: channels inside a convolutional block
-    msk_num_layers: int = 8  # X: blocks per repeat (dilations 1, 2, ..., 2^(X-1))
-    msk_num_stacks: int = 3  # R: repeats
-    msk_activate: str = "sigmoid"  # mask non-linearity
-    # [choice] Training crops of 4 s, as Luo & Mesgarani; AudioSlots' 0.5 s crops would be shorter
-    # than this separator's receptive field ((1 + (P - 1) R (2^X - 1)) L / 2 = 12248 samples, 0.77 s
-    # at 16 kHz). A batch holds as many seconds of audio as an AudioSlots batch of the same preset.
+    #: Encoder/decoder filter length in samples, L (hop L / 2).
+    enc_kernel_size: int = 16
+    #: Encoder filters, N.
+    enc_num_feats: int = 512
+    #: Kernel of the separator's depthwise convolutions, P.
+    msk_kernel_size: int = 3
+    #: Bottleneck and skip-connection channels, B (= Sc).
+    msk_num_feats: int = 128
+    #: Channels inside a convolutional block, H.
+    msk_num_hidden_feats: int = 512
+    #: Blocks per repeat, X (dilations 1, 2, ..., 2^(X-1)).
+    msk_num_layers: int = 8
+    #: Repeats, R.
+    msk_num_stacks: int = 3
+    #: Mask non-linearity.
+    msk_activate: str = "sigmoid"
+    #: [choice] Training crops of 4 s, as Luo & Mesgarani; AudioSlots' 0.5 s crops would be shorter
+    #: than this separator's receptive field ((1 + (P - 1) R (2^X - 1)) L / 2 = 12248 samples, 0.77 s
+    #: at 16 kHz). A batch holds as many seconds of audio as an AudioSlots batch of the same preset.
     crop_seconds: float = 4.0
 
 
 @dataclass(frozen=True)
 class Preset:
+    """A named configuration of a whole run: features, network, training and the Conv-TasNet peer."""
+
+    #: The preset's name, its key in ``PRESETS``.
     name: str
+    #: Waveform → compressed magnitude spectrogram.
     features: FeatureConfig = field(default_factory=FeatureConfig)
+    #: The AudioSlots network.
     model: ModelConfig = field(default_factory=ModelConfig)
+    #: Optimisation, batches and checkpoints of training.
     train: TrainConfig = field(default_factory=TrainConfig)
+    #: The Conv-TasNet waveform peer (not in the paper).
     convtasnet: ConvTasNetConfig = field(default_factory=ConvTasNetConfig)
 
 

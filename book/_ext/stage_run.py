@@ -4,7 +4,9 @@ So that ``jupyter-book build book/`` works verbatim on a fresh clone: the book's
 chapters, banner and Status live in ``book/run/``, which is generated from a run folder of
 ``results/`` (:func:`audioslots.reporting.book.stage`) and never committed. The run is
 ``$AUDIOSLOTS_BOOK_RUN`` (a path relative to the repository root; ``make book RUN=...`` sets it),
-by default ``results/cpu``, the reference run that ``make reproduce`` writes.
+by default ``results/cpu``, the reference run that ``make reproduce`` writes. The changelog of
+that reference run (:func:`audioslots.reporting.changelog.changelog`, from git history) is staged
+beside it as ``book/run/changelog.md``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ def setup(app: Sphinx) -> dict:
     # At load time, before sphinx-external-toc reads _toc.yml and Sphinx looks for documents.
     try:
         from audioslots.reporting.book import stage
+        from audioslots.reporting.changelog import changelog
     except ImportError as error:
         raise ExtensionError(f"The book needs the audioslots package ({error}): run `make setup`, "
                              "or `pip install --no-deps -e .` in the conda environment.") from None
@@ -32,6 +35,8 @@ def setup(app: Sphinx) -> dict:
         staged = stage(run, BOOK, repo=REPOSITORY)
     except FileNotFoundError as error:
         raise ExtensionError(str(error)) from None
+    # The changelog page (book/changelog.md) is of the reference run whichever run the book shows.
+    (staged / "changelog.md").write_text(changelog(REPOSITORY))
     print(f"stage_run: the book shows {run.relative_to(REPOSITORY) if run.is_relative_to(REPOSITORY) else run} "
           f"(staged into {staged.relative_to(REPOSITORY)})")
     return {"parallel_read_safe": True, "parallel_write_safe": True}
