@@ -402,7 +402,10 @@ class SlotTransformer(nn.Module):
             n_rows, n_cols, z.shape[-1], device=z.device, dtype=z.dtype
         )  # (B, rows*cols, attn_dim), the same for every item
         z = self.feature_norm(z)  # keys = values = z in every layer, normalised once
-        x = self.query_proj(self.queries).expand(batch, -1, -1)  # (B, n_slots, stream width)
+        x = self.query_proj(self.queries)  # (n_slots, stream width)
+        # The wide path copies its queries per item: a view of a parameter made under no_grad (as
+        # FLOP counting runs it) has no autograd node, which torch's module tracker cannot follow.
+        x = x.repeat(batch, 1, 1) if self.slot_path == "wide" else x.expand(batch, -1, -1)  # (B, n_slots, width)
         for layer in self.layers:
             x = layer(x, z)
         return self.slot_proj(self.norm(x))  # (B, n_slots, slot_dim)

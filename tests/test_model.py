@@ -398,3 +398,13 @@ def test_narrow_slot_path_builds_the_same_parameters_as_before_the_option():
 def test_unknown_slot_path_raises_config_error():
     with pytest.raises(ConfigError, match="slot_path='broad'"):
         tiny_model(slot_path="broad")
+
+
+def test_a_wide_slot_path_can_be_counted_without_gradients():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = tiny_model(slot_path="wide")
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(torch.rand(2, 257, 65))
+    assert counter.get_total_flops() > 0
