@@ -208,9 +208,10 @@ class Browser:
                          .map(a => (a.currentSrc || a.innerHTML).slice(0, 80))"""
             )
             visit.visible_text = page.evaluate("() => document.body.innerText")
-            visit.first_screen_text = page.evaluate(
+            # Text nodes on the first screen: touching it, and wholly inside it; one walk for both.
+            visit.first_screen_text, visit.first_screen_whole_text = page.evaluate(
                 """(height) => {
-                    const seen = [];
+                    const touching = [], whole = [];
                     const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
                     for (let node = walker.nextNode(); node; node = walker.nextNode()) {
                         const text = node.textContent.trim();
@@ -218,25 +219,11 @@ class Browser:
                         const range = document.createRange();
                         range.selectNodeContents(node);
                         const box = range.getBoundingClientRect();
-                        if (box.height > 0 && box.top < height && box.bottom > 0) seen.push(text);
+                        if (box.height === 0) continue;
+                        if (box.top < height && box.bottom > 0) touching.push(text);
+                        if (box.top >= 0 && box.bottom <= height) whole.push(text);
                     }
-                    return seen.join('\\n');
-                }""",
-                FIRST_SCREEN,
-            )
-            visit.first_screen_whole_text = page.evaluate(
-                """(height) => {
-                    const seen = [];
-                    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-                    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-                        const text = node.textContent.trim();
-                        if (!text) continue;
-                        const range = document.createRange();
-                        range.selectNodeContents(node);
-                        const box = range.getBoundingClientRect();
-                        if (box.height > 0 && box.top >= 0 && box.bottom <= height) seen.push(text);
-                    }
-                    return seen.join('\\n');
+                    return [touching.join('\\n'), whole.join('\\n')];
                 }""",
                 FIRST_SCREEN,
             )
