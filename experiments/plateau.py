@@ -39,6 +39,7 @@ from audioslots.errors import DataError
 from audioslots.evaluation import plateau
 from audioslots.features import spectrogram
 from audioslots.pipeline import prepare_data
+from audioslots.provenance import git_commit
 from audioslots.separate import predict
 from audioslots.training import RunFiles, load_model, train
 
@@ -86,7 +87,8 @@ def run(preset_name: str, pool: int, speakers: int, seed: int, steps: int, data:
     levels = plateau.trivial_losses(mixtures, sources, preset.features)
     log = pd.read_csv(RunFiles(runs / name).log)
     model, _ = load_model(RunFiles(runs / name).checkpoint)
-    record = {"pool": pool, "speakers": speakers, "seed": seed, "steps": steps,
+    record = {"pool": pool, "speakers": speakers, "seed": seed, "steps": steps, "commit": git_commit(),
+              "torch": torch.__version__,
               **{f"loss_{k}": v for k, v in levels.items()}, "final_loss": float(log["loss"].iloc[-1]),
               **scores(model, mixtures, sources, preset.features, "pool"),
               **scores(model, *test_crops(data, preset, fresh), preset.features, "test")}
@@ -151,7 +153,7 @@ def summarise(out: Path, data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pools", type=int, nargs="+", default=[8, 64, 256, 1024, 0], help="crops per pool (0: the stream)")
+    parser.add_argument("--pools", type=int, nargs="*", default=[8, 64, 256, 1024, 0], help="crops per pool (0: the stream)")
     parser.add_argument("--speakers", type=int, nargs="*", default=[4, 16, 64],
                         help="speaker counts, each trained on the stream of its speakers' mixtures")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
