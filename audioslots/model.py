@@ -2,11 +2,11 @@
 
 Data flow, with the shapes of the paper's 0.5 s setting::
 
-    spectrogram                    (batch, 257, 65)       compressed magnitude |X| ** 0.3
-      crop to a multiple of 8      (batch, 256, 64)       drop the Nyquist bin and the last frame
-      ResNetEncoder                (batch, 512, 32, 8)    root stride 1, total stride 8
-      SlotTransformer              (batch, n_slots, 4096) learned queries attend to the 32 × 8 grid
-      SpatialBroadcastDecoder      (batch, n_slots, 257, 65)
+    spectrogram               (batch, 257, 65)         compressed magnitude |X| ** 0.3
+      crop to a multiple of 8 (batch, 256, 64)         no Nyquist bin, no last frame
+      ResNetEncoder           (batch, 512, 32, 8)      root stride 1, total stride 8
+      SlotTransformer         (batch, n_slots, 4096)   queries attend to the grid
+      SpatialBroadcastDecoder (batch, n_slots, 257, 65)
 
 Three small modules composed by :class:`AudioSlots`; the positional embeddings are pure functions.
 The network is permutation-equivariant in its queries: the only per-slot parameters are the

@@ -2,12 +2,14 @@
 
 A run folder (``results/cpu`` for the reference CPU run) ends up holding::
 
-    provenance.json                       what produced everything below (see audioslots.provenance)
-    audioslots_0.5s/ autoencoder_0.5s/ audioslots_1s/   training runs (config.json, log.csv; checkpoints are not committed)
-    convtasnet/                           the Conv-TasNet peer's training run (not in the paper)
-    metrics/<system>_<chunk>.csv          per-mixture SI-SNR / SI-SNRi (tidy, see audioslots.evaluation.scores)
-    table1.csv                            the summary of Table 1
-    notebooks/                            the executed notebooks the book renders
+    provenance.json               what produced everything below (audioslots.provenance)
+    audioslots_0.5s/              training runs (config.json, log.csv; checkpoints
+    autoencoder_0.5s/               are not committed)
+    audioslots_1s/
+    convtasnet/                   the Conv-TasNet peer's training run (not in the paper)
+    metrics/<system>_<chunk>.csv  per-mixture SI-SNR / SI-SNRi (evaluation.scores)
+    table1.csv                    the summary of Table 1
+    notebooks/                    the executed notebooks the book renders
 
 The networks, their folders, their metric files and their rows of Table 1 are named in :mod:`audioslots.runs`.
 """

@@ -209,8 +209,8 @@ def project_hours(result: dict, throughput: dict[str, dict], steps: int) -> list
         for fraction in result["fractions"]:
             ratio = fraction["at_batch"]["decoder"] / full["at_batch"]["decoder"]
             seconds = seconds_full * (1 - share + share * ratio)
-            basis = (f"measured: {measured['file']} ({measured['commit'][:7]})" if fraction is full else
-                     f"projected from {measured['file']} and decoder FLOPs ({result['commit'][:7]})")
+            basis = (f"measured ({measured['commit'][:7]})" if fraction is full else
+                     f"projected from the measured row and decoder FLOPs ({result['commit'][:7]})")
             rows.append({"GPU": measured["device_name"], "mode": mode, "decoded cells": f"{fraction['decoded_cells']:g}",
                          "seconds per step": f"{seconds:.4f}", f"hours for {steps:,} steps": f"{steps * seconds / 3600:.2f}",
                          "basis": basis})
@@ -227,7 +227,9 @@ def write_projection(result: dict, stem: Path) -> list[dict]:
             raise ValueError(f"{name} is not a full-grid {result['preset']}-preset measurement.")
         throughput[mode] = {**measured, "file": name}
     rows = project_hours(result, throughput, preset.train.steps)
+    files = ", ".join(f"`{name}` ({mode})" for mode, name in THROUGHPUT)
     write_table(rows, stem, note=(
+        f"The measured rows are those of {files} in `results/benchmarks/`. "
         "Rows with decoded cells below 1 are projections, not measurements: they assume that the decoder takes "
         "the same share of a step's time as of its FLOPs, and that its time scales with its FLOPs."))
     return rows

@@ -54,6 +54,33 @@ VIEWPORT = {"width": 1280, "height": 1600}
 #: The height in CSS pixels of a reader's first screen (a laptop's, at 1280 wide).
 FIRST_SCREEN = 800
 
+#: Resolves when MathJax has typeset the page (or after the given milliseconds). MathJax is a
+#: deferred script, so it has run by the load event, and typesets asynchronously; if the script
+#: did not load, ``window.MathJax`` is only Sphinx's configuration object, without ``startup``.
+MATHJAX_SETTLED_SCRIPT = """(ms) => (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise)
+    ? Promise.race([window.MathJax.startup.promise, new Promise(resolve => setTimeout(resolve, ms))])
+    : null"""
+#: The elements of the page's text column (the theme's ``article.bd-article``) that do not fit in
+#: it: their right edge passes the column's, or they scroll sideways. Descendants of an element
+#: already listed are not listed again.
+TOO_WIDE_SCRIPT = """() => {
+    const column = document.querySelector('article.bd-article');
+    if (!column) return [];
+    const edge = column.getBoundingClientRect().right;
+    const width = Math.round(column.getBoundingClientRect().width);
+    const found = [];
+    for (const element of column.querySelectorAll('*')) {
+        if (found.some(([outer]) => outer.contains(element))) continue;
+        const box = element.getBoundingClientRect();
+        if (box.width === 0) continue;
+        const style = getComputedStyle(element);
+        const scrolls = ['auto', 'scroll'].includes(style.overflowX) && element.scrollWidth > element.clientWidth + 1;
+        if (box.right > edge + 1 || scrolls) found.push([element, Math.round(Math.max(box.width, element.scrollWidth))]);
+    }
+    return found.map(([element, size]) => `${element.tagName.toLowerCase()}.${element.classList[0] || ''} `
+        + `(${size} px > column ${width} px): ${(element.textContent || '').trim().slice(0, 60)}`);
+}"""
+
 
 @dataclass
 class PageVisit:
@@ -77,6 +104,8 @@ class PageVisit:
             :data:`FIRST_SCREEN` high (each visible text node whose box starts above its bottom).
         first_screen_whole_text: the same, only the text nodes whose box ends above that bottom.
         first_screen_images: the file names of the images whole on that first screen.
+        too_wide: each element of the text column that is wider than the column or scrolls
+            sideways inside it (outermost ones only), as ``"tag.class (width px > column px): text…"``.
     """
 
     url: str
@@ -93,6 +122,7 @@ class PageVisit:
     first_screen_text: str = ""
     first_screen_whole_text: str = ""
     first_screen_images: list[str] = field(default_factory=list)
+    too_wide: list[str] = field(default_factory=list)
 
     @property
     def unexpected_console_errors(self) -> list[str]:
@@ -132,6 +162,21 @@ class Browser:
     def __init__(self, chromium):
         self._chromium = chromium
 
+    def too_wide(self, path: str | os.PathLike, timeout_ms: int = 20_000) -> list[str]:
+        """The elements of a page that do not fit its text column (:data:`TOO_WIDE_SCRIPT`), once
+        the page has loaded and MathJax has typeset it: the layout alone, without the rest of :meth:`visit`."""
+        context = self._chromium.new_context(viewport=VIEWPORT, service_workers="block")
+        try:
+            context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(LOCAL_SCHEMES)
+                          else route.abort())
+            page = context.new_page()
+            page.goto(Path(path).resolve().as_uri(), wait_until="load", timeout=timeout_ms)
+            page.evaluate(MATHJAX_SETTLED_SCRIPT, timeout_ms)
+            page.evaluate("() => document.fonts.ready.then(() => null)")
+            return page.evaluate(TOO_WIDE_SCRIPT)
+        finally:
+            context.close()
+
     def visit(self, path: str | os.PathLike, screenshot: str | os.PathLike | None = None,
               timeout_ms: int = 20_000) -> PageVisit:
         """Open a local HTML file, wait for it and for MathJax to settle, and report.
@@ -162,16 +207,7 @@ class Browser:
             page.on("console", lambda m: m.type == "error" and visit.console_errors.append(m.text))
             page.on("pageerror", lambda e: visit.console_errors.append(f"uncaught: {e}"))
             page.goto(visit.url, wait_until="load", timeout=timeout_ms)
-            # MathJax (a deferred script, so it has run by the load event) typesets
-            # asynchronously; its startup promise resolves when done. If the script did not load,
-            # window.MathJax is only Sphinx's configuration object, without ``startup``.
-            page.evaluate(
-                """(ms) => (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise)
-                    ? Promise.race([window.MathJax.startup.promise,
-                                    new Promise(resolve => setTimeout(resolve, ms))])
-                    : null""",
-                timeout_ms,
-            )
+            page.evaluate(MATHJAX_SETTLED_SCRIPT, timeout_ms)
             page.wait_for_load_state("networkidle", timeout=timeout_ms)
             visit.math_containers = page.locator("mjx-container").count()
             visit.unrendered_math = page.evaluate(
@@ -235,6 +271,7 @@ class Browser:
                     .map(img => img.getAttribute('src').split('/').pop())""",
                 FIRST_SCREEN,
             )
+            visit.too_wide = page.evaluate(TOO_WIDE_SCRIPT)
             if screenshot is not None:
                 visit.screenshot = Path(screenshot)
                 page.screenshot(path=str(visit.screenshot), full_page=True)

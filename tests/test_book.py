@@ -325,6 +325,16 @@ def test_page_has_no_console_errors(visits, doc):
     assert visits(doc).unexpected_console_errors == []
 
 
+def test_every_page_fits_a_1280_px_window(built_book, browser):
+    """No table, code block, figure or diagram is wider than the text column, nor scrolls sideways in it."""
+    pages = sorted(p for p in built_book.rglob("*.html")
+                   if not {"_static", "_sources", "_images"} & set(p.relative_to(built_book).parts)
+                   and p.name not in ("genindex.html", "search.html", "index.html"))
+    assert len(pages) > 20, pages
+    too_wide = {str(p.relative_to(built_book)): wide for p in pages if (wide := browser.too_wide(p))}
+    assert not too_wide, "\n".join(f"{page}: {item}" for page, items in too_wide.items() for item in items)
+
+
 # ----------------------------------------------------------------------------------------------
 # The results pages. Contract with the results notebooks: 04_results shows a table whose cells
 # include the five row labels of Table 1; 05_figure2 shows Figure 2 as <img> with local

@@ -183,3 +183,33 @@ def test_a_single_thread_is_one_thread(tmp_path):
     (run / "provenance.json").write_text(json.dumps({"commit": "c" * 40, "train:audioslots_0.5s": {
         "device": "CPU (x86_64, 1 threads)", "steps": 10, "preset": {"name": "cpu"}}}))
     assert book.run_summaries([run]).loc[0, "device"] == "CPU (x86_64, 1 thread)"
+
+
+def test_gpu_costs_are_measured_for_the_timed_network_and_projected_by_flops_for_the_others(tmp_path):
+    import json
+
+    from audioslots.reporting.book import gpu_hours_markdown
+
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    (bench / "train_throughput_paper_x.json").write_text(json.dumps(
+        {"device": "cuda", "device_name": "GPU-Z", "compile": False, "steps_per_second": 2.0, "commit": "f" * 40,
+         "peak_memory_bytes": 3 * 2**30}))
+    compute = tmp_path / "paper_compute.csv"
+    compute.write_text("paper_row,flop_per_step,steps\nAudioSlots,1e12,7200\nAutoencoder,3e12,7200\n")
+    text = gpu_hours_markdown(bench, compute)
+    # 7 200 steps at 2 steps/s: 1 h measured; three times the FLOPs: 3 h, projected
+    assert "| AudioSlots | 1.0 | 7,200 | 1.0 | 3.0 GiB eager (measured) |" in text
+    assert "| Autoencoder | 3.0 | 7,200 | 3.0 (projected) | not measured |" in text
+    assert "Together: 4 GPU-hours eager" in text
+
+
+def test_a_notebook_table_name_may_break_after_its_underscores_and_nothing_else_changes():
+    import pandas as pd
+
+    from audioslots.reporting import book
+
+    html = pd.DataFrame({"paper_low_db": [12.0], "note": ["a_b"]}).to_html()
+    tidy = book.tidy_table_html(html)
+    assert "<th>paper_<wbr>low_<wbr>db</th>" in tidy and ">a_<wbr>b</td>" in tidy
+    assert ">12.0</td>" in tidy and "wbr" not in book.tidy_table_html(html.replace("_", " "))

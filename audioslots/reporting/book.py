@@ -41,8 +41,9 @@ from audioslots import provenance
 from audioslots.reporting import plots
 from audioslots.reporting.claims import CHUNK_LENGTH_CLAIM, claims
 from audioslots.reporting.inspection import PAPER_TRAINING_DATA, paper_training_flop, trained_networks
-from audioslots.reporting.tables import row_means, table1_of_runs
-from audioslots.runs import RUNS, run_name_of
+from audioslots.convtasnet import NO_MASK
+from audioslots.reporting.tables import TABLE_MASK_NAMES, csv_markdown, row_means, runs_by_row
+from audioslots.runs import RUNS, run_name_of, system_row
 from audioslots.training import build_model
 
 #: Tags whose cells never show in the book (the notebook's defaults and papermill's injection).
@@ -94,6 +95,7 @@ def prepare_notebooks(folder: str | Path) -> list[Path]:
 _TABLE = re.compile(r"<table.*?</table>", re.S)
 _ROW = re.compile(r"<tr[^>]*>.*?</tr>", re.S)
 _HEADER_CELL = re.compile(r"<th[^>]*>(.*?)</th>", re.S)
+_CELL_TEXT = re.compile(r">([^<>]*_[^<>]*)<")
 _SIX_DECIMALS = re.compile(r"(<td[^>]*>)\s*(-?\d+\.\d*?)0+\s*(</td>)")
 
 
@@ -104,7 +106,7 @@ def tidy_table_html(text: str) -> str:
     filter: one header cell per body row, each an integer, one header row) loses that column and the
     blank corner cell of its header row; a cell ``0.500000`` becomes
     ``0.5`` and ``1.000000`` becomes ``1.0`` (trailing zeros only: no digit that carries a value is
-    dropped). Works on the HTML of ``DataFrame.to_html`` and of a pandas ``Styler``.
+    dropped); a name may break after an underscore (``<wbr>``). Works on the HTML of ``DataFrame.to_html`` and of a pandas ``Styler``.
     """
     def one_table(match: re.Match) -> str:
         table = match.group(0)
@@ -116,8 +118,10 @@ def tidy_table_html(text: str) -> str:
             body = _ROW.sub(lambda row: _HEADER_CELL.sub("", row.group(0), count=1), body)
             head = _ROW.sub(lambda row: _HEADER_CELL.sub("", row.group(0), count=1), head)
             table = head + "<tbody>" + body
-        return _SIX_DECIMALS.sub(lambda m: m.group(1) + m.group(2) + ("0" if m.group(2).endswith(".") else "")
-                                 + m.group(3), table)
+        table = _SIX_DECIMALS.sub(lambda m: m.group(1) + m.group(2) + ("0" if m.group(2).endswith(".") else "")
+                                  + m.group(3), table)
+        # A name like ``paper_low_db`` may break after its underscores, so that a wide table fits its column.
+        return _CELL_TEXT.sub(lambda m: ">" + m.group(1).replace("_", "_<wbr>") + "<", table)
 
     return _TABLE.sub(one_table, text)
 
@@ -542,34 +546,57 @@ def _training_scale(run_dir: Path, paper_flop: float | None) -> str:
     return text + "."
 
 
-def gpu_hours_markdown(benchmarks: str | Path = "results/benchmarks") -> str:
-    """One sentence: the hours of the paper's training on one GPU, from the committed throughput measurements."""
-    steps = get_preset("paper").train.steps
-    measured = []
+def gpu_hours_markdown(benchmarks: str | Path = "results/benchmarks",
+                       paper_compute_csv: str | Path = "results/paper_compute.csv") -> str:
+    """What the GPU recipe costs per network of our `paper` preset: FLOPs per step (counted), hours
+    and peak memory (measured where a throughput measurement of that network is committed,
+    projected by FLOPs otherwise, and said so), and the total in GPU-hours."""
+    measured = {}
     for path in sorted(Path(benchmarks).glob("train_throughput_paper_*.json")):
         run = json.loads(path.read_text())
         if run.get("device") == "cuda" and run.get("decoded_cells", 1.0) == 1.0:
-            measured.append((run["device_name"], "compiled" if run.get("compile") else "eager", run["steps_per_second"],
-                             run["commit"][:7]))
-    if not measured:
-        return "No GPU throughput of the `paper` preset is committed yet, so no training time can be projected.\n"
-    parts = [f"{hours:.1f} h {mode} ({rate:.1f} steps/s on an {device}, commit `{commit}`)"
-             for device, mode, rate, commit in sorted(measured, key=lambda m: m[1], reverse=True)
-             for hours in [steps / rate / 3600]]
-    return (f"At the measured throughput of `benchmarks/train_throughput.py`, the paper's {steps:,} steps take "
-            + " or ".join(parts) + f" per network; the reproduction trains {len(RUNS)} networks ({', '.join(RUNS)}), one after another on "
-            "one GPU. The {doc}`performance` page has the measurements.\n")
+            measured["compiled" if run.get("compile") else "eager"] = run
+    if not measured or not Path(paper_compute_csv).exists():
+        return "No GPU throughput of the `paper` preset is committed yet, so no training time can be given.\n"
+    compute = pd.read_csv(paper_compute_csv)
+    # The throughput benchmark trains the 0.5 s AudioSlots network; the others are projected from it.
+    base = compute.loc[compute["paper_row"] == system_row("AudioSlots", 0.5)].iloc[0]
+    rows, totals = [], dict.fromkeys(measured, 0.0)
+    for _, network in compute.iterrows():
+        ratio = network["flop_per_step"] / base["flop_per_step"]
+        row = {"network": network["paper_row"], "TFLOP per step (counted)": f"{network['flop_per_step'] / 1e12:.1f}",
+               "steps": f"{network['steps']:,}"}
+        for mode, run in measured.items():
+            hours = network["steps"] * ratio / run["steps_per_second"] / 3600
+            totals[mode] += hours
+            row[f"hours, {mode}"] = f"{hours:.1f}" + ("" if ratio == 1 else " (projected)")
+        peaks = ", ".join(f"{run['peak_memory_bytes'] / 2**30:.1f} GiB {mode}" for mode, run in measured.items()
+                          if run.get("peak_memory_bytes"))
+        row["peak memory"] = f"{peaks} (measured)" if ratio == 1 and peaks else "not measured"
+        rows.append(row)
+    device = next(iter(measured.values()))["device_name"]
+    table = markdown_table(pd.DataFrame(rows))
+    total = " or ".join(f"{hours:.0f} GPU-hours {mode}" for mode, hours in totals.items())
+    return (f"What the GPU recipe costs on one {device}, network by network: FLOPs per step counted by "
+            "`torch.utils.flop_counter` (`results/paper_compute.csv`), hours from the throughput that "
+            "`benchmarks/train_throughput.py` measured for the 0.5 s AudioSlots network (commit "
+            f"`{next(iter(measured.values()))['commit'][:7]}`). The other networks were not timed: their hours are "
+            "*projected* at the same FLOPs per second, and their peak memory is not measured. The Conv-TasNet "
+            "peer's FLOPs were not counted at the `paper` preset and it is left out of the total.\n\n"
+            + table + f"\nTogether: {total}, one network after another on one GPU. The {{doc}}`performance` page "
+            "has the measurements.\n")
 
 
 def all_runs_markdown(results: str | Path = "results", paper_csv: str | Path = "results/paper_table1.csv") -> str:
-    """Table 1 of every run in ``results/*/table1.csv`` beside the paper's, as MyST sections (runs as :func:`runs_by_compute`)."""
+    """Table 1 of every run in ``results/*/table1.csv`` beside the paper's, as MyST sections: one table
+    per data set and mask, one row per run (runs as :func:`runs_by_compute`, :func:`~audioslots.reporting.tables.runs_by_row`)."""
     runs = runs_by_compute(results)
     if not runs:
         return "No run in `results/` has a `table1.csv` yet.\n"
-    table = table1_of_runs(runs, paper_csv)
-    parts = [f"## SI-SNRi (dB), {mask} masks\n\n" + markdown_table(group.drop(columns="mask"))
-             for mask, group in table.groupby("mask", sort=False)]
-    parts.append("## The runs\n\nWhat made each column above, from its `provenance.json`.\n\n"
+    waveform = TABLE_MASK_NAMES[NO_MASK]
+    parts = [f"## SI-SNRi (dB) on {source}, {'no mask (a waveform network)' if mask == waveform else mask + ' masks'}\n\n"
+             + markdown_table(table) for (source, mask), table in runs_by_row(runs, paper_csv).items()]
+    parts.append("## The runs\n\nWhat made each row above, from its `provenance.json`.\n\n"
                  + markdown_table(run_summaries(runs)))
     return "\n".join(parts)
 
@@ -867,6 +894,10 @@ def gap_table(points: pd.DataFrame, paper_csv: str | Path, paper_compute_csv: st
 STAGED_FILES = ("provenance.json", "table1.csv")
 
 
+#: Folders of ``results/`` whose CSVs the book shows as tables (``book/run/tables/<folder>_<stem>.md``).
+TABLE_FOLDERS = ("benchmarks", "diagnostics")
+
+
 def stage(run_dir: str | Path, book_dir: str | Path = "book", repo: str | Path = ".") -> Path:
     """Copy ``run_dir`` into ``book_dir/run`` for the book to render; returns that folder.
 
@@ -899,7 +930,7 @@ def stage(run_dir: str | Path, book_dir: str | Path = "book", repo: str | Path =
         _banner_cell(notebook, text)
         nbformat.write(notebook, target / "notebooks" / path.name)
     (target / "banner.md").write_text(text)
-    (target / "gpu_hours.md").write_text(gpu_hours_markdown(run_dir.parent / "benchmarks"))
+    (target / "gpu_hours.md").write_text(gpu_hours_markdown(run_dir.parent / "benchmarks", run_dir.parent / "paper_compute.csv"))
     (target / "outcome.md").write_text(outcome_markdown(run_dir, run_dir.parent / "paper_table1.csv",
                                                         run_dir.parent / "paper_compute.csv"))
     headline = write_headline_figure(run_dir.parent, target / "headline_figure.png")
@@ -911,6 +942,10 @@ def stage(run_dir: str | Path, book_dir: str | Path = "book", repo: str | Path =
         run_dir.parent, run_dir.parent / "paper_table1.csv", run_dir.parent / "paper_compute.csv"))
     (target / "status.md").write_text(status_markdown(run_dir))
     (target / "all_runs.md").write_text(all_runs_markdown(run_dir.parent, run_dir.parent / "paper_table1.csv"))
+    (target / "tables").mkdir()
+    for folder in TABLE_FOLDERS:  # the CSVs that the book's pages show, each fitted to the text column
+        for csv in sorted((run_dir.parent / folder).glob("*.csv")):
+            (target / "tables" / f"{folder}_{csv.stem}.md").write_text(csv_markdown(csv, f"results/{folder}/{csv.name}"))
     return target
 
 

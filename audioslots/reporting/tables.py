@@ -10,15 +10,16 @@ so mixtures are not independent.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
 
-from audioslots.convtasnet import NO_MASK
+from audioslots.convtasnet import NO_FRAMING, NO_MASK
 from audioslots.data.layout import DATA_LABELS
 from audioslots.evaluation.intervals import utterance_interval
 from audioslots import provenance
-from audioslots.runs import MASK_NAMES, ROW_ORDER, system_row
+from audioslots.runs import MASK_NAMES, PAPER_FRAMING, ROW_ORDER, system_row
 
 #: The masks' names in tables (a waveform network, Conv-TasNet, not in the paper, masks no STFT).
 TABLE_MASK_NAMES = {**MASK_NAMES, NO_MASK: "none (waveform)"}
@@ -115,6 +116,35 @@ def table1_of_runs(run_dirs: list[str | Path], paper_csv: str | Path, metric: st
     return wide.rename(columns={"system_row": "system"}).reset_index(drop=True)
 
 
+def runs_by_row(run_dirs: list[str | Path], paper_csv: str | Path, metric: str = "si_snri") -> dict[tuple[str, str], pd.DataFrame]:
+    """Table 1 (means) of several runs, one table per data set × mask with one row per run.
+
+    The overview of many runs, narrow enough to read: its columns are the rows of Table 1 in the
+    paper's setting (the paper's STFT framing, chunks without overlap); a run's variants (centred
+    framing, overlapping chunks) stay on its own page. On speech the last row is the paper's.
+
+    Returns:
+        ``{(data, mask name): table}`` in the order of :func:`table1_of_runs`; each table has a
+        ``run`` column, then one column per row label of Table 1 that some run has, ``—`` where a
+        run lacks it.
+    """
+    table = table1_of_runs(run_dirs, paper_csv, metric)
+    if "framing" in table:
+        table = table[table["framing"].isin([PAPER_FRAMING, NO_FRAMING, "—"])]
+    if "overlap" in table:
+        table = table[table["overlap"].isin(["none", "—"])]
+    runs = [Path(r).name for r in run_dirs]
+    data = table["data"] if "data" in table else pd.Series("—", index=table.index)
+    out = {}
+    for (source, mask), group in table.groupby([data, table["mask"]], sort=False):
+        by_run = group.set_index("system")[[r for r in runs if r in group]].T
+        by_run = by_run.loc[[r for r in by_run.index if (by_run.loc[r] != "—").any()]]
+        if source != DATA_LABELS["synthetic"] and (group[PAPER_COLUMN] != "—").any():
+            by_run.loc[PAPER_COLUMN] = group.set_index("system")[PAPER_COLUMN]
+        out[(source, mask)] = by_run.rename_axis(index="run", columns=None).reset_index()
+    return out
+
+
 def provenance_table(run_dir: str | Path) -> pd.DataFrame:
     """The run's provenance as two columns (what, value), one row per fact."""
     info = provenance.load(run_dir)
@@ -150,3 +180,47 @@ def _describe_data(data: dict) -> str:
     if data.get("source") == "real":
         return f"real speech: mini Libri2Mix built from {data.get('speech')} (LibriSpeech), seed {data['seed']}"
     return f"LibriMix (a folder named {Path(data.get('root', '?')).name})"
+
+
+#: Columns of commits, which a table shows as their first seven hex digits.
+COMMIT_COLUMNS = ("commit", "run_commit")
+#: A table with more columns than this is shown transposed, one column per row of its CSV.
+MAX_COLUMNS = 7
+
+
+def csv_markdown(path: str | Path, label: str | None = None) -> str:
+    """A results CSV as a Markdown table that fits the book's text column, with a line naming the CSV.
+
+    Nothing is dropped: a column that holds one value on every row is said once, above the table;
+    commits are shortened to seven digits; a table still wider than :data:`MAX_COLUMNS` columns is
+    transposed (one column per row of the CSV, headed by its first column when that names each
+    row, else by its number).
+    """
+    from audioslots.reporting.book import markdown_table
+
+    path = Path(path)
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for column in COMMIT_COLUMNS:
+        if column in table:
+            table[column] = [f"`{c[:7]}`" if c else c for c in table[column]]
+    same = [c for c in table.columns if len(table) > 1 and table[c].nunique() == 1]
+    lead = f"From `{label or path.as_posix()}`"
+    lead += (": on every row, " + "; ".join(f"{c} {table[c].iloc[0]}" for c in same) + ".\n\n") if same else ".\n\n"
+    table = table.drop(columns=same)
+    if len(table.columns) > MAX_COLUMNS:
+        first = table.columns[0]
+        heads = _distinct_parts(table[first].tolist()) if table[first].is_unique else [str(i + 1) for i in range(len(table))]
+        body = table.drop(columns=first) if table[first].is_unique else table
+        table = body.T.reset_index()
+        table.columns = [first if heads != [str(i + 1) for i in range(len(heads))] else "", *heads]
+    return lead + markdown_table(table)
+
+
+def _distinct_parts(names: list[str]) -> list[str]:
+    """Names without the prefix and suffix they all share, their parts joined by spaces
+    (``train_throughput_paper_h200.json`` → ``paper h200``), so that a header can wrap."""
+    prefix = os.path.commonprefix(names)
+    suffix = os.path.commonprefix([n[::-1] for n in names])[::-1]
+    if len(names) < 2 or any(len(n) <= len(prefix) + len(suffix) for n in names):
+        return names
+    return [n[len(prefix):len(n) - len(suffix)].replace("_", " ").strip() for n in names]

@@ -2,13 +2,16 @@
 
 A run folder holds everything a run needs to continue or to be evaluated::
 
-    RUN_DIR/config.json          the resolved preset, model kind and data source (:func:`run_config`)
-    RUN_DIR/checkpoint.pt        model, optimiser, RNG state and log window at the last saved step (atomic writes)
-    RUN_DIR/checkpoint.prev.pt   the checkpoint before it: resumed from, with a warning, when the
-                                 latest cannot be read
-    RUN_DIR/checkpoint_step0001000.pt   copies kept at ``TrainConfig.keep_checkpoints``
-    RUN_DIR/log.csv              one row per ``log_every`` steps (:mod:`audioslots.training.log`)
-    RUN_DIR/flops.json           FLOPs of one training step (:mod:`audioslots.training.step_flops`)
+    RUN_DIR/config.json         the resolved preset, model kind and data source
+    RUN_DIR/checkpoint.pt       model, optimiser, RNG state and log window at the
+                                last saved step (atomic writes)
+    RUN_DIR/checkpoint.prev.pt  the checkpoint before it: resumed from, with a
+                                warning, when the latest cannot be read
+    RUN_DIR/checkpoint_step0001000.pt   copies kept at TrainConfig.keep_checkpoints
+    RUN_DIR/log.csv             one row per log_every steps (audioslots.training.log)
+    RUN_DIR/flops.json          FLOPs of one training step (training.step_flops)
+
+:func:`run_config` writes ``config.json``.
 """
 
 from __future__ import annotations
