@@ -328,8 +328,8 @@ PRESETS: dict[str, Preset] = {
 
 
 def features_from_dict(values: dict) -> FeatureConfig:
-    """A ``FeatureConfig`` from a run's stored config; runs from before ``framing`` existed were ``centred``."""
-    return FeatureConfig(**{"framing": "centred", **values})
+    """A ``FeatureConfig`` from a run's stored config (``dataclasses.asdict`` of one)."""
+    return FeatureConfig(**values)
 
 
 def get_preset(name: str) -> Preset:
