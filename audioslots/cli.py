@@ -10,7 +10,8 @@ from pathlib import Path
 
 from audioslots import convtasnet
 from audioslots.audio import load_for_model, write_wav
-from audioslots.config import PRESETS, FeatureConfig, features_from_dict, get_preset, replace
+from audioslots.cli_options import add_set_option, settings_of
+from audioslots.config import PRESETS, FeatureConfig, apply_settings, features_from_dict, get_preset
 from audioslots.data.dataset import LibriMix
 from audioslots.data.layout import MODES
 from audioslots.data.mix_librispeech import build_librimix
@@ -63,16 +64,30 @@ def cmd_synth_data(args: argparse.Namespace) -> None:
     print(f"Synthetic Libri2Mix-layout data in {root}")
 
 
+#: The fields of the preset that ``audioslots train`` names an option for, by the option's ``dest``
+#: (any other field: ``--set KEY=VALUE``).
+TRAIN_OPTIONS = {"chunk_seconds": "chunk_seconds", "framing": "framing", "steps": "steps", "batch_size": "batch_size",
+                 "lr": "learning_rate", "warmup_steps": "warmup_steps", "seed": "seed", "num_workers": "num_workers",
+                 "autocast": "autocast", "clip_grad_norm": "clip_grad_norm", "checkpoint_minutes": "checkpoint_minutes",
+                 "max_nonfinite_steps": "max_nonfinite_steps", "decoded_cells": "decoded_cells",
+                 "dynamic_mixing": "dynamic_mixing"}
+
+
+def train_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The settings of ``audioslots train``'s options: the named options given, then ``--set``.
+
+    A batch size given either way wins over the preset's ``batch_seconds`` unless that is set too.
+    """
+    settings = {field: getattr(args, dest) for dest, field in TRAIN_OPTIONS.items() if getattr(args, dest) is not None}
+    settings.update(settings_of(args))
+    fields = {key.rpartition(".")[2] for key in settings}
+    if "batch_size" in fields and "batch_seconds" not in fields:
+        settings["batch_seconds"] = None
+    return settings
+
+
 def cmd_train(args: argparse.Namespace) -> None:
-    preset = replace(
-        get_preset(args.preset), chunk_seconds=args.chunk_seconds, framing=args.framing, steps=args.steps,
-        batch_size=args.batch_size, learning_rate=args.lr, warmup_steps=args.warmup_steps,
-        seed=args.seed, num_workers=args.num_workers, autocast=args.autocast, clip_grad_norm=args.clip_grad_norm,
-        checkpoint_minutes=args.checkpoint_minutes, max_nonfinite_steps=args.max_nonfinite_steps,
-        decoded_cells=args.decoded_cells, dynamic_mixing=args.dynamic_mixing,
-    )
-    if args.batch_size is not None:  # an explicit batch size wins over the preset's batch_seconds
-        preset = dataclasses.replace(preset, train=dataclasses.replace(preset.train, batch_seconds=None))
+    preset = apply_settings(get_preset(args.preset), train_settings(args))
     try:
         result = train(
             preset, args.data, args.out, kind=args.model, split=args.split, n_src=args.n_src,
@@ -197,6 +212,7 @@ def _add_train(commands) -> None:
     p.add_argument("--dynamic-mixing", type=float, metavar="FRACTION",
                    help="remix this fraction of the training examples on the fly from sources of different speakers "
                         "(a [choice] beyond the paper; default 0: the training mixtures as they are)")
+    add_set_option(p)
     p.add_argument("--compile", action="store_true", help="torch.compile the network (for CUDA; slow first steps)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_train)

@@ -8,6 +8,12 @@ leaves open are marked ``[choice]`` and listed in the book's "Deviations and int
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import functools
+import numbers
+import types
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from audioslots.errors import ConfigError
@@ -322,8 +328,8 @@ PRESETS: dict[str, Preset] = {
 
 
 def features_from_dict(values: dict) -> FeatureConfig:
-    """A ``FeatureConfig`` from a run's stored config; runs from before ``framing`` existed were ``centred``."""
-    return FeatureConfig(**{"framing": "centred", **values})
+    """A ``FeatureConfig`` from a run's stored config (``dataclasses.asdict`` of one)."""
+    return FeatureConfig(**values)
 
 
 def get_preset(name: str) -> Preset:
@@ -338,16 +344,132 @@ def get_preset(name: str) -> Preset:
 def replace(preset: Preset, **overrides) -> Preset:
     """``preset`` with fields overridden by name, e.g. ``steps=10, n_slots=1, chunk_seconds=1.0``.
 
-    Each name is looked up in the feature, model, training and Conv-TasNet configs; ``None`` values are
-    ignored so that CLI options left unset keep the preset's value.
+    Names and values are those of :func:`apply_settings`; ``None`` values are ignored so that CLI
+    options left unset keep the preset's value (:func:`apply_settings` sets a field to ``None``).
     """
-    parts = {"features": preset.features, "model": preset.model, "train": preset.train, "convtasnet": preset.convtasnet}
-    for key, value in overrides.items():
-        if value is None:
-            continue
-        owners = [p for p, cfg in parts.items() if key in {f.name for f in dataclasses.fields(cfg)}]
-        if not owners:
-            raise ConfigError(f"Unknown option {key!r} for preset {preset.name!r}.")
-        part = owners[0]
-        parts[part] = dataclasses.replace(parts[part], **{key: value})
-    return dataclasses.replace(preset, **parts)
+    return apply_settings(preset, {key: value for key, value in overrides.items() if value is not None})
+
+
+#: The configs of a :class:`Preset`, by the name of its field that holds each.
+PARTS = {"features": FeatureConfig, "model": ModelConfig, "train": TrainConfig, "convtasnet": ConvTasNetConfig}
+
+
+def apply_settings(preset: Preset, settings: Mapping[str, object]) -> Preset:
+    """``preset`` with every setting applied, ``None`` included (it sets an optional field to ``None``).
+
+    A key is a field of one of the preset's configs, by its bare name (``slot_dim``: every name is
+    in one config only) or dotted (``model.slot_dim``), or the preset's ``name``. A value is the
+    field's type or text that parses to it (:func:`parse_setting`): ``"128"`` for an int, ``"3,4,6,3"``
+    or a list for a tuple, ``"none"`` for an optional field. Raises ``ConfigError`` for an unknown
+    key or a value of the wrong type.
+    """
+    parts = {part: getattr(preset, part) for part in PARTS}
+    name = preset.name
+    for key, value in typed_settings(settings).items():
+        part, field_name, _ = _field(key)
+        if part is None:
+            name = value
+        else:
+            parts[part] = dataclasses.replace(parts[part], **{field_name: value})
+    return dataclasses.replace(preset, name=name, **parts)
+
+
+def parse_setting(text: str) -> tuple[str, object]:
+    """``"key=value"`` → ``(key, value)``, the value parsed to the field's type.
+
+    ``steps=10`` → ``("steps", 10)``; ``model.slot_dim=128``; ``clip_grad_norm=none`` → ``None``;
+    ``resnet_blocks=3,4,6,3`` → ``(3, 4, 6, 3)``; ``factorised_decoder=false``; ``framing=centred``.
+    """
+    key, equals, value = text.partition("=")
+    key = key.strip()
+    if not equals or not key:
+        raise ConfigError(f"{text!r} is not a setting: write KEY=VALUE, e.g. steps=10 or model.slot_dim=128.")
+    return key, _typed(key, value.strip(), _field(key)[2])
+
+
+def typed_settings(settings: Mapping[str, object]) -> dict[str, object]:
+    """Each setting's value as its field's type (as :func:`apply_settings` takes them): ``{"steps": "10"}`` →
+    ``{"steps": 10}``, ``{"fourier_scale": 48}`` → ``{"fourier_scale": 48.0}``; ``ConfigError`` as there."""
+    return {key: _typed(key, value, _field(key)[2]) for key, value in settings.items()}
+
+
+def _field(key: str) -> tuple[str | None, str, object]:
+    """``(part, field, type)`` of a setting's key (part ``None`` for the preset's ``name``)."""
+    if key == "name":
+        return None, "name", str
+    part, dot, name = key.rpartition(".")
+    owners = [p for p, cfg in PARTS.items() if name in _field_types(cfg)]  # one at most: no name is in two configs
+    if owners and (not dot or part == owners[0]):
+        return owners[0], name, _field_types(PARTS[owners[0]])[name]
+    if owners:
+        raise ConfigError(f"Unknown setting {key!r}: {name} is a field of the {owners[0]} config; "
+                          f"write {owners[0]}.{name} or {name}.")
+    known = ["name"] + [f"{p}.{f}" if dot else f for p, cfg in PARTS.items() for f in _field_types(cfg)]
+    close = difflib.get_close_matches(key, known, n=3)
+    hint = (f"did you mean {' or '.join(close)}?" if close else
+            "the fields are those of audioslots.config, e.g. steps, learning_rate or model.slot_dim.")
+    raise ConfigError(f"Unknown setting {key!r}: no field of the feature, model, training or Conv-TasNet configs "
+                      f"has that name; {hint}")
+
+
+@functools.cache
+def _field_types(config: type) -> dict[str, object]:
+    """A config dataclass's field names → their types (resolved from the annotations)."""
+    return typing.get_type_hints(config)
+
+
+def _typed(key: str, value: object, kind: object) -> object:
+    """``value`` as the type ``kind`` of field ``key``: text is parsed, an int widened to float, a list made a tuple."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):  # an optional field, X | None
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            return None
+        (kind,) = [a for a in args if a is not type(None)]
+        return _typed(key, value, kind)
+    if origin is typing.Literal:
+        if value not in args:
+            raise ConfigError(f"Cannot set {key} to {value!r}: choose one of {', '.join(map(str, args))}.")
+        return value
+    if origin is tuple:
+        return _typed_tuple(key, value, args)
+    if kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"Cannot set {key} to {value!r}: it takes text.")
+        return value
+    if isinstance(value, str):
+        return _parsed(key, value, kind)
+    if kind is bool and isinstance(value, bool):
+        return value
+    if kind is int and isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if kind is float and isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    raise ConfigError(f"Cannot set {key} to {value!r}: it takes {_KIND_WORDS.get(kind, kind)}.")
+
+
+def _typed_tuple(key: str, value: object, args: tuple) -> tuple:
+    """``value`` (``"3,4,6,3"``, ``"(32, 8)"``, a list or a tuple) as a tuple of the item types ``args``."""
+    items = value
+    if isinstance(value, str):
+        text = value.strip().removeprefix("(").removesuffix(")").removeprefix("[").removesuffix("]")
+        items = [item for item in (part.strip() for part in text.split(",")) if item]
+    if not isinstance(items, (list, tuple)):
+        raise ConfigError(f"Cannot set {key} to {value!r}: it takes a list of values, e.g. {key}=3,4,6,3.")
+    kinds = [args[0]] * len(items) if len(args) == 2 and args[1] is Ellipsis else list(args)
+    if len(kinds) != len(items):
+        raise ConfigError(f"Cannot set {key} to {value!r}: it takes {len(kinds)} values, e.g. {key}=32,8.")
+    return tuple(_typed(key, item, item_kind) for item, item_kind in zip(items, kinds))
+
+
+_KIND_WORDS = {int: "a whole number", float: "a number", bool: "true or false"}
+_BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def _parsed(key: str, text: str, kind: type) -> object:
+    """Text of a setting parsed to ``kind`` (int, float or bool)."""
+    try:
+        if kind is bool:
+            return _BOOLEANS[text.lower()]
+        return kind(text)
+    except (KeyError, ValueError):
+        raise ConfigError(f"Cannot set {key} to {text!r}: it takes {_KIND_WORDS.get(kind, kind)}.") from None

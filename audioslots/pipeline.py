@@ -84,6 +84,7 @@ def resolve_preset(name: str, seed: int = 0, steps: int | None = None) -> Preset
 def train_run(name: str, preset: Preset, data_root: str | Path, run_dir: str | Path, *,
               device: str = "auto", data_info: dict | None = None, progress: bool = True) -> TrainResult:
     """Train (or resume, or find finished) one of :data:`~audioslots.runs.RUNS` into ``run_dir/name``."""
+    preset = run_preset(preset, name)
     result, seconds, where = _train_one(name, preset, data_root, run_dir, device, progress)
     _record_training(name, preset, run_dir, result, seconds, where, data_info, data_root)
     return result
@@ -124,7 +125,6 @@ def train_runs(names: list[str] | tuple[str, ...], preset: Preset, data_root: st
     Returns:
         The :class:`~audioslots.training.loop.TrainResult` of each run, by name, in the order of ``names``.
     """
-    preset = replace(preset, keep_checkpoints=preset.train.keep_checkpoints or curve_steps(preset.train.steps))
     cores = os.cpu_count() or 1
     if jobs is None:
         jobs = 1 if resolve_device(device).type == "cuda" else len(names)
@@ -137,13 +137,14 @@ def train_runs(names: list[str] | tuple[str, ...], preset: Preset, data_root: st
     results = {}
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no state shared with the notebook's
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = {pool.submit(_train_one, name, preset, data_root, run_dir, device, False, threads): name
+        presets = {name: run_preset(preset, name) for name in names}
+        futures = {pool.submit(_train_one, name, presets[name], data_root, run_dir, device, False, threads): name
                    for name in names}
         try:
             for future in as_completed(futures):
                 name = futures[future]
                 result, seconds, where = future.result()
-                _record_training(name, preset, run_dir, result, seconds, where, data_info, data_root)
+                _record_training(name, presets[name], run_dir, result, seconds, where, data_info, data_root)
                 print(f"{name}: step {result.step}, final loss {result.final_loss:.4f} ({seconds:.0f} s)", flush=True)
                 results[name] = result
         except BaseException:
@@ -153,15 +154,19 @@ def train_runs(names: list[str] | tuple[str, ...], preset: Preset, data_root: st
 
 
 def run_preset(preset: Preset, name: str) -> Preset:
-    """The preset that run ``name`` of :data:`~audioslots.runs.RUNS` trains with: its chunk length (a whole-mixture
-    network keeps the preset's features; its crops are its own, see :func:`audioslots.training.networks.training_crops`)."""
+    """The preset that run ``name`` of :data:`~audioslots.runs.RUNS` trains with, assembled once per run: its chunk
+    length (a whole-mixture network keeps the preset's features; its crops are its own, see
+    :func:`audioslots.training.networks.training_crops`) and the checkpoints it keeps (:func:`curve_steps` unless
+    the preset names its own)."""
     chunk_seconds = RUNS[name].chunk_seconds
-    return replace(preset, chunk_seconds=None if chunk_seconds == WHOLE else chunk_seconds)
+    return replace(preset, chunk_seconds=None if chunk_seconds == WHOLE else chunk_seconds,
+                   keep_checkpoints=preset.train.keep_checkpoints or curve_steps(preset.train.steps))
 
 
 def _train_one(name: str, preset: Preset, data_root: str | Path, run_dir: str | Path, device: str,
                progress: bool, threads: int | None = None) -> tuple[TrainResult, float, str]:
-    """Train one run (in this process, or in a worker of :func:`train_runs` with ``threads`` threads).
+    """Train one run with its preset (:func:`run_preset`), in this process or in a worker of :func:`train_runs`
+    with ``threads`` threads.
 
     Returns:
         The result, the wall time of this call in seconds and the name of the device it ran on.
@@ -170,7 +175,7 @@ def _train_one(name: str, preset: Preset, data_root: str | Path, run_dir: str | 
         torch.set_num_threads(threads)
     kind = RUNS[name].network
     start = time.perf_counter()
-    result = train(run_preset(preset, name), data_root, Path(run_dir) / name, kind=kind, device=device,
+    result = train(preset, data_root, Path(run_dir) / name, kind=kind, device=device,
                    progress=progress)
     return result, time.perf_counter() - start, provenance.device_name(resolve_device(device))
 
@@ -179,7 +184,6 @@ def _record_training(name: str, preset: Preset, run_dir: str | Path, result: Tra
                      device_name: str, data_info: dict | None, data_root: str | Path) -> None:
     """The run's ``train:<name>`` section of ``provenance.json`` (written by this process only)."""
     kind = RUNS[name].network
-    preset = run_preset(preset, name)
     provenance.record(run_dir, f"train:{name}", {
         "preset": dataclasses.asdict(preset), "model_kind": kind, "data": data_info or {"root": str(data_root)},
         "split": "train-360", "steps": result.step, "batch_size": training_crops(preset, kind)[0],

@@ -16,25 +16,27 @@ Usage, from the repository root::
 
 The learning curve (SI-SNRi of each kept checkpoint) is scored by ``audioslots score-checkpoints``.
 
-A variant of the preset (``--variant NAME --overrides JSON``, e.g. a wider network) is trained
+A variant of the preset (``--variant NAME --set KEY=VALUE ...``, e.g. a wider network) is trained
 for the same *compute* as ``--scale`` times the preset's AudioSlots training, not the same steps:
 its steps are the preset's, times ``--scale``, times the preset's FLOPs per AudioSlots step over
 the variant's (rounded to 50 from 500 steps on). Its preset is named ``<preset>-<variant>`` in the run's records::
 
     .venv/bin/python experiments/compute_series.py --run-dir results/real_cpu_w128_x16 --scale 16 \
-        --variant w128 --overrides '{"attn_dim": 128, "mlp_dim": 256, "attn_heads": 8, "slot_dim": 512,
-        "feature_projection": "per_cell", "fourier_axes": "separate"}'
+        --variant w128 --set attn_dim=128 --set mlp_dim=256 --set attn_heads=8 --set slot_dim=512 \
+        --set feature_projection=per_cell --set fourier_axes=separate
+
+``--overrides JSON`` takes the same settings as one JSON object, the form the committed READMEs print.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
-from audioslots.config import Preset, replace
+from audioslots.cli_options import add_set_option, settings_of
+from audioslots.config import Preset, apply_settings, replace
 from audioslots.model import encoder_grid
 from audioslots.pipeline import curve_steps, evaluate_runs, prepare_data, resolve_preset, train_runs, write_table1
 from audioslots import provenance
@@ -52,20 +54,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--data-root", default="", help="'' = the embedded real speech; 'synthetic'; or a LibriMix folder")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--variant", default="", help="name of the variant that --overrides makes (e.g. w128)")
-    parser.add_argument("--overrides", type=json.loads, default={},
-                        help='JSON of the preset fields the variant changes, e.g. \'{"attn_dim": 128}\'')
+    parser.add_argument("--variant", default="", help="name of the variant that the settings make (e.g. w128)")
+    add_set_option(parser, overrides=True)
     args = parser.parse_args(argv)
-    if bool(args.variant) != bool(args.overrides):
-        parser.error("--variant and --overrides go together: name the variant that the overrides make")
+    if bool(args.variant) != bool(settings_of(args)):
+        parser.error("--variant and its settings (--set or --overrides) go together: name the variant they make")
     return args
 
 
-def variant_preset(base: Preset, name: str, overrides: dict) -> Preset:
-    """``base`` with ``overrides``, named ``<base>-<name>``; per-row and per-cell maps sized for its chunks' grid."""
-    if not overrides:
+def variant_preset(base: Preset, name: str, settings: dict) -> Preset:
+    """``base`` with ``settings``, named ``<base>-<name>``; per-row and per-cell maps sized for its chunks' grid."""
+    if not settings:
         return base
-    preset = replace(base, **overrides)
+    preset = apply_settings(base, settings)
     preset = replace(preset, feature_grid=encoder_grid(preset.features.n_freq, preset.features.n_frames))
     return dataclasses.replace(preset, name=f"{base.name}-{name}")
 
@@ -88,16 +89,17 @@ def scaled_steps(base: Preset, preset: Preset, scale: float) -> int:
 def main(argv=None) -> int:
     args = parse_args(argv)
     base = resolve_preset(args.preset, seed=args.seed)
-    preset = variant_preset(base, args.variant, args.overrides)
+    settings = settings_of(args)
+    preset = variant_preset(base, args.variant, settings)
     steps = scaled_steps(base, preset, args.scale)
     preset = replace(preset, steps=steps, keep_checkpoints=curve_steps(steps, args.curve_points))
     data_root, data_info = prepare_data(args.data_root, seed=args.seed, progress=False)
-    what = (f"the {args.preset} preset trained for {args.scale:g}x its {base.train.steps:,} steps" if not args.overrides else
+    what = (f"the {args.preset} preset trained for {args.scale:g}x its {base.train.steps:,} steps" if not settings else
             f"the {args.preset} preset's variant {args.variant} trained for {steps:,} steps, "
             f"{args.scale:g}x the compute of the {args.preset} preset's AudioSlots training")
     provenance.record(args.run_dir, "compute_series", {
         "what": what, "scale": args.scale, "steps": steps, "kept_checkpoints": list(preset.train.keep_checkpoints),
-        **({"variant": args.variant, "overrides": args.overrides} if args.overrides else {}),
+        **({"variant": args.variant, "overrides": settings} if settings else {}),
     })
     for name, result in train_runs(args.networks, preset, data_root, args.run_dir, device=args.device,
                                    data_info=data_info, progress=False).items():

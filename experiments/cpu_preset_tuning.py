@@ -1,19 +1,21 @@
-"""One run of the `cpu` preset's tuning on real speech: the preset with overrides, trained and scored.
+"""One run of the `cpu` preset's tuning on real speech: the preset with settings, trained and scored.
 
 Trains AudioSlots (or, with ``--kind autoencoder``, its autoencoder) with fields of the `cpu` preset
-overridden through :func:`audioslots.config.replace` (for instance ``TrainConfig.dynamic_mixing``, the
-fraction of training examples mixed on the fly from sources of different speakers), then scores an
-AudioSlots network with oracle slot order on the first ``--eval-mixtures`` test mixtures.
+set by ``--set KEY=VALUE`` (:func:`audioslots.config.parse_setting`; for instance
+``TrainConfig.dynamic_mixing``, the fraction of training examples mixed on the fly from sources of
+different speakers), then scores an AudioSlots network with oracle slot order on the first
+``--eval-mixtures`` test mixtures. ``--overrides JSON`` takes the same settings as one JSON object,
+the form the committed records print.
 
 Appends one JSON line to ``OUT/cpu_preset_real_speech.jsonl``: ``name``, ``kind``, ``over`` (the
-overrides, as given), ``loss`` (the last logged training loss), ``train_s`` (wall seconds of
+settings, as JSON), ``loss`` (the last logged training loss), ``train_s`` (wall seconds of
 training), and ``ibm`` and ``wiener`` (mean SI-SNRi in dB; AudioSlots only). The run folder
 (checkpoint, log) goes to ``RUNS/NAME``; re-running the same command resumes it.
 
 Usage, from the repository root::
 
     .venv/bin/python experiments/cpu_preset_tuning.py dyn1 --runs /tmp/cpu_preset_tuning \\
-        --overrides '{"steps": 2400, "dynamic_mixing": 1.0}'
+        --set steps=2400 --set dynamic_mixing=1.0
 """
 
 from __future__ import annotations
@@ -24,51 +26,56 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
-from audioslots.config import get_preset, replace
+from audioslots.cli_options import add_run_options, experiment_parser, settings_of, start_experiment
+from audioslots.config import Preset
 from audioslots.data.dataset import LibriMix
 from audioslots.evaluation.scores import evaluate_checkpoint
-from audioslots.pipeline import prepare_data
 from audioslots.training import RunFiles, train
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "tuning"
+RECORDS = "cpu_preset_real_speech.jsonl"
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("name", help="the run's name: its line in the JSONL file and its folder in --runs")
-    parser.add_argument("--overrides", type=json.loads, default={},
-                        help='JSON object of preset fields, e.g. \'{"steps": 2400, "dynamic_mixing": 1.0}\'')
+def tuning_parser(doc: str, out: Path, records: str) -> argparse.ArgumentParser:
+    """The options of a tuning run: NAME, ``--set``, ``--kind``, ``--runs``, ``--out`` (the folder of ``records``),
+    ``--data-root``, ``--eval-mixtures`` and ``--threads``."""
+    parser = experiment_parser(doc, f"the run's name: its line in {records} and its folder in --runs", out, records)
     parser.add_argument("--kind", default="audioslots", choices=("audioslots", "autoencoder"))
-    parser.add_argument("--runs", type=Path, required=True, help="scratch folder for the run folders (checkpoints)")
-    parser.add_argument("--out", type=Path, default=OUT,
-                        help="folder of cpu_preset_real_speech.jsonl (default: %(default)s)")
-    parser.add_argument("--data-root", default="",
-                        help="'' (the embedded real speech, built on first use), 'synthetic' or a LibriMix folder")
-    parser.add_argument("--eval-mixtures", type=int, default=40, help="test mixtures scored (0: none)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
-    return parser.parse_args(argv)
+    add_run_options(parser)
+    return parser
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    torch.set_num_threads(args.threads)
-    data, _ = prepare_data(args.data_root, progress=False)
-    preset = replace(get_preset("cpu"), **args.overrides)
+def train_and_score(args: argparse.Namespace, preset: Preset, data: Path) -> dict:
+    """Train (or resume) the run ``args`` names with ``preset``; its record (see the module's docstring)."""
     run_dir = args.runs / args.name
     start = time.perf_counter()
     result = train(preset, data, run_dir, kind=args.kind, device="cpu", progress=False)
-    record = {"name": args.name, "kind": args.kind, "over": json.dumps(args.overrides), "loss": result.final_loss,
+    record = {"name": args.name, "kind": args.kind, "over": json.dumps(settings_of(args)), "loss": result.final_loss,
               "train_s": round(time.perf_counter() - start)}
     if args.kind == "audioslots" and args.eval_mixtures:
-        test = LibriMix(data, "test", max_mixtures=args.eval_mixtures)
-        metrics = evaluate_checkpoint(RunFiles(run_dir).checkpoint, test, orders=("oracle",), progress=False)
-        record.update(metrics.groupby("mask")["si_snri"].mean().round(2).to_dict())
+        record.update(oracle_si_snri(RunFiles(run_dir).checkpoint, data, args.eval_mixtures))
+    return record
+
+
+def oracle_si_snri(checkpoint: Path, data: Path, mixtures: int) -> dict[str, float]:
+    """Mean SI-SNRi (dB) per mask, slots in oracle order, on the first ``mixtures`` test mixtures."""
+    test = LibriMix(data, "test", max_mixtures=mixtures)
+    metrics = evaluate_checkpoint(checkpoint, test, orders=("oracle",), progress=False)
+    return metrics.groupby("mask")["si_snri"].mean().round(2).to_dict()
+
+
+def append_record(path: Path, record: dict) -> None:
+    """Print ``record`` and append it to the JSONL file ``path``."""
     print(json.dumps(record), flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    with (args.out / "cpu_preset_real_speech.jsonl").open("a") as f:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
         f.write(json.dumps(record) + "\n")
+
+
+def main(argv=None) -> int:
+    args = tuning_parser(__doc__, OUT, RECORDS).parse_args(argv)
+    data, preset = start_experiment(args)
+    append_record(args.out / RECORDS, train_and_score(args, preset, data))
     return 0
 
 

@@ -1,7 +1,8 @@
 """The paper's open choices, measured by how fast AudioSlots leaves the plateau on real speech.
 
-For one setting (the `cpu` preset with ``--overrides``) and one seed, two AudioSlots trainings on
-the real-speech mini Libri2Mix:
+For one setting (the `cpu` preset with fields set by ``--set KEY=VALUE``, or ``--overrides JSON``,
+the same settings as one JSON object) and one seed, two AudioSlots trainings on the real-speech
+mini Libri2Mix:
 
 - **pool**: ``--pool-steps`` steps on a fixed pool of ``--pool`` training crops, logged every 10
   steps. The step at which the loss leaves the plateau (stays below
@@ -22,7 +23,7 @@ Usage, from the repository root::
 
     .venv/bin/python experiments/open_choices.py base --seed 0 --runs /tmp/open_choices
     .venv/bin/python experiments/open_choices.py fourier48 --seed 0 --runs /tmp/open_choices \\
-        --overrides '{"fourier_scale": 48.0}'
+        --set fourier_scale=48
     .venv/bin/python experiments/open_choices.py --summarise
 """
 
@@ -36,13 +37,12 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import torch
 
+from audioslots.cli_options import add_run_options, experiment_parser, settings_of, start_experiment
 from audioslots.config import get_preset, replace
 from audioslots.data.dataset import LibriMix
 from audioslots.evaluation import plateau
 from audioslots.evaluation.scores import evaluate_checkpoint
-from audioslots.pipeline import prepare_data
 from audioslots.training import RunFiles, load_model, train
 from audioslots.separate import predict
 
@@ -164,18 +164,13 @@ def figure(runs: pd.DataFrame, order: list[str], path: Path) -> None:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("name", nargs="?", help="the setting's name (its line in runs.jsonl)")
-    parser.add_argument("--overrides", type=json.loads, default={}, help="JSON of the preset's fields the setting changes")
+    parser = experiment_parser(__doc__, "the setting's name (its line in runs.jsonl)", OUT, "runs.jsonl",
+                               optional_name=True)
+    add_run_options(parser, required=False)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--runs", type=Path, help="scratch folder for the run folders (checkpoints)")
-    parser.add_argument("--out", type=Path, default=OUT, help="folder of runs.jsonl (default: %(default)s)")
     parser.add_argument("--preset", default="cpu")
-    parser.add_argument("--data-root", default="", help="'' = the embedded real speech; 'synthetic'; or a LibriMix folder")
     parser.add_argument("--pool", type=int, default=64, help="crops in the fixed pool")
     parser.add_argument("--pool-steps", type=int, default=600)
-    parser.add_argument("--eval-mixtures", type=int, default=40)
-    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--summarise", action="store_true", help="write choices.csv from runs.jsonl; train nothing")
     args = parser.parse_args(argv)
     if not args.summarise and (args.name is None or args.runs is None):
@@ -188,13 +183,11 @@ def main(argv=None) -> int:
     if args.summarise:
         print(summarise(args.out).to_string(index=False))
         return 0
-    torch.set_num_threads(args.threads)
-    data, _ = prepare_data(args.data_root, progress=False)
     base = replace(get_preset(args.preset), seed=args.seed)
-    preset = replace(base, **args.overrides)
+    data, preset = start_experiment(args, base)
     folder = args.runs / f"{args.name}_s{args.seed}"
     start = time.perf_counter()
-    record = {"name": args.name, "seed": args.seed, "overrides": json.dumps(args.overrides, sort_keys=True),
+    record = {"name": args.name, "seed": args.seed, "overrides": json.dumps(settings_of(args), sort_keys=True),
               **pool_run(preset, data, folder / "pool", args.pool, args.pool_steps),
               **stream_run(preset, base, data, folder / "stream", args.eval_mixtures),
               "seconds": round(time.perf_counter() - start)}

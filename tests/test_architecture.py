@@ -19,7 +19,7 @@ LAYERS = [
     {"training"},
     {"evaluation"},
     {"reporting"},
-    {"pipeline", "cli", "__main__", "__init__"},
+    {"pipeline", "cli", "cli_options", "__main__", "__init__"},
 ]
 #: Imports that stay inside a function, each for a reason stated beside it in the module.
 DEFERRED_IMPORTS = {

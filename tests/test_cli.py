@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from audioslots.cli import main
+from audioslots.cli import build_parser, main, train_settings
+from audioslots.config import apply_settings, get_preset
 
 
 def run(capsys, *argv):
@@ -142,3 +143,34 @@ def test_separate_names_an_unreadable_file(trained, tmp_path, capsys):
     code, _, err = run(capsys, "separate", bad, "--checkpoint", trained / "audioslots" / "checkpoint.pt",
                        "--out-dir", tmp_path / "sep")
     _assert_clear_error(code, err, bad)
+
+
+def _train_preset(*options):
+    args = build_parser().parse_args(["train", "--data", "DATA", "--out", "RUN", *options])
+    return apply_settings(get_preset(args.preset), train_settings(args))
+
+
+def test_train_sets_any_field_with_set_after_its_named_options():
+    preset = _train_preset("--preset", "tiny", "--steps", "5", "--set", "model.slot_dim=8", "--set", "steps=7",
+                           "--set", "clip_grad_norm=1")
+    assert (preset.model.slot_dim, preset.train.steps, preset.train.clip_grad_norm) == (8, 7, 1.0)
+
+
+@pytest.mark.parametrize("options", [["--batch-size", "4"], ["--set", "batch_size=4"], ["--set", "train.batch_size=4"]])
+def test_a_batch_size_given_either_way_wins_over_the_presets_batch_seconds(options):
+    train = _train_preset("--preset", "cpu", *options).train
+    assert (train.batch_size, train.batch_seconds) == (4, None)
+
+
+def test_a_batch_size_keeps_batch_seconds_set_beside_it():
+    train = _train_preset("--preset", "cpu", "--set", "batch_size=4", "--set", "batch_seconds=2").train
+    assert (train.batch_size, train.batch_seconds) == (4, 2.0)
+
+
+def test_an_unknown_setting_is_refused_before_anything_runs(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--set", "slot_dims=8"])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and "Traceback" not in err
+    assert "Unknown setting 'slot_dims'" in err and "did you mean slot_dim" in err
+    assert not (tmp_path / "run").exists()

@@ -41,12 +41,15 @@ def test_a_tuning_run_trains_the_variant_it_names_and_appends_one_record(tiny_da
 
 
 def test_a_stall_variant_records_its_curve_in_runs_jsonl(tiny_data, tmp_path):
-    _run(STALL / "train_variant.py", "cell_axis", "--overrides",
-         json.dumps({**TWO_STEPS, "feature_projection": "per_cell", "fourier_axes": "separate"}),
-         "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--data-root", str(tiny_data),
-         "--eval-mixtures", "1")
+    settings = [f"--set={key}={value}" for key, value in TWO_STEPS.items()]
+    _run(STALL / "train_variant.py", "cell_axis", *settings, "--set", "model.feature_projection=per_cell",
+         "--set", "fourier_axes=separate", "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out"),
+         "--data-root", str(tiny_data), "--eval-mixtures", "1")
     (record,) = [json.loads(line) for line in (tmp_path / "out" / "runs.jsonl").read_text().splitlines()]
     assert record["name"] == "cell_axis" and len(record["curve"].split()) == 2  # "step:loss" per logged step
+    assert json.loads(record["over"]) == {**TWO_STEPS, "model.feature_projection": "per_cell", "fourier_axes": "separate"}
+    config = json.loads((tmp_path / "runs" / "cell_axis" / "config.json").read_text())["preset"]
+    assert config["model"]["feature_projection"] == "per_cell" and config["model"]["feature_grid"] == [32, 8]
 
 
 @pytest.mark.parametrize("script, table", [("information_path.py", "information_path.csv"),
@@ -90,7 +93,7 @@ def test_a_compute_series_variant_trains_for_the_compute_of_the_scaled_preset(ti
 def test_compute_series_refuses_overrides_without_a_variant_name():
     done = subprocess.run([sys.executable, str(ROOT / "experiments" / "compute_series.py"), "--run-dir", "x",
                            "--scale", "2", "--overrides", '{"attn_dim": 128}'], cwd=ROOT, capture_output=True, text=True)
-    assert done.returncode == 2 and "--variant and --overrides go together" in done.stderr
+    assert done.returncode == 2 and "--variant and its settings (--set or --overrides) go together" in done.stderr
 
 
 def test_an_open_choice_trains_on_a_pool_and_on_the_stream_and_is_summarised(tiny_data, tmp_path):

@@ -2,6 +2,7 @@
 whole mixtures, separation from the command line, and its rows of Table 1."""
 
 import itertools
+import json
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from audioslots import convtasnet
+from audioslots import convtasnet, provenance
 from audioslots.cli import main
 from audioslots.config import get_preset, replace
 from audioslots.data.dataset import LibriMix
@@ -142,6 +143,11 @@ def test_peer_is_scored_on_whole_mixtures_without_a_mask(tiny_data, peer_run):
     assert np.isfinite(metrics[["si_snr", "si_snri"]].to_numpy()).all()
     chunked = evaluate_checkpoint(peer_run / "convtasnet" / "checkpoint.pt", dataset, chunk_seconds=0.5, progress=False)
     assert set(chunked["chunk_seconds"]) == {0.5} and set(chunked["mask"]) == {convtasnet.NO_MASK}
+
+
+def test_the_provenance_records_the_preset_the_peer_trained_with(peer_run):
+    recorded = provenance.load(peer_run)["train:convtasnet"]["preset"]
+    assert recorded == json.loads((peer_run / "convtasnet" / "config.json").read_text())["preset"]
 
 
 def test_peer_rows_of_table1_are_labelled_and_show_no_mask_and_no_paper_value(peer_run):

@@ -436,12 +436,18 @@ def test_compute_figure_joins_a_runs_learning_curve_in_order_of_compute_with_its
         np.testing.assert_allclose(y, expected["si_snri"])
 
 
+def _final_offsets(ax) -> np.ndarray:
+    """The (FLOPs, SI-SNRi) of every final network drawn on a panel, in the order drawn."""
+    offsets = [c.get_offsets() for c in ax.collections if str(c.get_gid()).startswith("final:")]
+    return np.concatenate(offsets) if offsets else np.empty((0, 2))
+
+
 def test_compute_figure_marks_every_final_network_and_shows_a_maskless_peer_in_both_panels():
     points = compute_points()
     fig = plots.compute_figure(points, PAPER_TABLE1, PAPER_COMPUTE)
     for ax, mask in zip(fig.axes, ("ibm", "wiener")):
         expected = points[points["final"] & points["mask"].isin([mask, "none"])]
-        drawn = plots._final_offsets(ax)
+        drawn = _final_offsets(ax)
         np.testing.assert_allclose(sorted(map(tuple, drawn)), sorted(map(tuple, expected[["train_flop", "si_snri"]].to_numpy())))
 
 
@@ -509,7 +515,7 @@ def test_headline_figure_has_speech_then_the_synthetic_set_with_ibm_points_of_th
     for ax, data in zip(fig.axes, ("real speech (LibriSpeech mini)", "synthetic")):
         expected = points[points["final"] & (points["data"] == data) & (points["mask"] == "ibm")
                           & points["row"].isin(plots.HEADLINE_ROWS)]
-        drawn = plots._final_offsets(ax)
+        drawn = _final_offsets(ax)
         np.testing.assert_allclose(sorted(map(tuple, drawn)), sorted(map(tuple, expected[["train_flop", "si_snri"]].to_numpy())))
         (oracle,) = [line for line in ax.lines if line.get_gid() == "oracle"]
         assert oracle.get_linestyle() == "--"

@@ -1,19 +1,22 @@
 """The parts of the training loop, each alone: the step, the log window and log, the non-finite guard, checkpoints."""
 
+import dataclasses
+import json
 import math
 from pathlib import Path
 
 import pytest
 import torch
 
-from audioslots.config import get_preset, replace
+from audioslots.config import ConvTasNetConfig, get_preset, replace
 from audioslots.errors import CheckpointError
 from audioslots.training import NonFiniteLoss, build_model, load_checkpoint, run_config, train_step
-from audioslots.training.checkpoints import (Checkpointer, ResumePoint, RunFiles, as_json, resumable_view, resume,
-                                             save_checkpoint)
-from audioslots.training.log import LogWindow, TrainingLog, read_log
+from audioslots.training.checkpoints import (Checkpointer, ResumePoint, RunFiles, as_json, preset_from_dict,
+                                             resumable_view, resume, save_checkpoint)
+from audioslots.training.log import LOG_COLUMNS, LogWindow, TrainingLog, read_log
 from audioslots.training.nonfinite import NonFiniteGuard
 
+ROOT = Path(__file__).resolve().parents[1]
 TINY = get_preset("tiny")
 CPU = torch.device("cpu")
 FINITE, SKIPPED = torch.tensor(True), torch.tensor(False)
@@ -121,11 +124,9 @@ def test_training_log_that_does_not_write_keeps_this_calls_rows_only(tmp_path):
     assert not path.exists() and math.isnan(log.final_loss) and log.skipped_here == 1
 
 
-def test_log_from_before_the_skipped_column_reads_as_nothing_skipped(tmp_path):
-    path = tmp_path / "log.csv"
-    path.write_text("step,loss,learning_rate,seconds\n1,0.5,0.001,1.0\n")
-    assert read_log(path, 1) == [{"skipped": "0", "step": "1", "loss": "0.5", "learning_rate": "0.001",
-                                  "seconds": "1.0"}]
+@pytest.mark.parametrize("path", sorted(ROOT.glob("results/**/log.csv")), ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_committed_log_has_the_columns_the_log_writes(path):
+    assert tuple(path.read_text().splitlines()[0].split(",")) == LOG_COLUMNS  # none needs a column filled in
 
 
 # --- NonFiniteGuard ---------------------------------------------------------------------------------
@@ -319,3 +320,35 @@ def test_options_added_since_a_run_began_take_their_defaults_when_comparing(tmp_
     older["data"]["root"] = "/elsewhere"  # data moves between machines
     older["preset"]["train"]["num_workers"] = 7  # how a run is executed may change
     assert resumable_view(older) == resumable_view(config)
+
+
+# --- Committed runs ---------------------------------------------------------------------------------
+
+
+def _committed_presets() -> dict[str, dict]:
+    """The stored preset of every committed run: its config.json and its provenance's train sections."""
+    presets = {str(path.relative_to(ROOT)): json.loads(path.read_text())["preset"]
+               for path in sorted(ROOT.glob("results/*/*/config.json"))}
+    for path in sorted(ROOT.glob("results/*/provenance.json")):
+        for section, record in json.loads(path.read_text()).items():
+            if section.startswith("train:"):
+                presets[f"{path.relative_to(ROOT)}:{section}"] = record["preset"]
+    return presets
+
+
+COMMITTED_PRESETS = _committed_presets()
+
+
+@pytest.mark.parametrize("name", COMMITTED_PRESETS)
+def test_every_committed_runs_preset_reads_back_with_the_values_it_stored(name):
+    stored = COMMITTED_PRESETS[name]
+    read = as_json(dataclasses.asdict(preset_from_dict(stored)))
+    assert read["features"] == stored["features"]  # every run stored its STFT framing: nothing is filled in
+    for part in ("model", "train", "convtasnet"):
+        assert {key: read[part][key] for key in stored.get(part, {})} == stored.get(part, {})
+
+
+def test_committed_runs_from_before_the_peer_read_back_with_its_default_config():
+    older = [name for name, stored in COMMITTED_PRESETS.items() if "convtasnet" not in stored]
+    assert older  # what preset_from_dict's default serves; the learning curve and the book read these runs
+    assert all(preset_from_dict(COMMITTED_PRESETS[name]).convtasnet == ConvTasNetConfig() for name in older)

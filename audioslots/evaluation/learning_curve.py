@@ -138,16 +138,6 @@ def score_checkpoints(run_dirs: list[str | Path], dataset: LibriMix, out: str | 
     return pd.read_csv(out)
 
 
-def read_curves(paths: list[str | Path]) -> pd.DataFrame:
-    """Learning-curve CSVs concatenated, with ``run`` prefixed by each file's folder (``results/x/audioslots_0.5s``)."""
-    frames = []
-    for path in paths:
-        curve = pd.read_csv(path)
-        curve["run"] = [(Path(path).parent / run).as_posix() for run in curve["run"]]
-        frames.append(curve)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
-
-
 #: Columns of :func:`compute_points`: one point per Table-1 row (``row``) × mask × network and step.
 POINT_COLUMNS = ["row", "mask", "train_flop", "si_snri", "si_snri_ci", "run", "step", "final", "data"]
 

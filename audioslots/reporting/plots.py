@@ -632,12 +632,6 @@ def _draw_points(ax, here: pd.DataFrame, palette: dict, markers: dict, errorbars
                    edgecolors="black", linewidths=0.9, zorder=3, gid=f"final:{row}", **FINAL_POINT)
 
 
-def _final_offsets(ax) -> np.ndarray:
-    """The (FLOPs, SI-SNRi) of every final network drawn on a panel, in the order drawn."""
-    offsets = [c.get_offsets() for c in ax.collections if str(c.get_gid()).startswith("final:")]
-    return np.concatenate(offsets) if offsets else np.empty((0, 2))
-
-
 def _draw_references(ax, oracle: float | None, show_labels: bool = False, fontsize: float = 8) -> None:
     """The Oracle's ceiling (dashed) and the mixture (0 dB, dotted) across a panel."""
     ax.axhline(0.0, zorder=0, gid="mixture", **MIXTURE_LINE)

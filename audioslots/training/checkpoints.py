@@ -83,15 +83,15 @@ def as_json(config: dict) -> dict:
 
 
 def preset_from_dict(values: dict) -> Preset:
-    """Inverse of ``dataclasses.asdict`` for :class:`~audioslots.config.Preset`."""
-    model = dict(values["model"])
-    model["resnet_blocks"] = tuple(model["resnet_blocks"])
+    """Inverse of ``dataclasses.asdict`` for :class:`~audioslots.config.Preset`; fields added since a run was
+    stored take their defaults."""
     return Preset(
         name=values["name"],
         features=features_from_dict(values["features"]),
-        model=ModelConfig(**model),
+        model=ModelConfig(**values["model"]),
         train=TrainConfig(**values["train"]),
-        convtasnet=ConvTasNetConfig(**values.get("convtasnet", {})),  # runs from before the peer have none
+        # Committed runs from before the peer have none (results/paper_h200_short, results/real_cpu_x10).
+        convtasnet=ConvTasNetConfig(**values.get("convtasnet", {})),
     )
 
 
@@ -206,7 +206,7 @@ def resume(files: RunFiles, config: dict, model: torch.nn.Module, optimizer: tor
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(optimizer_state_for(state["optimizer"], is_fused(optimizer)))
     torch.set_rng_state(state["rng"]["torch"])
-    return ResumePoint(int(state["step"]), state.get("window", {}), path)
+    return ResumePoint(int(state["step"]), state["window"], path)
 
 
 class Checkpointer:

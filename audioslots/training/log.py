@@ -97,8 +97,7 @@ def read_log(path: Path, up_to_step: int) -> list[dict]:
     if not path.exists():
         return []
     with path.open() as f:
-        rows = [row for row in csv.DictReader(f) if int(row["step"]) <= up_to_step]
-    return [{"skipped": "0", **row} for row in rows]  # logs from before skipping existed skipped none
+        return [row for row in csv.DictReader(f) if int(row["step"]) <= up_to_step]
 
 
 def write_log(path: Path, rows: list[dict]) -> None:

@@ -12,14 +12,16 @@ Usage, from the repository root::
 
     .venv/bin/python experiments/real_speech_stall/decoder_capacity.py preset
     .venv/bin/python experiments/real_speech_stall/decoder_capacity.py fourier_time_scale=10,fourier_features=128 \\
-        --overrides '{"fourier_time_scale": 10, "fourier_features": 128}'
+        --set fourier_time_scale=10 --set fourier_features=128
+
+Fields of the preset are set by ``--set KEY=VALUE`` (:func:`audioslots.config.parse_setting`);
+``--overrides JSON`` takes the same settings as one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 
@@ -27,10 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from audioslots.config import get_preset, replace
+from audioslots.cli_options import experiment_parser, start_experiment
+from audioslots.config import replace
 from audioslots.data.dataset import LibriMix
 from audioslots.model import AudioSlots
-from audioslots.pipeline import prepare_data
 from audioslots.training import CropBatches, model_config_for, train_step, training_loss
 
 OUT = Path(__file__).resolve().parents[2] / "results" / "tuning" / "real_speech_stall"
@@ -55,26 +57,17 @@ class FreeSlots(nn.Module):
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("name", help="the run's name in the CSV's variant column")
-    parser.add_argument("--overrides", type=json.loads, default={},
-                        help='JSON object of preset fields, e.g. \'{"fourier_features": 128}\'')
+    parser = experiment_parser(__doc__, "the run's name in the CSV's variant column", OUT, "decoder_capacity.csv")
     parser.add_argument("--crops", type=int, default=32, help="training crops fitted (two sources each)")
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--learning-rate", type=float, default=5e-3, help="constant (no schedule)")
     parser.add_argument("--log-every", type=int, default=100)
-    parser.add_argument("--out", type=Path, default=OUT, help="folder of decoder_capacity.csv (default: %(default)s)")
-    parser.add_argument("--data-root", default="",
-                        help="'' (the embedded real speech, built on first use), 'synthetic' or a LibriMix folder")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    torch.set_num_threads(args.threads)
-    data, _ = prepare_data(args.data_root, progress=False)
-    preset = replace(get_preset("cpu"), **args.overrides)
+    data, preset = start_experiment(args)
     whole_grid = replace(preset, decoded_cells=1.0)
     torch.manual_seed(preset.train.seed)
     batch = CropBatches(LibriMix(data, "train-360"), args.crops, preset.features.chunk_samples, preset.train.seed, KIND)

@@ -9,9 +9,10 @@ broadcast decoder; ``--path`` says what comes before the slot:
 - ``raw``: the cropped spectrogram itself → linear map → LayerNorm (no network before the slot).
 
 ``--slot-skip`` also adds the slot, through its own linear map (zero at the start), to every hidden
-layer of the decoder. Model fields go through ``--overrides`` (for instance
-``{"feature_projection": "per_row"}``, ``{"fourier_axes": "separate"}`` or
-``{"attn_dim": 128, "mlp_dim": 256, "attn_heads": 8}``).
+layer of the decoder. Model fields go through ``--set KEY=VALUE`` (for instance
+``--set feature_projection=per_row``, ``--set fourier_axes=separate`` or
+``--set attn_dim=128 --set mlp_dim=256 --set attn_heads=8``; ``--overrides JSON`` takes the same
+settings as one JSON object).
 
 Each probe trains for ``--steps`` steps of the preset's schedule (warm-up, then cosine decay over
 those steps) on the autoencoder's training batches (16 crops: 32 single sources), each step the
@@ -21,16 +22,15 @@ steps is appended to ``OUT/information_path.csv`` (columns ``variant``, ``step``
 Usage, from the repository root::
 
     .venv/bin/python experiments/real_speech_stall/information_path.py flat_axis --path flat \\
-        --overrides '{"fourier_axes": "separate"}'
+        --set fourier_axes=separate
     .venv/bin/python experiments/real_speech_stall/information_path.py full_cell_axis --path full \\
-        --overrides '{"feature_projection": "per_cell", "fourier_axes": "separate"}'
+        --set feature_projection=per_cell --set fourier_axes=separate
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 
@@ -38,11 +38,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audioslots.cli_options import experiment_parser, start_experiment
 from audioslots.config import Preset, get_preset, replace
 from audioslots.data.dataset import LibriMix
 from audioslots.model import (ENCODER_STRIDE, AudioSlots, SpatialBroadcastDecoder, crop_to_stride, encoder_grid,
                               fourier_features)
-from audioslots.pipeline import prepare_data
 from audioslots.training import CropBatches, learning_rate, model_config_for, train_step, training_crops
 
 OUT = Path(__file__).resolve().parents[2] / "results" / "tuning" / "real_speech_stall"
@@ -156,27 +156,18 @@ def train_probe(network: nn.Module, preset: Preset, dataset: LibriMix, log_every
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("name", help="the probe's name in the CSV's variant column")
+    parser = experiment_parser(__doc__, "the probe's name in the CSV's variant column", OUT, "information_path.csv")
     parser.add_argument("--path", choices=("full", "flat", "raw"), default="full", help="what comes before the slot")
     parser.add_argument("--bottleneck", type=int, help="(flat, raw) width of a linear bottleneck before the slot")
     parser.add_argument("--slot-skip", action="store_true", help="also add the slot to every hidden decoder layer")
-    parser.add_argument("--overrides", type=json.loads, default={},
-                        help='JSON object of preset fields, e.g. \'{"fourier_axes": "separate"}\'')
     parser.add_argument("--steps", type=int, default=300, help="training steps (the schedule follows them)")
     parser.add_argument("--log-every", type=int, default=50, help="steps per point of the curve")
-    parser.add_argument("--out", type=Path, default=OUT, help="folder of information_path.csv (default: %(default)s)")
-    parser.add_argument("--data-root", default="",
-                        help="'' (the embedded real speech, built on first use), 'synthetic' or a LibriMix folder")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    torch.set_num_threads(args.threads)
-    data, _ = prepare_data(args.data_root, progress=False)
-    preset = replace(get_preset("cpu"), **{"steps": args.steps, **args.overrides})
+    data, preset = start_experiment(args, replace(get_preset("cpu"), steps=args.steps))
     preset = replace(preset, feature_grid=encoder_grid(preset.features.n_freq, preset.features.n_frames))
     torch.manual_seed(preset.train.seed)
     network = build_probe(preset, args.path, args.bottleneck, args.slot_skip)

@@ -1,14 +1,17 @@
-"""One run of the real-speech stall sweep: the `cpu` preset with overrides, trained on real speech and scored.
+"""One run of the real-speech stall sweep: the `cpu` preset with settings, trained on real speech and scored.
 
-Trains AudioSlots (or, with ``--kind autoencoder``, its autoencoder) with fields of the `cpu` preset
-overridden through :func:`audioslots.config.replace`, on the real-speech mini Libri2Mix, then scores
-an AudioSlots network with oracle slot order on the first ``--eval-mixtures`` test mixtures. The
-network variants the sweep tried are fields of ``ModelConfig`` like any other: ``feature_projection``
-(``"per_row"`` or ``"per_cell"``: one map of z per frequency row or per grid cell) and
-``fourier_axes`` (``"separate"``: Fourier features of frequency only or of time only).
-``feature_grid`` follows the chunk length (32 × 8 cells for 0.5 s, 32 × 16 for 1 s).
+The run of ``experiments/cpu_preset_tuning.py``, whose options it takes, with its learning curve in
+the record: AudioSlots (or, with ``--kind autoencoder``, its autoencoder) with fields of the `cpu`
+preset set by ``--set KEY=VALUE`` (:func:`audioslots.config.parse_setting`), trained on the
+real-speech mini Libri2Mix, then an AudioSlots network scored with oracle slot order on the first
+``--eval-mixtures`` test mixtures. The network variants the sweep tried are fields of
+``ModelConfig`` like any other: ``feature_projection`` (``"per_row"`` or ``"per_cell"``: one map of
+z per frequency row or per grid cell) and ``fourier_axes`` (``"separate"``: Fourier features of
+frequency only or of time only). ``feature_grid`` follows the chunk length (32 × 8 cells for 0.5 s,
+32 × 16 for 1 s). ``--overrides JSON`` takes the same settings as one JSON object, the form the
+committed records print.
 
-Appends one JSON line to ``OUT/runs.jsonl``: ``name``, ``kind``, ``over`` (the overrides, as given),
+Appends one JSON line to ``OUT/runs.jsonl``: ``name``, ``kind``, ``over`` (the settings, as JSON),
 ``loss`` (the last logged training loss), ``train_s`` (wall seconds of training), ``ibm`` and
 ``wiener`` (mean SI-SNRi in dB; AudioSlots only) and ``curve`` (``step:loss`` of every logged window).
 The run folder (checkpoint, log) goes to ``RUNS/NAME``; re-running the same command resumes it.
@@ -16,44 +19,33 @@ The run folder (checkpoint, log) goes to ``RUNS/NAME``; re-running the same comm
 Usage, from the repository root::
 
     .venv/bin/python experiments/real_speech_stall/train_variant.py cell_axis_w128 --runs /tmp/real_speech_stall \\
-        --overrides '{"steps": 400, "feature_projection": "per_cell", "fourier_axes": "separate",
-                      "attn_dim": 128, "mlp_dim": 256, "attn_heads": 8}'
+        --set steps=400 --set feature_projection=per_cell --set fourier_axes=separate \\
+        --set attn_dim=128 --set mlp_dim=256 --set attn_heads=8
     .venv/bin/python experiments/real_speech_stall/train_variant.py ae_cell --kind autoencoder \\
-        --runs /tmp/real_speech_stall --overrides '{"steps": 400, "feature_projection": "per_cell"}'
+        --runs /tmp/real_speech_stall --set steps=400 --set feature_projection=per_cell
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
-import json
 import sys
-import time
 from pathlib import Path
 
-import torch
-
-from audioslots.config import Preset, get_preset, replace
-from audioslots.data.dataset import LibriMix
-from audioslots.evaluation.scores import evaluate_checkpoint
+from audioslots.cli_options import start_experiment
+from audioslots.config import Preset, replace
 from audioslots.model import encoder_grid
-from audioslots.pipeline import prepare_data
-from audioslots.training import RunFiles, train
+from audioslots.training import RunFiles
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from cpu_preset_tuning import append_record, train_and_score, tuning_parser  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[2] / "results" / "tuning" / "real_speech_stall"
+RECORDS = "runs.jsonl"
 
 
-def variant(overrides: dict) -> Preset:
-    """The `cpu` preset with ``overrides``, its per-row and per-cell maps sized for its chunks' grid."""
-    preset = replace(get_preset("cpu"), **overrides)
+def sized_grid(preset: Preset) -> Preset:
+    """``preset`` with its per-row and per-cell maps sized for its chunks' grid."""
     return replace(preset, feature_grid=encoder_grid(preset.features.n_freq, preset.features.n_frames))
-
-
-def oracle_si_snri(checkpoint: Path, data: Path, mixtures: int) -> dict[str, float]:
-    """Mean SI-SNRi (dB) per mask, slots in oracle order, on the first ``mixtures`` test mixtures."""
-    test = LibriMix(data, "test", max_mixtures=mixtures)
-    metrics = evaluate_checkpoint(checkpoint, test, orders=("oracle",), progress=False)
-    return metrics.groupby("mask")["si_snri"].mean().round(2).to_dict()
 
 
 def logged_curve(run_dir: Path) -> str:
@@ -62,38 +54,11 @@ def logged_curve(run_dir: Path) -> str:
         return " ".join(f"{row['step']}:{float(row['loss']):.4f}" for row in csv.DictReader(f))
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("name", help="the run's name: its line in runs.jsonl and its folder in --runs")
-    parser.add_argument("--overrides", type=json.loads, default={},
-                        help='JSON object of preset fields, e.g. \'{"steps": 400, "fourier_axes": "separate"}\'')
-    parser.add_argument("--kind", default="audioslots", choices=("audioslots", "autoencoder"))
-    parser.add_argument("--runs", type=Path, required=True, help="scratch folder for the run folders (checkpoints)")
-    parser.add_argument("--out", type=Path, default=OUT, help="folder of runs.jsonl (default: %(default)s)")
-    parser.add_argument("--data-root", default="",
-                        help="'' (the embedded real speech, built on first use), 'synthetic' or a LibriMix folder")
-    parser.add_argument("--eval-mixtures", type=int, default=40, help="test mixtures scored (0: none)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
-    return parser.parse_args(argv)
-
-
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    torch.set_num_threads(args.threads)
-    data, _ = prepare_data(args.data_root, progress=False)
-    preset = variant(args.overrides)
-    run_dir = args.runs / args.name
-    start = time.perf_counter()
-    result = train(preset, data, run_dir, kind=args.kind, device="cpu", progress=False)
-    record = {"name": args.name, "kind": args.kind, "over": json.dumps(args.overrides), "loss": result.final_loss,
-              "train_s": round(time.perf_counter() - start)}
-    if args.kind == "audioslots" and args.eval_mixtures:
-        record.update(oracle_si_snri(RunFiles(run_dir).checkpoint, data, args.eval_mixtures))
-    record["curve"] = logged_curve(run_dir)
-    print(json.dumps(record), flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    with (args.out / "runs.jsonl").open("a") as f:
-        f.write(json.dumps(record) + "\n")
+    args = tuning_parser(__doc__, OUT, RECORDS).parse_args(argv)
+    data, preset = start_experiment(args)
+    record = train_and_score(args, sized_grid(preset), data)
+    append_record(args.out / RECORDS, {**record, "curve": logged_curve(args.runs / args.name)})
     return 0
 
 
