@@ -25,6 +25,12 @@ the variant's (rounded to 50 from 500 steps on). Its preset is named ``<preset>-
         --variant w128 --set attn_dim=128 --set mlp_dim=256 --set attn_heads=8 --set slot_dim=512 \
         --set feature_projection=per_cell --set fourier_axes=separate
 
+Another training seed of the same networks on the same data (``--seed``; the data set is built
+with ``--data-seed``, 0 by default, so every seed is scored on the reference run's test mixtures)::
+
+    .venv/bin/python experiments/compute_series.py --run-dir results/cpu_seed1 --scale 1 --seed 1 \
+        --networks audioslots_0.5s autoencoder_0.5s audioslots_1s convtasnet
+
 ``--overrides JSON`` takes the same settings as one JSON object, the form the committed READMEs print.
 """
 
@@ -53,7 +59,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--curve-points", type=int, default=7, help="kept checkpoints, log-spaced, the last at the end")
     parser.add_argument("--data-root", default="", help="'' = the embedded real speech; 'synthetic'; or a LibriMix folder")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the training seed (initialisation, crops)")
+    parser.add_argument("--data-seed", type=int, default=0,
+                        help="the seed that builds the data set (default 0, the reference run's test mixtures)")
     parser.add_argument("--variant", default="", help="name of the variant that the settings make (e.g. w128)")
     add_set_option(parser, overrides=True)
     args = parser.parse_args(argv)
@@ -93,10 +101,11 @@ def main(argv=None) -> int:
     preset = variant_preset(base, args.variant, settings)
     steps = scaled_steps(base, preset, args.scale)
     preset = replace(preset, steps=steps, keep_checkpoints=curve_steps(steps, args.curve_points))
-    data_root, data_info = prepare_data(args.data_root, seed=args.seed, progress=False)
+    data_root, data_info = prepare_data(args.data_root, seed=args.data_seed, progress=False)
     what = (f"the {args.preset} preset trained for {args.scale:g}x its {base.train.steps:,} steps" if not settings else
             f"the {args.preset} preset's variant {args.variant} trained for {steps:,} steps, "
             f"{args.scale:g}x the compute of the {args.preset} preset's AudioSlots training")
+    what += f", training seed {args.seed}" if args.seed else ""
     provenance.record(args.run_dir, "compute_series", {
         "what": what, "scale": args.scale, "steps": steps, "kept_checkpoints": list(preset.train.keep_checkpoints),
         **({"variant": args.variant, "overrides": settings} if settings else {}),
