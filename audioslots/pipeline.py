@@ -34,8 +34,8 @@ from audioslots.data.mix_librispeech import build_librimix
 from audioslots.data.synthetic import SynthConfig, synthesize_librimix
 from audioslots.evaluation.scores import evaluate, evaluate_checkpoint, load_metrics, table1
 from audioslots import provenance
-from audioslots.runs import PAPER_FRAMING, RUNS, metrics_stem, run_name_of
-from audioslots.training import TrainResult, load_model, resolve_device, train, training_crops
+from audioslots.runs import PAPER_FRAMING, RUNS, metrics_stem, run_name_of, system_kind
+from audioslots.training import TrainResult, load_model, resolve_device, train
 
 SYNTHETIC_ROOT = Path("data/synthetic/Libri2Mix")
 #: The vendored real speech (251 LibriSpeech speakers, CC BY 4.0) and the mini Libri2Mix built from it.
@@ -166,9 +166,8 @@ def _train_one(name: str, preset: Preset, data_root: str | Path, run_dir: str | 
     """
     if threads is not None:
         torch.set_num_threads(threads)
-    kind = RUNS[name].network
     start = time.perf_counter()
-    result = train(run_preset(preset, name), data_root, Path(run_dir) / name, kind=kind, device=device,
+    result = train(run_preset(preset, name), data_root, Path(run_dir) / name, kind=RUNS[name].kind, device=device,
                    progress=progress)
     return result, time.perf_counter() - start, provenance.device_name(resolve_device(device))
 
@@ -176,11 +175,11 @@ def _train_one(name: str, preset: Preset, data_root: str | Path, run_dir: str | 
 def _record_training(name: str, preset: Preset, run_dir: str | Path, result: TrainResult, seconds: float,
                      device_name: str, data_info: dict | None, data_root: str | Path) -> None:
     """The run's ``train:<name>`` section of ``provenance.json`` (written by this process only)."""
-    kind = RUNS[name].network
+    kind = RUNS[name].kind
     preset = run_preset(preset, name)
     provenance.record(run_dir, f"train:{name}", {
-        "preset": dataclasses.asdict(preset), "model_kind": kind, "data": data_info or {"root": str(data_root)},
-        "split": "train-360", "steps": result.step, "batch_size": training_crops(preset, kind)[0],
+        "preset": dataclasses.asdict(preset), "model_kind": kind.name, "data": data_info or {"root": str(data_root)},
+        "split": "train-360", "steps": result.step, "batch_size": kind.training_crops(preset)[0],
         "final_loss": result.final_loss,
         "device": device_name,
         "wall_seconds_last_call": round(seconds, 1),
@@ -220,18 +219,18 @@ def evaluate_runs(systems: list[tuple], data_root: str | Path, run_dir: str | Pa
     for system, chunk_seconds, *rest in systems:
         framing = rest[0] if rest else None
         chunk_overlap = rest[1] if len(rest) > 1 else 0.0
-        start = time.perf_counter()
+        start, kind = time.perf_counter(), system_kind(system)
         stem = metrics_stem(system, chunk_seconds, framing, chunk_overlap)
-        if system == "Oracle":
+        if kind.trains_network:
+            checkpoint = run_dir / kind.run_name(chunk_seconds) / "checkpoint.pt"
+            metrics = evaluate_checkpoint(checkpoint, dataset, orders=orders, framing=framing,
+                                          chunk_overlap=chunk_overlap,
+                                          chunk_seconds=chunk_seconds if kind.any_chunk_length else None,
+                                          device=dev, progress=progress)
+        else:
             features = dataclasses.replace(get_preset("paper").features, chunk_seconds=chunk_seconds,
                                            sample_rate=dataset.sample_rate, framing=framing or PAPER_FRAMING)
-            metrics = evaluate("Oracle", dataset, features, chunk_overlap=chunk_overlap, progress=progress)
-        else:
-            checkpoint = run_dir / run_name_of(system, chunk_seconds) / "checkpoint.pt"
-            peer_chunk = (chunk_seconds or None) if system == "ConvTasNet" else None  # None: whole mixtures
-            metrics = evaluate_checkpoint(checkpoint, dataset, orders=orders if system == "AudioSlots" else ("oracle",),
-                                          framing=framing, chunk_overlap=chunk_overlap, chunk_seconds=peer_chunk,
-                                          device=dev, progress=progress)
+            metrics = evaluate(system, dataset, features, chunk_overlap=chunk_overlap, progress=progress)
         metrics.insert(0, "data", data_label(data_info))
         path = run_dir / "metrics" / f"{stem}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)

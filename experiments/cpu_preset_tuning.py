@@ -29,6 +29,7 @@ import torch
 from audioslots.config import get_preset, replace
 from audioslots.data.dataset import LibriMix
 from audioslots.evaluation.scores import evaluate_checkpoint
+from audioslots.kinds import kind_of
 from audioslots.pipeline import prepare_data
 from audioslots.training import RunFiles, train
 
@@ -61,7 +62,7 @@ def main(argv=None) -> int:
     result = train(preset, data, run_dir, kind=args.kind, device="cpu", progress=False)
     record = {"name": args.name, "kind": args.kind, "over": json.dumps(args.overrides), "loss": result.final_loss,
               "train_s": round(time.perf_counter() - start)}
-    if args.kind == "audioslots" and args.eval_mixtures:
+    if kind_of(args.kind).separates_mixtures and args.eval_mixtures:
         test = LibriMix(data, "test", max_mixtures=args.eval_mixtures)
         metrics = evaluate_checkpoint(RunFiles(run_dir).checkpoint, test, orders=("oracle",), progress=False)
         record.update(metrics.groupby("mask")["si_snri"].mean().round(2).to_dict())

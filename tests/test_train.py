@@ -200,11 +200,11 @@ def _inject_nan_inputs(monkeypatch, nan_steps):
     The network's output is then NaN, its BatchNorm statistics too, and so are the loss and the
     gradient. scipy's Hungarian solver refuses NaN costs, so those steps are scored unmatched.
     """
-    import audioslots.training.networks as networks
+    import audioslots.kinds as kinds
     import audioslots.training.step_flops as step_flops
 
     spectrogram_calls, loss_calls = iter(range(10**6)), iter(range(10**6))
-    real_spectrogram, real_loss = networks.spectrogram, networks.matched_mse
+    real_spectrogram, real_loss = kinds.spectrogram, kinds.matched_mse
 
     def spectrogram(waveforms, features):
         out = real_spectrogram(waveforms, features)
@@ -216,8 +216,8 @@ def _inject_nan_inputs(monkeypatch, nan_steps):
             return (pred - target).square().mean(), None
         return real_loss(pred, target)
 
-    monkeypatch.setattr(networks, "spectrogram", spectrogram)
-    monkeypatch.setattr(networks, "matched_mse", matched_mse)
+    monkeypatch.setattr(kinds, "spectrogram", spectrogram)
+    monkeypatch.setattr(kinds, "matched_mse", matched_mse)
     monkeypatch.setattr(step_flops, "count_step_flops", lambda *args, **kwargs: 0)  # calls are counted over training steps only
 
 

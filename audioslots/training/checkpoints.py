@@ -27,6 +27,7 @@ import torch
 
 from audioslots.config import ConvTasNetConfig, ModelConfig, Preset, TrainConfig, features_from_dict
 from audioslots.errors import CheckpointError
+from audioslots.kinds import AUDIOSLOTS, NETWORK_SECTIONS, kind_of
 from audioslots.training.nonfinite import NonFiniteLoss, nonfinite_entries
 from audioslots.training.precision import is_fused, optimizer_state_for
 
@@ -99,7 +100,10 @@ def resumable_view(config: dict) -> dict:
     have none)."""
     view = as_json(config)
     view["data"] = {k: v for k, v in view["data"].items() if k != "root"}
-    view["preset"].pop("model" if view.get("model_kind") == "convtasnet" else "convtasnet", None)
+    kind = kind_of(view.get("model_kind", AUDIOSLOTS.name))  # a config that names no model kind is AudioSlots'
+    for section in NETWORK_SECTIONS:
+        if section != kind.config_section:
+            view["preset"].pop(section, None)
     if "model" in view["preset"]:
         view["preset"]["model"] = {**as_json(dataclasses.asdict(ModelConfig())), **view["preset"]["model"]}
     train = {**as_json(dataclasses.asdict(TrainConfig())), **view["preset"]["train"]}

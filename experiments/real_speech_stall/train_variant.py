@@ -36,6 +36,7 @@ import torch
 from audioslots.config import Preset, get_preset, replace
 from audioslots.data.dataset import LibriMix
 from audioslots.evaluation.scores import evaluate_checkpoint
+from audioslots.kinds import kind_of
 from audioslots.model import encoder_grid
 from audioslots.pipeline import prepare_data
 from audioslots.training import RunFiles, train
@@ -87,7 +88,7 @@ def main(argv=None) -> int:
     result = train(preset, data, run_dir, kind=args.kind, device="cpu", progress=False)
     record = {"name": args.name, "kind": args.kind, "over": json.dumps(args.overrides), "loss": result.final_loss,
               "train_s": round(time.perf_counter() - start)}
-    if args.kind == "audioslots" and args.eval_mixtures:
+    if kind_of(args.kind).separates_mixtures and args.eval_mixtures:
         record.update(oracle_si_snri(RunFiles(run_dir).checkpoint, data, args.eval_mixtures))
     record["curve"] = logged_curve(run_dir)
     print(json.dumps(record), flush=True)
