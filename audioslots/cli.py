@@ -72,12 +72,10 @@ def cmd_train(args: argparse.Namespace) -> None:
     )
     if args.batch_size is not None:  # an explicit batch size wins over the preset's batch_seconds
         preset = dataclasses.replace(preset, train=dataclasses.replace(preset.train, batch_seconds=None))
+    dataset = LibriMix(args.data, args.split, n_src=args.n_src, sample_rate=args.sample_rate, mode=args.mode)
     try:
-        result = train(
-            preset, args.data, args.out, kind=args.model, split=args.split, n_src=args.n_src,
-            sample_rate=args.sample_rate, mode=args.mode, device=args.device, progress=not args.no_progress,
-            compile=args.compile,
-        )
+        result = train(preset, dataset, args.out, kind=args.model, device=args.device, progress=not args.no_progress,
+                       compile=args.compile)
     except TrainingStopped as stopped:  # preempted: exit as the signal would have, after checkpointing
         if os.environ.get("RANK", "0") == "0":
             print(f"audioslots train: {stopped}", file=sys.stderr)

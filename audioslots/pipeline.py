@@ -167,8 +167,8 @@ def _train_one(name: str, preset: Preset, data_root: str | Path, run_dir: str | 
     if threads is not None:
         torch.set_num_threads(threads)
     start = time.perf_counter()
-    result = train(run_preset(preset, name), data_root, Path(run_dir) / name, kind=RUNS[name].kind, device=device,
-                   progress=progress)
+    result = train(run_preset(preset, name), LibriMix(data_root, "train-360"), Path(run_dir) / name,
+                   kind=RUNS[name].kind, device=device, progress=progress)
     return result, time.perf_counter() - start, provenance.device_name(resolve_device(device))
 
 

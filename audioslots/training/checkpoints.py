@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from audioslots.config import ConvTasNetConfig, ModelConfig, Preset, TrainConfig, features_from_dict
+from audioslots.data.dataset import LibriMix
 from audioslots.errors import CheckpointError
 from audioslots.kinds import AUDIOSLOTS, NETWORK_SECTIONS, kind_of
 from audioslots.training.nonfinite import NonFiniteLoss, nonfinite_entries
@@ -73,6 +74,14 @@ class RunFiles:
 def run_config(preset: Preset, kind: str, data: dict) -> dict:
     """Everything that defines a run, as plain JSON-able values (stored with every checkpoint)."""
     return {"preset": dataclasses.asdict(preset), "model_kind": kind, "data": data}
+
+
+def data_config(dataset: LibriMix) -> dict:
+    """What a run records of its training data: the LibriMix folder, split, sources, sample rate and mode
+    (and the number of mixtures kept, when not all)."""
+    kept = {} if dataset.max_mixtures is None else {"max_mixtures": dataset.max_mixtures}
+    return {"root": str(dataset.root.resolve()), "split": dataset.split, "n_src": dataset.n_src,
+            "sample_rate": dataset.sample_rate, "mode": dataset.mode, **kept}
 
 
 def as_json(config: dict) -> dict:

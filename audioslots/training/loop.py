@@ -49,7 +49,7 @@ from audioslots.errors import AudioSlotsError, ConfigError
 from audioslots.kinds import MODEL_KINDS, Kind, kind_of
 from audioslots.training import distributed
 from audioslots.training.batches import PRELOAD_BYTES, CropBatches
-from audioslots.training.checkpoints import Checkpointer, RunFiles, as_json, resume, run_config
+from audioslots.training.checkpoints import Checkpointer, RunFiles, as_json, data_config, resume, run_config
 from audioslots.training.log import LogWindow, TrainingLog
 from audioslots.training.networks import training_network
 from audioslots.training.nonfinite import NonFiniteGuard
@@ -127,11 +127,10 @@ def train_step(network: torch.nn.Module, optimizer: torch.optim.Optimizer, input
     return step_loss, finite
 
 
-def train(preset: Preset, data_root: str | Path, run_dir: str | Path, *, kind: str | Kind = "audioslots",
-          split: str = "train-360", n_src: int = 2, sample_rate: int = 16_000, mode: str = "min",
+def train(preset: Preset, dataset: LibriMix, run_dir: str | Path, *, kind: str | Kind = "audioslots",
           device: str = "auto", progress: bool = True, stop_after: int | None = None,
           compile: bool = False) -> TrainResult:
-    """Train a network of ``kind`` on ``split`` of a LibriMix-layout folder; returns a :class:`TrainResult`.
+    """Train a network of ``kind`` on the mixtures of ``dataset``; returns a :class:`TrainResult`.
 
     Re-running with the same arguments resumes from ``run_dir/checkpoint.pt`` (or, if that cannot
     be read, ``checkpoint.prev.pt``); a run folder written with another configuration is refused
@@ -139,8 +138,9 @@ def train(preset: Preset, data_root: str | Path, run_dir: str | Path, *, kind: s
     of each batch (:mod:`audioslots.training.distributed`); rank 0 alone writes files.
 
     Args:
-        preset: resolved configuration (see :mod:`audioslots.config`).
-        data_root, split, n_src, sample_rate, mode: the LibriMix data (``data_root`` holds ``wav16k/``).
+        preset: resolved configuration (see :mod:`audioslots.config`); its features are computed at
+            the sample rate of ``dataset``.
+        dataset: the training split, e.g. ``LibriMix(root, "train-360")``.
         run_dir: where the config, checkpoint and log are written.
         kind: a kind of network (:mod:`audioslots.kinds`) or its name: ``audioslots`` (one slot per source),
             ``autoencoder`` (one slot, fed a single source) or ``convtasnet`` (waveforms in and out, on its own
@@ -153,17 +153,15 @@ def train(preset: Preset, data_root: str | Path, run_dir: str | Path, *, kind: s
         TrainingStopped: SIGTERM or SIGUSR1 arrived; the step it was at is checkpointed.
         NonFiniteLoss: ``max_nonfinite_steps`` steps in a row had a non-finite loss or gradient.
     """
-    preset = dataclasses.replace(preset, features=dataclasses.replace(preset.features, sample_rate=sample_rate))
     kind = kind_of(kind)
     if not kind.trains_network:
         raise ConfigError(f"The {kind.system} trains no network: choose one of {', '.join(MODEL_KINDS)}.")
+    preset = dataclasses.replace(preset, features=dataclasses.replace(preset.features, sample_rate=dataset.sample_rate))
     cfg, ranks, files = preset.train, distributed.ranks_from_environment(), RunFiles(Path(run_dir))
     dev = distributed.process_device(resolve_device(device), ranks)
     bf16 = use_bf16(cfg, dev)
-    dataset = LibriMix(data_root, split, n_src=n_src, sample_rate=sample_rate, mode=mode)
     batches = _crop_batches(dataset, preset, kind, ranks)
-    config = as_json(run_config(preset, kind.name, {"root": str(Path(data_root).resolve()), "split": split,
-                                                    "n_src": n_src, "sample_rate": sample_rate, "mode": mode}))
+    config = as_json(run_config(preset, kind.name, data_config(dataset)))
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
 
     with contextlib.ExitStack() as context:
@@ -171,7 +169,7 @@ def train(preset: Preset, data_root: str | Path, run_dir: str | Path, *, kind: s
         stop = context.enter_context(distributed.StopSignals())
         context.enter_context(cuda_speedups(dev))
         torch.manual_seed(cfg.seed)
-        model = training_network(preset, kind, n_src, dev, ranks)
+        model = training_network(preset, kind, dataset.n_src, dev, ranks)
         optimizer = build_optimizer(model, dev, cfg.learning_rate)
         resumed = resume(files, config, model, optimizer, warn=ranks.is_main)
         step = start_step = resumed.step

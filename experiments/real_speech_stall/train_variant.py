@@ -85,7 +85,7 @@ def main(argv=None) -> int:
     preset = variant(args.overrides)
     run_dir = args.runs / args.name
     start = time.perf_counter()
-    result = train(preset, data, run_dir, kind=args.kind, device="cpu", progress=False)
+    result = train(preset, LibriMix(data, "train-360"), run_dir, kind=args.kind, device="cpu", progress=False)
     record = {"name": args.name, "kind": args.kind, "over": json.dumps(args.overrides), "loss": result.final_loss,
               "train_s": round(time.perf_counter() - start)}
     if kind_of(args.kind).separates_mixtures and args.eval_mixtures:
