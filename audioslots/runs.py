@@ -73,6 +73,34 @@ RUNS = {run.name: run for run in (
 )}
 
 
+@dataclass(frozen=True)
+class EvalSpec:
+    """One system to score, and how: the rows of Table 1 of one metric file (:func:`metrics_stem`).
+
+    Attributes:
+        system: one of :data:`~audioslots.kinds.SYSTEMS`; a trained system is read from the checkpoint of its run
+            (:func:`run_name_of`).
+        chunk_seconds: the chunk length; :data:`~audioslots.convtasnet.WHOLE` (0) scores Conv-TasNet on
+            whole mixtures.
+        framing: the STFT framing; ``None`` is the preset's (the paper's, ``pad-end``).
+        chunk_overlap: fraction of a chunk that consecutive chunks share (0: the paper's chunks).
+    """
+
+    system: str
+    chunk_seconds: float
+    framing: str | None = None
+    chunk_overlap: float = 0.0
+
+    @property
+    def kind(self) -> Kind:
+        return system_kind(self.system)
+
+    @property
+    def stem(self) -> str:
+        """The stem of its metric file (``audioslots_0.5s_overlap50``)."""
+        return metrics_stem(self.system, self.chunk_seconds, self.framing, self.chunk_overlap)
+
+
 #: The row label of Table 1 of each (system, chunk seconds) the kinds name, the paper's and the peer's.
 ROWS = {(kind.system, chunk_seconds): label for kind in KINDS.values() for chunk_seconds, label in kind.rows.items()}
 

@@ -20,7 +20,7 @@ from audioslots.features import chunk
 from audioslots.loss import matched_neg_si_snr
 from audioslots.pipeline import evaluate_runs, train_runs, write_table1
 from audioslots.reporting.tables import table1_beside_paper
-from audioslots.runs import ROWS
+from audioslots.runs import ROWS, EvalSpec
 from audioslots.training import count_run_flops, load_checkpoint, load_model, train, training_crops
 
 TINY = get_preset("tiny")
@@ -128,8 +128,8 @@ def peer_run(tiny_data, tmp_path_factory):
     """A run folder holding a tiny trained peer and its metrics, made by the reproduction's own steps."""
     run_dir = tmp_path_factory.mktemp("peer_run")
     train_runs(["convtasnet"], TINY, tiny_data, run_dir, device="cpu", progress=False, jobs=1)
-    evaluate_runs([("Oracle", 0.5), ("ConvTasNet", convtasnet.WHOLE), ("ConvTasNet", 0.5)], tiny_data, run_dir,
-                  device="cpu", progress=False)
+    evaluate_runs([EvalSpec("Oracle", 0.5), EvalSpec("ConvTasNet", convtasnet.WHOLE), EvalSpec("ConvTasNet", 0.5)],
+                  tiny_data, run_dir, device="cpu", progress=False)
     return run_dir
 
 
