@@ -3,8 +3,8 @@
 The package is laid out by the data flow (ARCHITECTURE.md draws it); each layer imports only
 from the layers above it::
 
-    core         config, runs, audio, features, model, convtasnet, loss, masks, metrics, separate,
-                 flops, provenance: frozen configs and pure tensor math
+    core         config, kinds, runs, audio, features, model, convtasnet, loss, masks, metrics, separate,
+                 flops, provenance: frozen configs, pure tensor math, one object per kind of system
     data/        LibriMix folders: read where they lie, or built from LibriSpeech or synthetic voices
     training/    train(), one loop over train_step(); batches, checkpoints, precision, torchrun
     evaluation/  the rows of Table 1, learning curves, the chunk-boundary analysis

@@ -8,7 +8,6 @@ import os
 import sys
 from pathlib import Path
 
-from audioslots import convtasnet
 from audioslots.audio import load_for_model, write_wav
 from audioslots.cli_options import add_set_option, settings_of
 from audioslots.config import PRESETS, FeatureConfig, apply_settings, features_from_dict, get_preset
@@ -21,8 +20,8 @@ from audioslots.evaluation.learning_curve import score_checkpoints
 from audioslots.evaluation.scores import evaluate, evaluate_checkpoint, table1
 from audioslots.features import FRAMINGS, chunk_hop
 from audioslots.masks import MASKS
-from audioslots.runs import MODEL_KINDS
-from audioslots.separate import ORDERS, separate
+from audioslots.kinds import MODEL_KINDS, ORACLE, kind_of
+from audioslots.separate import ORDERS
 from audioslots.training import TrainingStopped, load_model, resolve_device, train
 
 SAMPLE_RATES = (8000, 16000)
@@ -88,12 +87,10 @@ def train_settings(args: argparse.Namespace) -> dict[str, object]:
 
 def cmd_train(args: argparse.Namespace) -> None:
     preset = apply_settings(get_preset(args.preset), train_settings(args))
+    dataset = LibriMix(args.data, args.split, n_src=args.n_src, sample_rate=args.sample_rate, mode=args.mode)
     try:
-        result = train(
-            preset, args.data, args.out, kind=args.model, split=args.split, n_src=args.n_src,
-            sample_rate=args.sample_rate, mode=args.mode, device=args.device, progress=not args.no_progress,
-            compile=args.compile,
-        )
+        result = train(preset, dataset, args.out, kind=args.model, device=args.device, progress=not args.no_progress,
+                       compile=args.compile)
     except TrainingStopped as stopped:  # preempted: exit as the signal would have, after checkpointing
         if os.environ.get("RANK", "0") == "0":
             print(f"audioslots train: {stopped}", file=sys.stderr)
@@ -109,7 +106,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if args.oracle:
         features = FeatureConfig(sample_rate=args.sample_rate, chunk_seconds=args.chunk_seconds or 0.5,
                                  framing=args.framing or FeatureConfig.framing)
-        metrics = evaluate("Oracle", dataset, features, power=args.wiener_power, chunk_overlap=args.chunk_overlap,
+        metrics = evaluate(ORACLE.system, dataset, features, power=args.wiener_power, chunk_overlap=args.chunk_overlap,
                            progress=not args.no_progress)
     else:
         metrics = evaluate_checkpoint(args.checkpoint, dataset, orders=(args.order,), power=args.wiener_power,
@@ -123,18 +120,16 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_separate(args: argparse.Namespace) -> None:
     model, config = load_model(args.checkpoint, resolve_device(args.device))
-    if config["model_kind"] == "autoencoder":
-        raise ConfigError(f"{args.checkpoint} is an autoencoder; separation needs an AudioSlots or Conv-TasNet checkpoint.")
+    kind = kind_of(config["model_kind"])
+    if not kind.separates_mixtures:
+        raise ConfigError(f"{args.checkpoint} holds the {kind.system} network, which reconstructs single sources; "
+                          "separation needs an AudioSlots or Conv-TasNet checkpoint.")
     features = features_from_dict(config["preset"]["features"])
     if args.framing:
         features = dataclasses.replace(features, framing=args.framing)
     mixture, restore = load_for_model(args.mixture, features.sample_rate, notice=print)
-    if config["model_kind"] == "convtasnet":  # waveforms in and out, the whole recording at once
-        sources = convtasnet.separate(model, mixture)
-    else:
-        hop = chunk_hop(features.chunk_samples, args.chunk_overlap)
-        sources = separate(model, mixture, features, mask=args.mask, power=args.wiener_power, order="continuity",
-                           hop_samples=hop)
+    hop = chunk_hop(features.chunk_samples, args.chunk_overlap)
+    sources = kind.separate(model, mixture, features, mask=args.mask, power=args.wiener_power, hop_samples=hop)
     out = Path(args.out_dir)
     for i, source in enumerate(sources, start=1):
         rate, samples = restore(source)

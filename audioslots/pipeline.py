@@ -36,8 +36,8 @@ from audioslots.data.mix_librispeech import build_librimix
 from audioslots.data.synthetic import SynthConfig, synthesize_librimix
 from audioslots.evaluation.scores import evaluate, evaluate_checkpoint, load_metrics, table1
 from audioslots import provenance
-from audioslots.runs import PAPER_FRAMING, RUNS, metrics_stem, run_name_of
-from audioslots.training import TrainResult, load_model, resolve_device, train, training_crops
+from audioslots.runs import PAPER_FRAMING, RUNS, EvalSpec, run_name_of
+from audioslots.training import TrainResult, load_model, resolve_device, train
 
 SYNTHETIC_ROOT = Path("data/synthetic/Libri2Mix")
 #: The vendored real speech (251 LibriSpeech speakers, CC BY 4.0) and the mini Libri2Mix built from it.
@@ -173,20 +173,19 @@ def _train_one(name: str, preset: Preset, data_root: str | Path, run_dir: str | 
     """
     if threads is not None:
         torch.set_num_threads(threads)
-    kind = RUNS[name].network
     start = time.perf_counter()
-    result = train(preset, data_root, Path(run_dir) / name, kind=kind, device=device,
-                   progress=progress)
+    result = train(preset, LibriMix(data_root, "train-360"), Path(run_dir) / name, kind=RUNS[name].kind,
+                   device=device, progress=progress)
     return result, time.perf_counter() - start, provenance.device_name(resolve_device(device))
 
 
 def _record_training(name: str, preset: Preset, run_dir: str | Path, result: TrainResult, seconds: float,
                      device_name: str, data_info: dict | None, data_root: str | Path) -> None:
     """The run's ``train:<name>`` section of ``provenance.json`` (written by this process only)."""
-    kind = RUNS[name].network
+    kind = RUNS[name].kind
     provenance.record(run_dir, f"train:{name}", {
-        "preset": dataclasses.asdict(preset), "model_kind": kind, "data": data_info or {"root": str(data_root)},
-        "split": "train-360", "steps": result.step, "batch_size": training_crops(preset, kind)[0],
+        "preset": dataclasses.asdict(preset), "model_kind": kind.name, "data": data_info or {"root": str(data_root)},
+        "split": "train-360", "steps": result.step, "batch_size": kind.training_crops(preset)[0],
         "final_loss": result.final_loss,
         "device": device_name,
         "wall_seconds_last_call": round(seconds, 1),
@@ -201,17 +200,17 @@ def training_compute(flop_per_step: int | None, steps: int) -> dict:
     return {"flop_per_step": flop_per_step, "train_flop": flop_per_step * steps}
 
 
-def evaluate_runs(systems: list[tuple], data_root: str | Path, run_dir: str | Path, *,
+def evaluate_runs(systems: list[EvalSpec], data_root: str | Path, run_dir: str | Path, *,
                   split: str = "test", device: str = "auto", orders: tuple[str, ...] = ("oracle", "continuity"),
                   data_info: dict | None = None, progress: bool = True) -> pd.DataFrame:
     """Score systems on ``split`` and write ``run_dir/metrics/<stem>.csv`` for each (see :func:`audioslots.runs.metrics_stem`).
 
     Args:
-        systems: ``(system, chunk_seconds[, framing[, chunk_overlap]])`` tuples, e.g.
-            ``[("Oracle", 0.5), ("Oracle", 0.5, "centred"), ("AudioSlots", 0.5, None, 0.5)]``;
-            ``framing`` ``None`` is the preset's (``pad-end``). Trained systems are read from the
-            checkpoints of :data:`~audioslots.runs.RUNS` in ``run_dir``; ``("ConvTasNet", WHOLE)`` scores the peer on
-            whole mixtures, ``("ConvTasNet", 0.5)`` the same network on 0.5 s chunks.
+        systems: what to score, e.g. ``[EvalSpec("Oracle", 0.5), EvalSpec("Oracle", 0.5, "centred"),
+            EvalSpec("AudioSlots", 0.5, chunk_overlap=0.5)]`` (:class:`~audioslots.runs.EvalSpec`). Trained
+            systems are read from the checkpoints of :data:`~audioslots.runs.RUNS` in ``run_dir``;
+            ``EvalSpec("ConvTasNet", WHOLE)`` scores the peer on whole mixtures, ``EvalSpec("ConvTasNet", 0.5)``
+            the same network on 0.5 s chunks.
         device: where the networks run (``auto``: CUDA when available).
         orders: slot orders scored for AudioSlots (``oracle`` as the paper, ``continuity`` without ground truth).
 
@@ -223,21 +222,18 @@ def evaluate_runs(systems: list[tuple], data_root: str | Path, run_dir: str | Pa
     dev = resolve_device(device)
     data_info = data_info or {"root": str(data_root)}
     frames = []
-    for system, chunk_seconds, *rest in systems:
-        framing = rest[0] if rest else None
-        chunk_overlap = rest[1] if len(rest) > 1 else 0.0
-        start = time.perf_counter()
-        stem = metrics_stem(system, chunk_seconds, framing, chunk_overlap)
-        if system == "Oracle":
-            features = dataclasses.replace(get_preset("paper").features, chunk_seconds=chunk_seconds,
-                                           sample_rate=dataset.sample_rate, framing=framing or PAPER_FRAMING)
-            metrics = evaluate("Oracle", dataset, features, chunk_overlap=chunk_overlap, progress=progress)
-        else:
-            checkpoint = run_dir / run_name_of(system, chunk_seconds) / "checkpoint.pt"
-            peer_chunk = (chunk_seconds or None) if system == "ConvTasNet" else None  # None: whole mixtures
-            metrics = evaluate_checkpoint(checkpoint, dataset, orders=orders if system == "AudioSlots" else ("oracle",),
-                                          framing=framing, chunk_overlap=chunk_overlap, chunk_seconds=peer_chunk,
+    for spec in systems:
+        start, kind, stem = time.perf_counter(), spec.kind, spec.stem
+        if kind.trains_network:
+            checkpoint = run_dir / kind.run_name(spec.chunk_seconds) / "checkpoint.pt"
+            metrics = evaluate_checkpoint(checkpoint, dataset, orders=orders, framing=spec.framing,
+                                          chunk_overlap=spec.chunk_overlap,
+                                          chunk_seconds=spec.chunk_seconds if kind.any_chunk_length else None,
                                           device=dev, progress=progress)
+        else:
+            features = dataclasses.replace(get_preset("paper").features, chunk_seconds=spec.chunk_seconds,
+                                           sample_rate=dataset.sample_rate, framing=spec.framing or PAPER_FRAMING)
+            metrics = evaluate(spec.system, dataset, features, chunk_overlap=spec.chunk_overlap, progress=progress)
         metrics.insert(0, "data", data_label(data_info))
         path = run_dir / "metrics" / f"{stem}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)

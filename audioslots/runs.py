@@ -1,10 +1,11 @@
 """The vocabulary of runs: the networks the reproduction trains, the systems Table 1 scores, and the
 names of their run folders, metric files and Table-1 rows.
 
-Every other module takes these names from here, so that a network, the system it is scored as and
-its Table-1 row are spelled once. A run folder (``results/cpu``) holds one folder per :class:`Run`
-(``audioslots_0.5s/``, named :attr:`Run.name`), one metric file per scored system
-(``metrics/<stem>.csv``, :func:`metrics_stem`) and ``table1.csv``, whose rows :func:`row_label` names.
+Every other module takes these names from here or from :mod:`audioslots.kinds`, whose objects
+hold each kind of system (its network, training and scoring) and whose names this module re-exports.
+A run folder (``results/cpu``) holds one folder per :class:`Run` (``audioslots_0.5s/``, named
+:attr:`Run.name`), one metric file per scored system (``metrics/<stem>.csv``, :func:`metrics_stem`)
+and ``table1.csv``, whose rows :func:`row_label` names.
 """
 
 from __future__ import annotations
@@ -13,14 +14,9 @@ from dataclasses import dataclass
 
 from audioslots.config import get_preset
 from audioslots.convtasnet import NO_FRAMING, WHOLE
-
-#: The networks that can be trained, AudioSlots, its one-slot autoencoder, and Conv-TasNet (a waveform
-#: peer that is not in the paper).
-MODEL_KINDS = ("audioslots", "autoencoder", "convtasnet")
-
-#: The systems of Table 1, then the peer. The Oracle is not a network; every other system is
-#: scored from the network of the same name (``system.lower()`` is its model kind).
-SYSTEMS = ("Oracle", "Autoencoder", "AudioSlots", "ConvTasNet")
+# The kinds' names are re-exported: the vocabulary of runs is read from here.
+from audioslots.kinds import (AUDIOSLOTS, AUTOENCODER, CONVTASNET, KINDS, MODEL_KINDS, ORACLE, PAPER_ROWS,  # noqa: F401
+                              SYSTEMS, Kind, find_system, kind_of, system_kind)
 
 #: The paper's names for the masks of ``audioslots.masks.MASKS``.
 MASK_NAMES = {"ibm": "IBM", "wiener": "Wiener-like"}
@@ -34,7 +30,7 @@ NO_ORACLE_ORDER = " (no oracle order)"
 
 def system_of(kind: str) -> str:
     """The system a network of ``kind`` is scored as (``"autoencoder"`` → ``"Autoencoder"``)."""
-    return next(system for system in SYSTEMS if system.lower() == kind)
+    return kind_of(kind).system
 
 
 @dataclass(frozen=True)
@@ -43,16 +39,24 @@ class Run:
 
     Attributes:
         name: its run folder inside a run (``audioslots_0.5s``), also the stem of its metric file.
-        network: the model kind it trains (one of :data:`MODEL_KINDS`).
-        system: the system of Table 1 it is scored as (one of :data:`SYSTEMS`).
+        kind: the kind of network it trains (:mod:`audioslots.kinds`).
         chunk_seconds: the chunk length it separates; :data:`~audioslots.convtasnet.WHOLE` (0) for
             whole mixtures (Conv-TasNet, which trains on crops of its own).
     """
 
     name: str
-    network: str
-    system: str
+    kind: Kind
     chunk_seconds: float
+
+    @property
+    def network(self) -> str:
+        """The model kind it trains (one of :data:`~audioslots.kinds.MODEL_KINDS`)."""
+        return self.kind.name
+
+    @property
+    def system(self) -> str:
+        """The system of Table 1 it is scored as (one of :data:`~audioslots.kinds.SYSTEMS`)."""
+        return self.kind.system
 
     @property
     def row(self) -> str:
@@ -62,31 +66,50 @@ class Run:
 
 #: The networks that Table 1 needs trained, by run name, in the order they are trained and listed.
 RUNS = {run.name: run for run in (
-    Run("audioslots_0.5s", "audioslots", "AudioSlots", 0.5),
-    Run("autoencoder_0.5s", "autoencoder", "Autoencoder", 0.5),
-    Run("audioslots_1s", "audioslots", "AudioSlots", 1.0),
-    Run("convtasnet", "convtasnet", "ConvTasNet", WHOLE),
+    Run(AUDIOSLOTS.stem(0.5), AUDIOSLOTS, 0.5),
+    Run(AUTOENCODER.stem(0.5), AUTOENCODER, 0.5),
+    Run(AUDIOSLOTS.stem(1.0), AUDIOSLOTS, 1.0),
+    Run(CONVTASNET.stem(WHOLE), CONVTASNET, WHOLE),
 )}
 
-#: The row label of Table 1 of each (system, chunk seconds), the paper's rows in the paper's order, then the peer's.
-ROWS = {
-    ("Oracle", 0.5): "Oracle",
-    ("Autoencoder", 0.5): "Autoencoder",
-    ("AudioSlots", 0.5): "AudioSlots",
-    ("Oracle", 1.0): "Oracle (1 s)",
-    ("AudioSlots", 1.0): "AudioSlots (1 s)",
-    ("ConvTasNet", WHOLE): "Conv-TasNet (not in the paper; same data, same training budget)",
-    ("ConvTasNet", 0.5): "Conv-TasNet (0.5 s chunks; not in the paper)",
-}
-#: The order of the rows in tables (the paper's, AudioSlots without the oracle order, then the peer's).
-ROW_ORDER = ([label for (system, _), label in ROWS.items() if system != "ConvTasNet"]
-             + [ROWS[("AudioSlots", chunk_seconds)] + NO_ORACLE_ORDER for chunk_seconds in (0.5, 1.0)]
-             + [label for (system, _), label in ROWS.items() if system == "ConvTasNet"])
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """One system to score, and how: the rows of Table 1 of one metric file (:func:`metrics_stem`).
+
+    Attributes:
+        system: one of :data:`~audioslots.kinds.SYSTEMS`; a trained system is read from the checkpoint of its run
+            (:func:`run_name_of`).
+        chunk_seconds: the chunk length; :data:`~audioslots.convtasnet.WHOLE` (0) scores Conv-TasNet on
+            whole mixtures.
+        framing: the STFT framing; ``None`` is the preset's (the paper's, ``pad-end``).
+        chunk_overlap: fraction of a chunk that consecutive chunks share (0: the paper's chunks).
+    """
+
+    system: str
+    chunk_seconds: float
+    framing: str | None = None
+    chunk_overlap: float = 0.0
+
+    @property
+    def kind(self) -> Kind:
+        return system_kind(self.system)
+
+    @property
+    def stem(self) -> str:
+        """The stem of its metric file (``audioslots_0.5s_overlap50``)."""
+        return metrics_stem(self.system, self.chunk_seconds, self.framing, self.chunk_overlap)
+
+
+#: The row label of Table 1 of each (system, chunk seconds) the kinds name, the paper's and the peer's.
+ROWS = {(kind.system, chunk_seconds): label for kind in KINDS.values() for chunk_seconds, label in kind.rows.items()}
 
 
 def system_row(system: str, chunk_seconds: float) -> str:
-    """A system's row of Table 1 at a chunk length: the paper's name (``Oracle (1 s)``), else ``system (2 s)``."""
-    return ROWS.get((system, float(chunk_seconds)), f"{system} ({float(chunk_seconds):g} s)")
+    """A system's row of Table 1 at a chunk length: the paper's name (``Oracle (1 s)``), else ``system (2 s)``
+    (also for a name no kind is scored as, such as ``table1.csv``'s ``AudioSlots (no oracle order)``)."""
+    kind = find_system(system)
+    return kind.row(chunk_seconds) if kind else f"{system} ({float(chunk_seconds):g} s)"
 
 
 def row_label(system: str, chunk_seconds: float, framing: str = PAPER_FRAMING, chunk_overlap: float = 0.0,
@@ -102,10 +125,15 @@ def row_label(system: str, chunk_seconds: float, framing: str = PAPER_FRAMING, c
     return label
 
 
+#: The order of the rows in tables (the paper's, AudioSlots without the oracle order, then the peer's).
+ROW_ORDER = ([*PAPER_ROWS] + [row_label(AUDIOSLOTS.system, c, order="continuity") for c in AUDIOSLOTS.rows]
+             + [*CONVTASNET.rows.values()])
+
+
 def metrics_stem(system: str, chunk_seconds: float, framing: str | None = None, chunk_overlap: float = 0.0) -> str:
     """File stem of a system's metrics: ``oracle_0.5s``, ``oracle_0.5s_centred``, ``audioslots_0.5s_overlap50``,
     ``convtasnet`` (whole mixtures)."""
-    stem = system.lower() if chunk_seconds == WHOLE else f"{system.lower()}_{chunk_seconds:g}s"
+    stem = system_kind(system).stem(chunk_seconds)
     if framing not in (None, PAPER_FRAMING):
         stem += f"_{framing}"
     if chunk_overlap:
@@ -118,6 +146,4 @@ def run_name_of(system: str, chunk_seconds: float) -> str | None:
 
     Conv-TasNet's rows at any chunk length score its one whole-mixture network.
     """
-    if system == "Oracle":
-        return None
-    return metrics_stem(system, WHOLE if system == "ConvTasNet" else chunk_seconds)
+    return system_kind(system).run_name(chunk_seconds)

@@ -13,11 +13,16 @@ Three ways to obtain the per-chunk magnitude estimates, one per row of Table 1:
 - :func:`audioslots_estimates` — the separation model (slot order unknown, resolved per chunk);
 - :func:`autoencoder_estimates` — the n = 1 network reconstructing each source from itself;
 - :func:`oracle_estimates` — the preprocessed ground-truth sources themselves.
+
+The evaluation separates many mixtures at once: :func:`predict_each` and
+:func:`autoencoder_estimates_each` send the chunks of all of them through the network together, and
+the one-mixture functions above are these with one mixture.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import torch
 
@@ -65,6 +70,38 @@ def oracle_estimates(sources: torch.Tensor, features: FeatureConfig, hop_samples
     return decompress(compressed, features.compress_power)
 
 
+def predict_each(model: torch.nn.Module, waveforms: Sequence[torch.Tensor], features: FeatureConfig,
+                 hop_samples: int | None = None) -> list[torch.Tensor]:
+    """:func:`predict` for the chunks of several waveforms, all of them through the network together.
+
+    Args:
+        waveforms: ``(samples,)`` each, of any lengths.
+
+    Returns:
+        Per waveform, ``(n_chunks, n_slots, freq, frames)`` compressed magnitudes, on the CPU.
+    """
+    chunks = [chunk(waveform, features.chunk_samples, hop_samples) for waveform in waveforms]  # (n_chunks, chunk) each
+    return list(predict(model, torch.cat(chunks), features).split([len(c) for c in chunks]))
+
+
+def autoencoder_estimates_each(model: torch.nn.Module, sources: Sequence[torch.Tensor], features: FeatureConfig,
+                               hop_samples: int | None = None) -> list[torch.Tensor]:
+    """:func:`autoencoder_estimates` of several mixtures' sources, all their chunks through the network together.
+
+    Args:
+        sources: ``(n_src, samples)`` per mixture.
+
+    Returns:
+        Per mixture, ``(n_chunks, n_src, freq, frames)`` linear magnitudes, in the order of its sources.
+    """
+    chunks = [chunk(s, features.chunk_samples, hop_samples) for s in sources]  # (n_src, n_chunks, chunk) each
+    predicted = predict(model, torch.cat([c.flatten(0, 1) for c in chunks]), features)[:, 0]  # (all chunks, F, T)
+    # Decompressed in one piece: an element-wise power's last elements may round differently from the
+    # rest, so cutting first would move the evaluation's numbers.
+    linear = decompress(predicted, features.compress_power).split([c.shape[0] * c.shape[1] for c in chunks])
+    return [part.unflatten(0, c.shape[:2]).transpose(0, 1) for part, c in zip(linear, chunks)]
+
+
 def autoencoder_estimates(model: torch.nn.Module, sources: torch.Tensor, features: FeatureConfig,
                           hop_samples: int | None = None) -> torch.Tensor:
     """Each source's chunks reconstructed by the n = 1 network from that source alone.
@@ -72,9 +109,7 @@ def autoencoder_estimates(model: torch.nn.Module, sources: torch.Tensor, feature
     Returns:
         ``(n_chunks, n_src, freq, frames)`` linear magnitudes, in the order of ``sources``.
     """
-    chunks = chunk(sources, features.chunk_samples, hop_samples)  # (n_src, n_chunks, chunk)
-    predicted = predict(model, chunks.flatten(0, 1), features)[:, 0]  # (n_src * n_chunks, F, T)
-    return decompress(predicted.unflatten(0, chunks.shape[:2]).transpose(0, 1), features.compress_power)
+    return autoencoder_estimates_each(model, [sources], features, hop_samples)[0]
 
 
 def order_slots(
@@ -129,7 +164,7 @@ def audioslots_estimates(
     """
     if order not in ORDERS:
         raise ConfigError(f"Unknown stitching order {order!r}: choose one of {', '.join(ORDERS)}.")
-    predicted = predict(model, chunk(mixture, features.chunk_samples, hop_samples), features)  # (chunks, n, F, T)
+    predicted, = predict_each(model, [mixture], features, hop_samples)  # (chunks, n, F, T)
     return order_slots(predicted, features, order=order, sources=sources, hop_samples=hop_samples)
 
 
@@ -208,6 +243,6 @@ def separate(
 
 
 __all__ = [
-    "ORDERS", "predict", "oracle_estimates", "autoencoder_estimates", "order_slots", "audioslots_estimates",
-    "continuity_order", "masked_sources", "separate",
+    "ORDERS", "predict", "predict_each", "oracle_estimates", "autoencoder_estimates", "autoencoder_estimates_each",
+    "order_slots", "audioslots_estimates", "continuity_order", "masked_sources", "separate",
 ]

@@ -38,6 +38,7 @@ import torch
 from audioslots.config import get_preset
 from audioslots.data.dataset import LibriMix
 from audioslots.evaluation.scores import evaluate, evaluate_checkpoint
+from audioslots.kinds import system_kind
 from audioslots.model import AudioSlots
 from audioslots.training import model_config_for, run_config, save_checkpoint
 from benchmarks.common import DATA, Stopwatch, ensure_synthetic, header, write_result
@@ -99,13 +100,13 @@ def run(args: argparse.Namespace) -> dict:
     checkpoint = args.checkpoint or fresh_checkpoint(args.preset, full.n_src, full.sample_rate, Path(workdir.name))
 
     def evaluation(system: str, dataset: LibriMix):
-        if system == "Oracle":
-            return lambda: evaluate("Oracle", dataset, features, progress=False)
+        if not system_kind(system).trains_network:
+            return lambda: evaluate(system, dataset, features, progress=False)
         return lambda: evaluate_checkpoint(checkpoint, dataset, device=str(device), progress=False)
 
     rows, profiles = [], {}
     for system in args.systems:
-        limit = args.oracle_mixtures if system == "Oracle" else args.model_mixtures
+        limit = args.model_mixtures if system_kind(system).trains_network else args.oracle_mixtures
         dataset = LibriMix(root, args.split, max_mixtures=limit)
         with Stopwatch(device) as clock:
             metrics = evaluation(system, dataset)()

@@ -46,7 +46,7 @@ from audioslots.config import Preset, apply_settings, replace
 from audioslots.model import encoder_grid
 from audioslots.pipeline import curve_steps, evaluate_runs, prepare_data, resolve_preset, train_runs, write_table1
 from audioslots import provenance
-from audioslots.runs import RUNS
+from audioslots.runs import ORACLE, RUNS, EvalSpec
 from audioslots.training.step_flops import count_run_flops
 
 
@@ -113,7 +113,8 @@ def main(argv=None) -> int:
     for name, result in train_runs(args.networks, preset, data_root, args.run_dir, device=args.device,
                                    data_info=data_info, progress=False).items():
         print(f"{name}: {result.step} steps, final loss {result.final_loss:.4f}", flush=True)
-    systems = [("Oracle", 0.5)] + [(RUNS[name].system, RUNS[name].chunk_seconds) for name in args.networks]
+    systems = [EvalSpec(ORACLE.system, 0.5)] + [EvalSpec(RUNS[name].system, RUNS[name].chunk_seconds)
+                                                 for name in args.networks]
     evaluate_runs(systems, data_root, args.run_dir, device=args.device, data_info=data_info, progress=False)
     print(write_table1(args.run_dir).to_string(index=False), flush=True)
     return 0

@@ -30,6 +30,7 @@ from audioslots.cli_options import add_run_options, experiment_parser, settings_
 from audioslots.config import Preset
 from audioslots.data.dataset import LibriMix
 from audioslots.evaluation.scores import evaluate_checkpoint
+from audioslots.kinds import kind_of
 from audioslots.training import RunFiles, train
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "tuning"
@@ -49,10 +50,10 @@ def train_and_score(args: argparse.Namespace, preset: Preset, data: Path) -> dic
     """Train (or resume) the run ``args`` names with ``preset``; its record (see the module's docstring)."""
     run_dir = args.runs / args.name
     start = time.perf_counter()
-    result = train(preset, data, run_dir, kind=args.kind, device="cpu", progress=False)
+    result = train(preset, LibriMix(data, "train-360"), run_dir, kind=args.kind, device="cpu", progress=False)
     record = {"name": args.name, "kind": args.kind, "over": json.dumps(settings_of(args)), "loss": result.final_loss,
               "train_s": round(time.perf_counter() - start)}
-    if args.kind == "audioslots" and args.eval_mixtures:
+    if kind_of(args.kind).separates_mixtures and args.eval_mixtures:
         record.update(oracle_si_snri(RunFiles(run_dir).checkpoint, data, args.eval_mixtures))
     return record
 

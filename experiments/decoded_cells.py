@@ -109,7 +109,7 @@ def run_one(preset: Preset, data_root: Path, runs: Path, eval_mixtures: int, dat
     run_dir = runs / run_name(preset)
     resumed = RunFiles(run_dir).checkpoint.exists()
     start = time.perf_counter()
-    result = train(preset, data_root, run_dir, device="cpu", progress=False)
+    result = train(preset, LibriMix(data_root, "train-360"), run_dir, device="cpu", progress=False)
     train_seconds = time.perf_counter() - start
 
     start = time.perf_counter()

@@ -58,8 +58,9 @@ def read_log(run_dir: Path) -> pd.DataFrame:
 def pool_run(preset, data: Path, run_dir: Path, pool: int, steps: int) -> dict:
     """Train on the pool; the plateau and floor levels of the pool, the steps that pass them, and scores on it."""
     preset = replace(preset, crop_pool=pool, steps=steps, log_every=10, checkpoint_every=steps)
-    train(preset, data, run_dir, device="cpu", progress=False)
-    mixtures, sources = plateau.pool_crops(LibriMix(data, "train-360"), preset)
+    train_set = LibriMix(data, "train-360")
+    train(preset, train_set, run_dir, device="cpu", progress=False)
+    mixtures, sources = plateau.pool_crops(train_set, preset)
     levels = plateau.trivial_losses(mixtures, sources, preset.features)
     log = read_log(run_dir)
     model, _ = load_model(RunFiles(run_dir).checkpoint)
@@ -85,7 +86,7 @@ def stream_run(preset, base, data: Path, run_dir: Path, mixtures: int) -> dict:
     flop = audioslots_step_flop(preset)
     steps = max(1, round(base.train.steps * audioslots_step_flop(base) / flop))
     preset = replace(preset, steps=steps, checkpoint_every=steps)
-    train(preset, data, run_dir, device="cpu", progress=False)
+    train(preset, LibriMix(data, "train-360"), run_dir, device="cpu", progress=False)
     log = read_log(run_dir)
     test = LibriMix(data, "test", max_mixtures=mixtures)
     scores = evaluate_checkpoint(RunFiles(run_dir).checkpoint, test, orders=("oracle",), progress=False)

@@ -80,8 +80,8 @@ def run(preset_name: str, pool: int, speakers: int, seed: int, steps: int, data:
     if speakers:
         preset = replace(preset, crop_speakers=speakers, crop_span=SPAN)
     name = run_name(pool, speakers, seed)
-    train(preset, data, runs / name, device="cpu", progress=False)
     train_set = LibriMix(data, "train-360")
+    train(preset, train_set, runs / name, device="cpu", progress=False)
     # the stream's levels on fresh training crops (of its speakers and span), drawn as a pool of 256 would be
     mixtures, sources = plateau.pool_crops(train_set, preset if pool else replace(preset, crop_pool=256))
     levels = plateau.trivial_losses(mixtures, sources, preset.features)

@@ -24,7 +24,7 @@ from pathlib import Path
 from audioslots.config import replace
 from audioslots.pipeline import evaluate_runs, prepare_data, resolve_preset, train_runs, write_table1
 from audioslots import provenance
-from audioslots.runs import RUNS
+from audioslots.runs import ORACLE, RUNS, EvalSpec
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -64,7 +64,8 @@ def main(argv=None) -> int:
     for name, result in train_runs(args.runs, preset, data_root, args.run_dir, device=args.device,
                                    data_info=data_info, progress=False).items():
         print(f"{name}: {result.step} steps in {result.seconds:.0f} s, final loss {result.final_loss:.4f}", flush=True)
-    systems = [("Oracle", 0.5)] + [(RUNS[name].system, RUNS[name].chunk_seconds) for name in args.runs]
+    systems = [EvalSpec(ORACLE.system, 0.5)] + [EvalSpec(RUNS[name].system, RUNS[name].chunk_seconds)
+                                                 for name in args.runs]
     evaluate_runs(systems, data_root, args.run_dir, device=args.device, data_info=data_info, progress=False)
     table = write_table1(args.run_dir)
     print(table.to_string(index=False), flush=True)

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from audioslots.data.dataset import LibriMix
 from audioslots.data.synthetic import SynthConfig, synthesize_librimix
 
 torch.set_num_threads(2)
@@ -17,3 +18,9 @@ def tiny_data(tmp_path_factory):
         seconds={"train-360": 1.0, "dev": 1.2, "test": 1.2},
     )
     return synthesize_librimix(root, seed=0, config=config, progress=False)
+
+
+@pytest.fixture
+def tiny_train(tiny_data):
+    """The training split of :func:`tiny_data`, as ``train`` takes it."""
+    return LibriMix(tiny_data, "train-360")

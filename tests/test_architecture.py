@@ -13,7 +13,7 @@ PACKAGE = ROOT / "audioslots"
 #: The layers, top (imported by everything) to bottom (imports everything). A module of a layer may
 #: import from its own layer and the layers above it.
 LAYERS = [
-    {"config", "errors", "runs", "audio", "features", "model", "convtasnet", "matching", "loss", "masks", "metrics",
+    {"config", "errors", "kinds", "runs", "audio", "features", "model", "convtasnet", "matching", "loss", "masks", "metrics",
      "separate", "flops", "provenance"},
     {"data"},
     {"training"},

@@ -83,9 +83,9 @@ def test_fused_adam_skips_a_non_finite_step_on_the_device_and_matches_cpu_adam_o
     assert torch.allclose(gpu.detach().cpu(), cpu.detach(), rtol=1e-5, atol=1e-6)
 
 
-def test_training_on_cuda_checkpoints_weights_that_load_and_agree_on_the_cpu(tiny_data, tmp_path):
+def test_training_on_cuda_checkpoints_weights_that_load_and_agree_on_the_cpu(tiny_train, tmp_path):
     preset = replace(TINY, steps=6)
-    result = train(preset, tiny_data, tmp_path / "run", device="cuda", progress=False, stop_after=4)
+    result = train(preset, tiny_train, tmp_path / "run", device="cuda", progress=False, stop_after=4)
     assert result.step == 4 and math.isfinite(result.final_loss)
     state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
     assert all(t.device.type == "cpu" and torch.isfinite(t).all() for t in state["model"].values())
@@ -97,14 +97,14 @@ def test_training_on_cuda_checkpoints_weights_that_load_and_agree_on_the_cpu(tin
     with torch.no_grad():
         assert _relative_error(gpu_model(spec.cuda()).cpu(), cpu_model(spec).double()) < 1e-3
     # a CUDA (fused Adam) run resumes on the CPU
-    assert train(preset, tiny_data, tmp_path / "run", device="cpu", progress=False).step == 6
+    assert train(preset, tiny_train, tmp_path / "run", device="cpu", progress=False).step == 6
 
 
-def test_evaluation_on_cuda_gives_the_cpu_numbers(tiny_data, tmp_path):
+def test_evaluation_on_cuda_gives_the_cpu_numbers(tiny_data, tiny_train, tmp_path):
     from audioslots.data.dataset import LibriMix
     from audioslots.evaluation.scores import evaluate_checkpoint
 
-    train(replace(TINY, steps=2), tiny_data, tmp_path / "run", device="cpu", progress=False)
+    train(replace(TINY, steps=2), tiny_train, tmp_path / "run", device="cpu", progress=False)
     checkpoint, dataset = tmp_path / "run" / "checkpoint.pt", LibriMix(tiny_data, "test")
     on_cpu = evaluate_checkpoint(checkpoint, dataset, device="cpu", progress=False)
     on_gpu = evaluate_checkpoint(checkpoint, dataset, device="cuda", progress=False)

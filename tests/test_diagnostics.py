@@ -21,10 +21,10 @@ def diagnostics():
     return module
 
 
-def test_the_script_writes_every_table_for_a_run(diagnostics, tiny_data, tmp_path):
+def test_the_script_writes_every_table_for_a_run(diagnostics, tiny_data, tiny_train, tmp_path):
     run = tmp_path / "run"
     for kind in ("audioslots", "autoencoder"):
-        train(get_preset("tiny"), tiny_data, run / f"{kind}_0.5s", kind=kind, progress=False)
+        train(get_preset("tiny"), tiny_train, run / f"{kind}_0.5s", kind=kind, progress=False)
     out = tmp_path / "out"
     diagnostics.main([str(run), "--data", str(tiny_data), "--mixtures", "2", "--out", str(out)])
 

@@ -114,7 +114,7 @@ def _kill_job(process: subprocess.Popen) -> None:
 
 
 @pytest.mark.slow  # about 40 s on 2 cores; part of the default run
-def test_torchrun_two_processes_kill_9_and_rerun_end_at_step_40_close_to_one_process(tiny_data, tmp_path):
+def test_torchrun_two_processes_kill_9_and_rerun_end_at_step_40_close_to_one_process(tiny_data, tiny_train, tmp_path):
     run_dir = tmp_path / "torchrun"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                "-m", "audioslots", "train", "--preset", "tiny", "--data", str(tiny_data), "--out", str(run_dir),
@@ -140,7 +140,7 @@ def test_torchrun_two_processes_kill_9_and_rerun_end_at_step_40_close_to_one_pro
     log = _log(run_dir)
     assert list(log["step"]) == list(range(1, 41))
 
-    one_process = train(replace(TINY, steps=40), tiny_data, tmp_path / "one", device="cpu", progress=False)
+    one_process = train(replace(TINY, steps=40), tiny_train, tmp_path / "one", device="cpu", progress=False)
     # Each process normalises its own crops on the CPU (no SyncBatchNorm), so close, not equal.
     assert log["loss"].iloc[-1] == pytest.approx(one_process.final_loss, rel=0.02)
     # A step's FLOPs are both processes' together: each trains on one of the batch's two crops.

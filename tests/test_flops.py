@@ -76,8 +76,8 @@ def test_affine_extrapolation_in_the_batch_is_exact_and_refuses_a_count_off_the_
 
 
 @pytest.mark.parametrize("kind", ["audioslots", "autoencoder"])
-def test_a_run_records_the_flops_of_one_step_as_a_direct_count_of_that_step(tiny_data, tmp_path, kind):
-    result = train(TINY, tiny_data, tmp_path / "run", kind=kind, progress=False)
+def test_a_run_records_the_flops_of_one_step_as_a_direct_count_of_that_step(tiny_data, tiny_train, tmp_path, kind):
+    result = train(TINY, tiny_train, tmp_path / "run", kind=kind, progress=False)
     recorded = json.loads((tmp_path / "run" / "flops.json").read_text())
 
     dataset = LibriMix(tiny_data, "train-360")
@@ -90,12 +90,12 @@ def test_a_run_records_the_flops_of_one_step_as_a_direct_count_of_that_step(tiny
     assert count_run_flops(load_checkpoint(tmp_path / "run" / "checkpoint.pt")["config"]) == direct
 
 
-def test_counting_the_flops_leaves_the_run_bit_for_bit_unchanged(tiny_data, tmp_path, monkeypatch):
-    counted = train(TINY, tiny_data, tmp_path / "counted", progress=False)
+def test_counting_the_flops_leaves_the_run_bit_for_bit_unchanged(tiny_train, tmp_path, monkeypatch):
+    counted = train(TINY, tiny_train, tmp_path / "counted", progress=False)
     import audioslots.training.step_flops as step_flops
 
     monkeypatch.setattr(step_flops, "count_step_flops", lambda *args, **kwargs: 0)
-    uncounted = train(TINY, tiny_data, tmp_path / "uncounted", progress=False)
+    uncounted = train(TINY, tiny_train, tmp_path / "uncounted", progress=False)
     assert uncounted.final_loss == counted.final_loss
     a = load_checkpoint(tmp_path / "counted" / "checkpoint.pt")
     b = load_checkpoint(tmp_path / "uncounted" / "checkpoint.pt")
@@ -103,12 +103,12 @@ def test_counting_the_flops_leaves_the_run_bit_for_bit_unchanged(tiny_data, tmp_
     assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])
 
 
-def test_a_finished_run_reads_its_count_instead_of_counting_again(tiny_data, tmp_path, monkeypatch):
-    first = train(TINY, tiny_data, tmp_path / "run", progress=False)
+def test_a_finished_run_reads_its_count_instead_of_counting_again(tiny_train, tmp_path, monkeypatch):
+    first = train(TINY, tiny_train, tmp_path / "run", progress=False)
     import audioslots.training.step_flops as step_flops
 
     monkeypatch.setattr(step_flops, "count_step_flops", lambda *args, **kwargs: pytest.fail("counted a finished run again"))
-    assert train(TINY, tiny_data, tmp_path / "run", progress=False).flop_per_step == first.flop_per_step
+    assert train(TINY, tiny_train, tmp_path / "run", progress=False).flop_per_step == first.flop_per_step
 
 
 @pytest.mark.parametrize("preset_name", ["tiny", "cpu"])
@@ -119,18 +119,18 @@ def test_step_flops_are_affine_in_the_batch_so_small_batches_predict_a_large_one
         assert affine_in_batch(lambda b: count_run_flops(config, b), 5) == count_run_flops(config, 5)
 
 
-def test_a_resumed_run_reuses_the_count_made_for_its_batch_and_processes(tiny_data, tmp_path, monkeypatch):
-    first = train(TINY, tiny_data, tmp_path / "run", progress=False, stop_after=1)
+def test_a_resumed_run_reuses_the_count_made_for_its_batch_and_processes(tiny_train, tmp_path, monkeypatch):
+    first = train(TINY, tiny_train, tmp_path / "run", progress=False, stop_after=1)
     import audioslots.training.step_flops as step_flops
 
     monkeypatch.setattr(step_flops, "count_step_flops", lambda *args, **kwargs: pytest.fail("counted a resumed run again"))
-    resumed = train(TINY, tiny_data, tmp_path / "run", progress=False)
+    resumed = train(TINY, tiny_train, tmp_path / "run", progress=False)
     assert resumed.step == TINY.train.steps and resumed.flop_per_step == first.flop_per_step
 
 
-def test_a_count_made_for_another_number_of_processes_is_made_again(tiny_data, tmp_path):
-    first = train(TINY, tiny_data, tmp_path / "run", progress=False, stop_after=1)
+def test_a_count_made_for_another_number_of_processes_is_made_again(tiny_train, tmp_path):
+    first = train(TINY, tiny_train, tmp_path / "run", progress=False, stop_after=1)
     path = tmp_path / "run" / "flops.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), "processes": 2, "flop_per_step": 1}))
-    assert train(TINY, tiny_data, tmp_path / "run", progress=False).flop_per_step == first.flop_per_step
+    assert train(TINY, tiny_train, tmp_path / "run", progress=False).flop_per_step == first.flop_per_step
     assert json.loads(path.read_text())["processes"] == 1

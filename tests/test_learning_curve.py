@@ -21,7 +21,7 @@ def runs(tiny_data, tmp_path_factory):
     """Two tiny runs that kept the checkpoints of steps 1 and 2 and ended at step 4."""
     root = tmp_path_factory.mktemp("curve")
     for kind in ("audioslots", "autoencoder"):
-        train(TINY, tiny_data, root / f"{kind}_0.5s", kind=kind, progress=False)
+        train(TINY, LibriMix(tiny_data, "train-360"), root / f"{kind}_0.5s", kind=kind, progress=False)
     return root
 
 

@@ -29,8 +29,9 @@ def memorised(tmp_path_factory):
     """The pool's crops ``(mixtures, sources)`` and the network's predictions for them after training."""
     root = build_librimix(SPEECH, tmp_path_factory.mktemp("speech") / "Libri2Mix",
                           mixtures={"train-360": 8, "dev": 1, "test": 1}, progress=False)
-    run = train(MEMORISE, root, tmp_path_factory.mktemp("run") / "memorise", device="cpu", progress=False)
-    mixtures, sources = plateau.pool_crops(LibriMix(root, "train-360"), MEMORISE)
+    dataset = LibriMix(root, "train-360")
+    run = train(MEMORISE, dataset, tmp_path_factory.mktemp("run") / "memorise", device="cpu", progress=False)
+    mixtures, sources = plateau.pool_crops(dataset, MEMORISE)
     model, _ = load_model(run.run_dir / "checkpoint.pt")
     return mixtures, sources, predict(model, mixtures, MEMORISE.features), run
 

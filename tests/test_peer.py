@@ -21,7 +21,7 @@ from audioslots.features import chunk
 from audioslots.loss import matched_neg_si_snr
 from audioslots.pipeline import evaluate_runs, train_runs, write_table1
 from audioslots.reporting.tables import table1_beside_paper
-from audioslots.runs import ROWS
+from audioslots.runs import ROWS, EvalSpec
 from audioslots.training import count_run_flops, load_checkpoint, load_model, train, training_crops
 
 TINY = get_preset("tiny")
@@ -65,12 +65,12 @@ def _log(run_dir):
     return pd.read_csv(run_dir / "log.csv")
 
 
-def test_peer_run_stopped_and_resumed_ends_exactly_like_an_uninterrupted_one(tiny_data, tmp_path):
+def test_peer_run_stopped_and_resumed_ends_exactly_like_an_uninterrupted_one(tiny_train, tmp_path):
     preset = replace(TINY, steps=6)
-    full = train(preset, tiny_data, tmp_path / "full", kind="convtasnet", progress=False)
-    train(preset, tiny_data, tmp_path / "resumed", kind="convtasnet", progress=False, stop_after=3)
+    full = train(preset, tiny_train, tmp_path / "full", kind="convtasnet", progress=False)
+    train(preset, tiny_train, tmp_path / "resumed", kind="convtasnet", progress=False, stop_after=3)
     assert load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")["step"] == 3
-    resumed = train(preset, tiny_data, tmp_path / "resumed", kind="convtasnet", progress=False)
+    resumed = train(preset, tiny_train, tmp_path / "resumed", kind="convtasnet", progress=False)
     assert resumed.step == full.step == 6
     assert _log(tmp_path / "resumed")["loss"].tolist() == _log(tmp_path / "full")["loss"].tolist()
     weights = [load_checkpoint(tmp_path / run / "checkpoint.pt")["model"] for run in ("full", "resumed")]
@@ -79,22 +79,22 @@ def test_peer_run_stopped_and_resumed_ends_exactly_like_an_uninterrupted_one(tin
     assert config["model_kind"] == "convtasnet" and isinstance(model, torch.nn.Module) and not model.training
 
 
-def test_peer_run_records_the_flops_of_its_own_step(tiny_data, tmp_path):
-    result = train(replace(TINY, steps=1), tiny_data, tmp_path / "run", kind="convtasnet", progress=False)
+def test_peer_run_records_the_flops_of_its_own_step(tiny_train, tmp_path):
+    result = train(replace(TINY, steps=1), tiny_train, tmp_path / "run", kind="convtasnet", progress=False)
     config = load_checkpoint(tmp_path / "run" / "checkpoint.pt")["config"]
     assert result.flop_per_step > 0
     assert count_run_flops(config) == result.flop_per_step
     assert count_run_flops({**config, "model_kind": "audioslots"}) != result.flop_per_step
 
 
-def test_run_from_before_the_peer_existed_resumes(tiny_data, tmp_path):
+def test_run_from_before_the_peer_existed_resumes(tiny_train, tmp_path):
     preset = replace(TINY, steps=4)
-    train(preset, tiny_data, tmp_path / "run", progress=False, stop_after=2)
+    train(preset, tiny_train, tmp_path / "run", progress=False, stop_after=2)
     path = tmp_path / "run" / "checkpoint.pt"
     state = torch.load(path, weights_only=True)
     del state["config"]["preset"]["convtasnet"]
     torch.save(state, path)
-    assert train(preset, tiny_data, tmp_path / "run", progress=False).step == 4
+    assert train(preset, tiny_train, tmp_path / "run", progress=False).step == 4
 
 
 class _Replay(torch.nn.Module):
@@ -129,8 +129,8 @@ def peer_run(tiny_data, tmp_path_factory):
     """A run folder holding a tiny trained peer and its metrics, made by the reproduction's own steps."""
     run_dir = tmp_path_factory.mktemp("peer_run")
     train_runs(["convtasnet"], TINY, tiny_data, run_dir, device="cpu", progress=False, jobs=1)
-    evaluate_runs([("Oracle", 0.5), ("ConvTasNet", convtasnet.WHOLE), ("ConvTasNet", 0.5)], tiny_data, run_dir,
-                  device="cpu", progress=False)
+    evaluate_runs([EvalSpec("Oracle", 0.5), EvalSpec("ConvTasNet", convtasnet.WHOLE), EvalSpec("ConvTasNet", 0.5)],
+                  tiny_data, run_dir, device="cpu", progress=False)
     return run_dir
 
 

@@ -41,7 +41,7 @@ def test_batch_seconds_keeps_the_audio_per_batch_whatever_the_chunk_length():
     assert replace(TINY, batch_size=5).train.batch_for(1.0) == 5  # batch_seconds unset: batch_size
 
 
-def test_training_crops_batch_seconds_of_audio_per_step(tiny_data, tmp_path, monkeypatch):
+def test_training_crops_batch_seconds_of_audio_per_step(tiny_train, tmp_path, monkeypatch):
     import audioslots.training.loop as loop
 
     sizes = []
@@ -52,7 +52,7 @@ def test_training_crops_batch_seconds_of_audio_per_step(tiny_data, tmp_path, mon
             super().__init__(dataset, batch_size, *args)
 
     monkeypatch.setattr(loop, "CropBatches", Recording)
-    train(replace(TINY, batch_seconds=1.0, chunk_seconds=0.25, steps=1), tiny_data, tmp_path / "run", progress=False)
+    train(replace(TINY, batch_seconds=1.0, chunk_seconds=0.25, steps=1), tiny_train, tmp_path / "run", progress=False)
     assert sizes == [4]
 
 
@@ -68,8 +68,8 @@ def test_autoencoder_batch_is_every_source_of_the_separation_batch(tiny_data):
     assert torch.equal(inputs, sources.reshape(6, 800)) and torch.equal(targets[:, 0], inputs)
 
 
-def test_training_writes_log_with_step_and_loss_and_a_loadable_checkpoint(tiny_data, tmp_path):
-    result = train(TINY, tiny_data, tmp_path / "run", progress=False)
+def test_training_writes_log_with_step_and_loss_and_a_loadable_checkpoint(tiny_train, tmp_path):
+    result = train(TINY, tiny_train, tmp_path / "run", progress=False)
     log = _log(tmp_path / "run")
     assert list(log["step"]) == list(range(1, TINY.train.steps + 1))
     assert result.step == TINY.train.steps and math.isfinite(result.final_loss)
@@ -77,27 +77,27 @@ def test_training_writes_log_with_step_and_loss_and_a_loadable_checkpoint(tiny_d
     assert config["model_kind"] == "audioslots" and model.training is False
 
 
-def test_kept_checkpoints_are_the_weights_of_their_step_and_do_not_block_resuming(tiny_data, tmp_path):
+def test_kept_checkpoints_are_the_weights_of_their_step_and_do_not_block_resuming(tiny_train, tmp_path):
     run = tmp_path / "run"
     preset = replace(TINY, steps=6, keep_checkpoints=(1, 3))
-    train(preset, tiny_data, run, progress=False, stop_after=3)
+    train(preset, tiny_train, run, progress=False, stop_after=3)
     at_three = load_checkpoint(run / "checkpoint.pt")["model"]
-    train(preset, tiny_data, run, progress=False)  # resumes to the end
+    train(preset, tiny_train, run, progress=False)  # resumes to the end
     kept = sorted(p.name for p in run.glob("checkpoint_step*.pt"))
     assert kept == ["checkpoint_step0000001.pt", "checkpoint_step0000003.pt"]
     assert load_checkpoint(run / "checkpoint_step0000001.pt")["step"] == 1
     saved = load_checkpoint(run / "checkpoint_step0000003.pt")
     assert saved["step"] == 3
     assert all(torch.equal(saved["model"][k], v) for k, v in at_three.items())
-    train(replace(preset, keep_checkpoints=(2,)), tiny_data, run, progress=False)  # an execution option only
+    train(replace(preset, keep_checkpoints=(2,)), tiny_train, run, progress=False)  # an execution option only
 
 
-def test_interrupted_run_resumed_with_the_same_call_ends_with_the_same_loss(tiny_data, tmp_path):
+def test_interrupted_run_resumed_with_the_same_call_ends_with_the_same_loss(tiny_train, tmp_path):
     preset = replace(TINY, steps=8)
-    full = train(preset, tiny_data, tmp_path / "full", progress=False)
-    train(preset, tiny_data, tmp_path / "resumed", progress=False, stop_after=4)
+    full = train(preset, tiny_train, tmp_path / "full", progress=False)
+    train(preset, tiny_train, tmp_path / "resumed", progress=False, stop_after=4)
     assert load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")["step"] == 4
-    resumed = train(preset, tiny_data, tmp_path / "resumed", progress=False)
+    resumed = train(preset, tiny_train, tmp_path / "resumed", progress=False)
     assert resumed.final_loss == full.final_loss
     assert _log(tmp_path / "resumed")["loss"].tolist() == _log(tmp_path / "full")["loss"].tolist()
 
@@ -165,16 +165,16 @@ def test_sigterm_checkpoints_the_step_it_was_at_and_rerun_ends_like_an_uninterru
     assert _log(run_dir)["loss"].tolist() == uninterrupted_cli_run["loss"].tolist()
 
 
-def test_resuming_with_another_configuration_is_refused_and_leaves_the_checkpoint_alone(tiny_data, tmp_path):
-    train(TINY, tiny_data, tmp_path / "run", progress=False)
+def test_resuming_with_another_configuration_is_refused_and_leaves_the_checkpoint_alone(tiny_train, tmp_path):
+    train(TINY, tiny_train, tmp_path / "run", progress=False)
     before = (tmp_path / "run" / "checkpoint.pt").read_bytes()
     with pytest.raises(CheckpointError, match="different configuration.*learning_rate"):
-        train(replace(TINY, learning_rate=0.5), tiny_data, tmp_path / "run", progress=False)
+        train(replace(TINY, learning_rate=0.5), tiny_train, tmp_path / "run", progress=False)
     assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == before
 
 
-def test_truncated_checkpoint_gives_a_clear_error(tiny_data, tmp_path):
-    train(TINY, tiny_data, tmp_path / "run", progress=False)
+def test_truncated_checkpoint_gives_a_clear_error(tiny_train, tmp_path):
+    train(TINY, tiny_train, tmp_path / "run", progress=False)
     path = tmp_path / "run" / "checkpoint.pt"
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(CheckpointError, match="cannot be read"):
@@ -188,8 +188,8 @@ def test_checkpoint_holding_arbitrary_objects_is_not_unpickled(tmp_path):
         load_checkpoint(path)
 
 
-def test_autoencoder_has_one_slot_and_learns_from_single_sources(tiny_data, tmp_path):
-    train(TINY, tiny_data, tmp_path / "ae", kind="autoencoder", progress=False)
+def test_autoencoder_has_one_slot_and_learns_from_single_sources(tiny_train, tmp_path):
+    train(TINY, tiny_train, tmp_path / "ae", kind="autoencoder", progress=False)
     model, config = load_model(tmp_path / "ae" / "checkpoint.pt")
     assert config["model_kind"] == "autoencoder" and model.config.n_slots == 1
 
@@ -200,11 +200,11 @@ def _inject_nan_inputs(monkeypatch, nan_steps):
     The network's output is then NaN, its BatchNorm statistics too, and so are the loss and the
     gradient. scipy's Hungarian solver refuses NaN costs, so those steps are scored unmatched.
     """
-    import audioslots.training.networks as networks
+    import audioslots.kinds as kinds
     import audioslots.training.step_flops as step_flops
 
     spectrogram_calls, loss_calls = iter(range(10**6)), iter(range(10**6))
-    real_spectrogram, real_loss = networks.spectrogram, networks.matched_mse
+    real_spectrogram, real_loss = kinds.spectrogram, kinds.matched_mse
 
     def spectrogram(waveforms, features):
         out = real_spectrogram(waveforms, features)
@@ -216,95 +216,95 @@ def _inject_nan_inputs(monkeypatch, nan_steps):
             return (pred - target).square().mean(), None
         return real_loss(pred, target)
 
-    monkeypatch.setattr(networks, "spectrogram", spectrogram)
-    monkeypatch.setattr(networks, "matched_mse", matched_mse)
+    monkeypatch.setattr(kinds, "spectrogram", spectrogram)
+    monkeypatch.setattr(kinds, "matched_mse", matched_mse)
     monkeypatch.setattr(step_flops, "count_step_flops", lambda *args, **kwargs: 0)  # calls are counted over training steps only
 
 
-def test_non_finite_steps_are_skipped_logged_and_leave_weights_and_batchnorm_untouched(tiny_data, tmp_path, monkeypatch):
+def test_non_finite_steps_are_skipped_logged_and_leave_weights_and_batchnorm_untouched(tiny_train, tmp_path, monkeypatch):
     _inject_nan_inputs(monkeypatch, {2, 3})  # steps 3 and 4
     preset = replace(TINY, steps=8)
-    train(preset, tiny_data, tmp_path / "run", progress=False, stop_after=2)
+    train(preset, tiny_train, tmp_path / "run", progress=False, stop_after=2)
     before = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
-    train(preset, tiny_data, tmp_path / "run", progress=False, stop_after=4)
+    train(preset, tiny_train, tmp_path / "run", progress=False, stop_after=4)
     after = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
     assert after["step"] == 4
     assert all(torch.equal(before["model"][k], after["model"][k]) for k in before["model"])  # BatchNorm too
     moments = [(i, k) for i, group in before["optimizer"]["state"].items() for k in group]
     assert all(torch.equal(before["optimizer"]["state"][i][k], after["optimizer"]["state"][i][k]) for i, k in moments)
 
-    result = train(preset, tiny_data, tmp_path / "run", progress=False)
+    result = train(preset, tiny_train, tmp_path / "run", progress=False)
     log = _log(tmp_path / "run")
     assert log["skipped"].tolist() == [0, 0, 1, 1, 0, 0, 0, 0] and log["loss"][2:4].isna().all()
     assert result.step == 8 and math.isfinite(result.final_loss)
     assert all(torch.isfinite(t).all() for t in load_checkpoint(tmp_path / "run" / "checkpoint.pt")["model"].values())
 
 
-def test_non_finite_steps_in_a_row_stop_the_run_with_a_sentence_and_a_finite_checkpoint(tiny_data, tmp_path, monkeypatch):
+def test_non_finite_steps_in_a_row_stop_the_run_with_a_sentence_and_a_finite_checkpoint(tiny_train, tmp_path, monkeypatch):
     _inject_nan_inputs(monkeypatch, set(range(2, 100)))
     with pytest.raises(NonFiniteLoss, match="not finite for 3 steps in a row.*--lr"):
-        train(replace(TINY, steps=8, max_nonfinite_steps=3), tiny_data, tmp_path / "run", progress=False)
+        train(replace(TINY, steps=8, max_nonfinite_steps=3), tiny_train, tmp_path / "run", progress=False)
     state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
     assert state["step"] == 4 and all(torch.isfinite(t).all() for t in state["model"].values())
     assert _log(tmp_path / "run")["skipped"].tolist() == [0, 0, 1, 1, 1]
 
 
-def test_unreadable_latest_checkpoint_falls_back_to_the_previous_with_a_warning(tiny_data, tmp_path):
+def test_unreadable_latest_checkpoint_falls_back_to_the_previous_with_a_warning(tiny_train, tmp_path):
     preset = replace(TINY, steps=8)  # a checkpoint every 2 steps
-    full = train(preset, tiny_data, tmp_path / "full", progress=False)
-    train(preset, tiny_data, tmp_path / "run", progress=False, stop_after=4)
+    full = train(preset, tiny_train, tmp_path / "full", progress=False)
+    train(preset, tiny_train, tmp_path / "run", progress=False, stop_after=4)
     assert load_checkpoint(tmp_path / "run" / "checkpoint.prev.pt")["step"] == 2
     latest = tmp_path / "run" / "checkpoint.pt"
     latest.write_bytes(latest.read_bytes()[:100])
     with pytest.warns(UserWarning, match="cannot be read.*previous checkpoint.*step 2"):
-        resumed = train(preset, tiny_data, tmp_path / "run", progress=False)
+        resumed = train(preset, tiny_train, tmp_path / "run", progress=False)
     assert resumed.step == 8 and resumed.final_loss == full.final_loss
     assert _log(tmp_path / "run")["loss"].tolist() == _log(tmp_path / "full")["loss"].tolist()
 
 
-def test_no_readable_checkpoint_left_is_a_clear_error(tiny_data, tmp_path):
-    train(replace(TINY, steps=4), tiny_data, tmp_path / "run", progress=False)
+def test_no_readable_checkpoint_left_is_a_clear_error(tiny_train, tmp_path):
+    train(replace(TINY, steps=4), tiny_train, tmp_path / "run", progress=False)
     for name in ("checkpoint.pt", "checkpoint.prev.pt"):
         (tmp_path / "run" / name).write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="No readable checkpoint.*delete the folder"):
-        train(replace(TINY, steps=4), tiny_data, tmp_path / "run", progress=False)
+        train(replace(TINY, steps=4), tiny_train, tmp_path / "run", progress=False)
 
 
-def test_checkpoint_minutes_adds_checkpoints_by_wall_clock_time(tiny_data, tmp_path, monkeypatch):
+def test_checkpoint_minutes_adds_checkpoints_by_wall_clock_time(tiny_train, tmp_path, monkeypatch):
     import audioslots.training.checkpoints as checkpoints
 
     saved = []
     real = checkpoints.save_checkpoint
     monkeypatch.setattr(checkpoints, "save_checkpoint", lambda path, state, **kw: (saved.append(state["step"]),
                                                                                  real(path, state, **kw)))
-    train(replace(TINY, steps=4, checkpoint_every=1000, checkpoint_minutes=1e-9), tiny_data, tmp_path / "run",
+    train(replace(TINY, steps=4, checkpoint_every=1000, checkpoint_minutes=1e-9), tiny_train, tmp_path / "run",
           progress=False)
     assert saved == [1, 2, 3, 4]
 
 
-def test_run_from_before_the_new_training_options_resumes_with_their_defaults(tiny_data, tmp_path):
+def test_run_from_before_the_new_training_options_resumes_with_their_defaults(tiny_train, tmp_path):
     preset = replace(TINY, steps=4)
-    train(preset, tiny_data, tmp_path / "run", progress=False, stop_after=2)
+    train(preset, tiny_train, tmp_path / "run", progress=False, stop_after=2)
     path = tmp_path / "run" / "checkpoint.pt"
     state = torch.load(path, weights_only=True)
     for name in ("checkpoint_minutes", "clip_grad_norm", "max_nonfinite_steps", "autocast", "dynamic_mixing"):
         del state["config"]["preset"]["train"][name]
     torch.save(state, path)
-    assert train(preset, tiny_data, tmp_path / "run", progress=False).step == 4
+    assert train(preset, tiny_train, tmp_path / "run", progress=False).step == 4
     assert _log(tmp_path / "run")["skipped"].tolist() == [0, 0, 0, 0]
 
 
-def test_clip_grad_norm_and_bf16_autocast_on_cpu_train(tiny_data, tmp_path):
-    result = train(replace(TINY, steps=2, clip_grad_norm=0.1, autocast="bf16"), tiny_data, tmp_path / "run",
+def test_clip_grad_norm_and_bf16_autocast_on_cpu_train(tiny_train, tmp_path):
+    result = train(replace(TINY, steps=2, clip_grad_norm=0.1, autocast="bf16"), tiny_train, tmp_path / "run",
                    device="cpu", progress=False)
     assert result.step == 2 and math.isfinite(result.final_loss)
 
 
-def test_unknown_autocast_is_refused_with_the_choices(tiny_data, tmp_path):
+def test_unknown_autocast_is_refused_with_the_choices(tiny_train, tmp_path):
     from audioslots.errors import ConfigError
 
     with pytest.raises(ConfigError, match="autocast 'fp8'.*auto, bf16, off"):
-        train(replace(TINY, autocast="fp8"), tiny_data, tmp_path / "run", progress=False)
+        train(replace(TINY, autocast="fp8"), tiny_train, tmp_path / "run", progress=False)
 
 
 # The paper preset's structure, schedule and options (ResNet-34 blocks at stride 1, 4096-wide slots,
@@ -314,7 +314,7 @@ def test_unknown_autocast_is_refused_with_the_choices(tiny_data, tmp_path):
 PAPER_AT_TEST_SHAPE = {"chunk_seconds": 0.0625, "resnet_width": 16, "decoder_hidden": 128}
 
 
-def test_paper_preset_trains_in_bf16_on_cpu_resumes_and_separates_a_chunk(tiny_data, tmp_path):
+def test_paper_preset_trains_in_bf16_on_cpu_resumes_and_separates_a_chunk(tiny_data, tiny_train, tmp_path):
     from audioslots.config import features_from_dict
     from audioslots.data.dataset import LibriMix
     from audioslots.separate import predict
@@ -322,9 +322,9 @@ def test_paper_preset_trains_in_bf16_on_cpu_resumes_and_separates_a_chunk(tiny_d
     paper = replace(get_preset("paper"), batch_size=2, steps=2, autocast="bf16", num_workers=0, log_every=1,
                     checkpoint_every=1, **PAPER_AT_TEST_SHAPE)
     assert replace(paper, resnet_width=64, decoder_hidden=512).model == get_preset("paper").model
-    train(paper, tiny_data, tmp_path / "paper", device="cpu", progress=False, stop_after=1)
+    train(paper, tiny_train, tmp_path / "paper", device="cpu", progress=False, stop_after=1)
     assert load_checkpoint(tmp_path / "paper" / "checkpoint.pt")["step"] == 1
-    result = train(paper, tiny_data, tmp_path / "paper", device="cpu", progress=False)
+    result = train(paper, tiny_train, tmp_path / "paper", device="cpu", progress=False)
     assert result.step == 2 and math.isfinite(result.final_loss)
 
     model, config = load_model(tmp_path / "paper" / "checkpoint.pt")

@@ -95,11 +95,11 @@ def test_dynamic_mixing_outside_zero_to_one_is_refused_with_a_sentence(dataset):
         CropBatches(dataset, 4, CROP, seed=0, kind="audioslots", dynamic_mixing=1.5)
 
 
-def test_a_run_with_dynamic_mixing_trains_and_resumes_exactly(tiny_data, tmp_path):
+def test_a_run_with_dynamic_mixing_trains_and_resumes_exactly(tiny_train, tmp_path):
     preset = replace(get_preset("tiny"), steps=4, dynamic_mixing=0.5)
-    full = train(preset, tiny_data, tmp_path / "full", progress=False)
-    train(preset, tiny_data, tmp_path / "resumed", progress=False, stop_after=2)
-    assert train(preset, tiny_data, tmp_path / "resumed", progress=False).final_loss == full.final_loss
+    full = train(preset, tiny_train, tmp_path / "full", progress=False)
+    train(preset, tiny_train, tmp_path / "resumed", progress=False, stop_after=2)
+    assert train(preset, tiny_train, tmp_path / "resumed", progress=False).final_loss == full.final_loss
 
 
 @pytest.mark.parametrize("field, value", [("dynamic_mixing", 1.5), ("dynamic_mixing", -0.1),

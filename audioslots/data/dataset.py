@@ -66,6 +66,7 @@ class LibriMix(torch.utils.data.Dataset):
         self.n_src = n_src
         self.sample_rate = sample_rate
         self.mode = mode
+        self.max_mixtures = max_mixtures
         if not self.root.is_dir():
             raise DataError(
                 f"The data folder {self.root} does not exist; give the LibriMix folder that "

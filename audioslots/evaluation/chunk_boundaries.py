@@ -21,11 +21,12 @@ import torch
 from audioslots.config import FeatureConfig
 from audioslots.data.dataset import LibriMix
 from audioslots.features import chunk, istft, stft
+from audioslots.kinds import ORACLE
 from audioslots.separate import masked_sources, oracle_estimates
 
 #: What :func:`error_by_position` measures: the mixture through STFT and inverse alone, and the
 #: Oracle system (ground-truth magnitudes → Wiener-like masks on the mixture → inverse STFT).
-PIPELINES = {"round trip": "STFT → inverse STFT of the mixture", "Oracle": "Oracle separation, Wiener-like mask"}
+PIPELINES = {"round trip": "STFT → inverse STFT of the mixture", ORACLE.system: "Oracle separation, Wiener-like mask"}
 
 
 def error_by_position(dataset: LibriMix, features: FeatureConfig, framings=("pad-end", "centred"),
@@ -61,8 +62,8 @@ def error_by_position(dataset: LibriMix, features: FeatureConfig, framings=("pad
             separated = masked_sources(oracle_estimates(example.sources, config), example.mixture, config, mask="wiener")
             estimate = chunk(separated, size)[:, :whole]  # (n_src, chunks, size)
             reference = chunk(example.sources, size)[:, :whole]
-            error["Oracle"] += (estimate - reference).double().pow(2).sum((0, 1))
-            power["Oracle"] += reference.double().pow(2).sum((0, 1))
+            error[ORACLE.system] += (estimate - reference).double().pow(2).sum((0, 1))
+            power[ORACLE.system] += reference.double().pow(2).sum((0, 1))
         for pipeline in PIPELINES:
             db = 10 * torch.log10(error[pipeline].clamp_min(1e-30) / power[pipeline].clamp_min(1e-30))
             rows.append(pd.DataFrame({"framing": framing, "pipeline": pipeline, "position": np.arange(size),

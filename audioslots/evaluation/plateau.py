@@ -29,6 +29,7 @@ from audioslots.config import FeatureConfig, Preset
 from audioslots.data.dataset import LibriMix
 from audioslots.errors import DataError
 from audioslots.features import spectrogram
+from audioslots.kinds import AUDIOSLOTS
 from audioslots.loss import matched_mse
 from audioslots.metrics import si_snri
 from audioslots.separate import masked_sources, order_slots
@@ -56,7 +57,7 @@ def pool_crops(dataset: LibriMix, preset: Preset) -> tuple[torch.Tensor, torch.T
         ``(mixtures (pool, samples), sources (pool, n_src, samples))``.
     """
     cfg, samples = preset.train, preset.features.chunk_samples
-    pool = CropBatches(dataset, 1, samples, cfg.seed, "audioslots", crop_pool=cfg.crop_pool,
+    pool = CropBatches(dataset, 1, samples, cfg.seed, AUDIOSLOTS, crop_pool=cfg.crop_pool,
                        crop_speakers=cfg.crop_speakers, crop_span=cfg.crop_span).pool
     return _crops(dataset, zip(*pool), samples)
 
@@ -71,7 +72,7 @@ def held_out_crops(dataset: LibriMix, preset: Preset, n: int) -> tuple[torch.Ten
         DataError: if no mixture has a held-out part as long as a crop.
     """
     cfg, samples = preset.train, preset.features.chunk_samples
-    batches = CropBatches(dataset, 1, samples, cfg.seed, "audioslots", crop_speakers=cfg.crop_speakers)
+    batches = CropBatches(dataset, 1, samples, cfg.seed, AUDIOSLOTS, crop_speakers=cfg.crop_speakers)
     mixtures = batches.mixtures if batches.mixtures is not None else np.arange(len(dataset))
     starts = np.ceil(np.asarray(dataset.lengths)[mixtures] * cfg.crop_span).astype(np.int64)
     fits = starts + samples <= np.asarray(dataset.lengths)[mixtures]

@@ -20,15 +20,15 @@ import torch
 from scipy import stats
 from tqdm.auto import tqdm
 
-from audioslots import convtasnet
 from audioslots.config import FeatureConfig, features_from_dict
+from audioslots.convtasnet import WHOLE
 from audioslots.data.dataset import LibriMix
 from audioslots.errors import ConfigError, DataError
-from audioslots.features import chunk, chunk_hop, decompress
+from audioslots.features import chunk_hop
+from audioslots.kinds import kind_of, system_kind
 from audioslots.masks import MASKS
 from audioslots.metrics import is_silent, si_snri
-from audioslots.runs import NO_ORACLE_ORDER, SYSTEMS, row_label, system_of
-from audioslots.separate import masked_sources, oracle_estimates, order_slots, predict
+from audioslots.runs import NO_ORACLE_ORDER, row_label
 from audioslots.training import load_model
 
 #: ``n_silent``: how many of the mixture's estimates are silent (:func:`audioslots.metrics.is_silent`),
@@ -57,9 +57,11 @@ def evaluate(
 
     The chunks of :data:`MIXTURES_PER_BATCH` mixtures go through the network together, on the
     model's device; each prediction is computed once and reused for every slot order and mask.
+    How a system separates is its kind's business (:meth:`audioslots.kinds.Kind.separated`).
 
     Args:
-        system: ``Oracle`` (no model), ``Autoencoder``, ``AudioSlots`` or ``ConvTasNet`` (a trained ``model``).
+        system: ``Oracle`` (no model), ``Autoencoder``, ``AudioSlots`` or ``ConvTasNet`` (a trained ``model``),
+            or the system of another registered kind (:data:`audioslots.kinds.KINDS`).
         dataset: whole test utterances.
         features: the preprocessing, including ``chunk_seconds`` and ``framing``. For ``ConvTasNet``
             only ``chunk_seconds`` counts: :data:`~audioslots.convtasnet.WHOLE` (0) separates whole
@@ -79,21 +81,19 @@ def evaluate(
         DataError: a mixture or source is unusable (see :class:`~audioslots.data.dataset.LibriMix`), or a
             score is not finite; nothing is returned then.
     """
-    if system not in SYSTEMS:
-        raise ConfigError(f"Unknown system {system!r}: choose one of {', '.join(SYSTEMS)}.")
-    if (model is None) != (system == "Oracle"):
+    kind = system_kind(system)
+    if (model is None) == kind.trains_network:
         raise ConfigError(f"System {system} {'needs' if model is None else 'takes no'} trained model.")
-    if system == "ConvTasNet" and chunk_overlap:
-        raise ConfigError("Conv-TasNet is scored on whole mixtures or non-overlapping chunks; use chunk_overlap 0.")
+    kind.check_chunk_overlap(chunk_overlap)
     hop = chunk_hop(features.chunk_samples, chunk_overlap)
-    orders = tuple(orders) if system == "AudioSlots" else ("oracle",) if system == "ConvTasNet" else ("given",)
-    framing = convtasnet.NO_FRAMING if system == "ConvTasNet" else features.framing
+    framing = kind.scored_framing(features)
     rows = []
     bar = tqdm(total=len(dataset), desc=f"evaluate {system} {features.chunk_seconds:g} s", disable=not progress)
     for first in range(0, len(dataset), MIXTURES_PER_BATCH):
         examples = [dataset[i] for i in range(first, min(first + MIXTURES_PER_BATCH, len(dataset)))]
-        for example, separated_by in zip(examples, _separated(system, examples, features, model, orders, hop, masks,
-                                                                 power)):
+        by_example = kind.separated(model, examples, features, orders=tuple(orders), masks=masks, power=power,
+                                    hop_samples=hop)
+        for example, separated_by in zip(examples, by_example):
             for (order, mask), separated in separated_by.items():
                 snr, snri = si_snri(separated, example.sources, example.mixture)
                 rows.append({
@@ -108,39 +108,6 @@ def evaluate(
     metrics = pd.DataFrame(rows, columns=METRIC_COLUMNS)
     check_finite(metrics)
     return metrics
-
-
-def _separated(system, examples, features, model, orders, hop, masks, power) -> list[dict[tuple[str, str], torch.Tensor]]:
-    """Per example, ``{(order, mask): (n_src, samples) separated sources}``."""
-    if system == "ConvTasNet":
-        # One global output order per whole mixture, matched to the references by si_snri as every
-        # row's; in chunks, each chunk's outputs are put in the ground truth's order first.
-        chunk_samples = features.chunk_samples if features.chunk_seconds != convtasnet.WHOLE else None
-        return [{("oracle", convtasnet.NO_MASK): convtasnet.separate(model, e.mixture, chunk_samples=chunk_samples,
-                                                                    sources=e.sources)} for e in examples]
-    return [{(order, mask): masked_sources(estimates, e.mixture, features, mask=mask, power=power, hop_samples=hop)
-             for order, estimates in estimates_by_order.items() for mask in masks}
-            for e, estimates_by_order in zip(examples, _estimates(system, examples, features, model, orders, hop))]
-
-
-def _estimates(system, examples, features, model, orders, hop) -> list[dict[str, torch.Tensor]]:
-    """Per example, ``{order: (n_chunks, n_src, F, T) linear magnitudes}``; one network pass for all."""
-    if system == "Oracle":
-        return [{"given": oracle_estimates(e.sources, features, hop)} for e in examples]
-    if system == "Autoencoder":
-        inputs = [chunk(e.sources, features.chunk_samples, hop) for e in examples]  # (n_src, chunks, chunk) each
-        flat = torch.cat([x.flatten(0, 1) for x in inputs])
-        predicted = decompress(predict(model, flat, features)[:, 0], features.compress_power)
-        out, start = [], 0
-        for x in inputs:
-            part = predicted[start:start + x.shape[0] * x.shape[1]].unflatten(0, x.shape[:2])  # (n_src, chunks, F, T)
-            out.append({"given": part.transpose(0, 1)})
-            start += x.shape[0] * x.shape[1]
-        return out
-    inputs = [chunk(e.mixture, features.chunk_samples, hop) for e in examples]  # (chunks, chunk) each
-    predicted = predict(model, torch.cat(inputs), features).split([len(x) for x in inputs])
-    return [{order: order_slots(p, features, order=order, sources=e.sources, hop_samples=hop) for order in orders}
-            for p, e in zip(predicted, examples)]
 
 
 def check_finite(metrics: pd.DataFrame) -> None:
@@ -180,25 +147,26 @@ def evaluate_checkpoint(
     """:func:`evaluate` with the model, system name and features read from a checkpoint.
 
     ``framing`` overrides the checkpoint's STFT framing (``None`` keeps it). ``chunk_seconds``
-    applies to a Conv-TasNet checkpoint only: ``None`` separates whole mixtures, a length chunks
-    of it (an AudioSlots checkpoint fixes its own chunk length).
+    applies to a network of any chunk length only (Conv-TasNet, :attr:`audioslots.kinds.Kind.any_chunk_length`):
+    ``None`` separates whole mixtures, a length chunks of it (an AudioSlots checkpoint fixes its own
+    chunk length).
     """
     model, config = load_model(checkpoint, device)
-    system = system_of(config["model_kind"])
+    kind = kind_of(config["model_kind"])
     features = features_from_dict(config["preset"]["features"])
     if framing is not None:
         features = dataclasses.replace(features, framing=framing)
-    if system == "ConvTasNet":
-        features = dataclasses.replace(features, chunk_seconds=chunk_seconds or convtasnet.WHOLE)
+    if kind.any_chunk_length:
+        features = dataclasses.replace(features, chunk_seconds=chunk_seconds or WHOLE)
     elif chunk_seconds is not None:
-        raise ConfigError(f"{checkpoint} is a {system} network, which fixes its own chunk length; "
+        raise ConfigError(f"{checkpoint} is a {kind.system} network, which fixes its own chunk length; "
                           "a chunk length applies to a Conv-TasNet checkpoint only.")
     if features.sample_rate != dataset.sample_rate:
         raise ConfigError(
             f"{checkpoint} was trained at {features.sample_rate} Hz but the data is {dataset.sample_rate} Hz; "
             "use the matching --sample-rate."
         )
-    return evaluate(system, dataset, features, model=model, power=power, orders=orders,
+    return evaluate(kind.system, dataset, features, model=model, power=power, orders=orders,
                     chunk_overlap=chunk_overlap, progress=progress)
 
 

@@ -32,19 +32,21 @@ import pandas as pd
 import torch
 
 from audioslots.config import get_preset
+from audioslots.convtasnet import WHOLE
 from audioslots.data.layout import DATA_LABELS
 from audioslots.evaluation.intervals import utterances_of
 from audioslots.evaluation.learning_curve import compute_points
 from audioslots.evaluation.scores import load_metrics
+from audioslots.kinds import (AUDIOSLOTS, AUDIOSLOTS_1S_ROW, AUDIOSLOTS_ROW, AUTOENCODER_ROW, CONVTASNET, ORACLE,
+                              ORACLE_1S_ROW, ORACLE_ROW)
 from audioslots.model import count_parameters
 from audioslots import provenance
 from audioslots.reporting import plots
-from audioslots.reporting.claims import CHUNK_LENGTH_CLAIM, claims
+from audioslots.reporting.claims import CHUNK_LENGTH_CLAIM, GAP_ROW, claims, row_claim
 from audioslots.reporting.inspection import PAPER_TRAINING_DATA, paper_training_flop, trained_networks
 from audioslots.convtasnet import NO_MASK
 from audioslots.reporting.tables import TABLE_MASK_NAMES, csv_markdown, row_means, runs_by_row
-from audioslots.runs import RUNS, run_name_of, system_row
-from audioslots.training import build_model
+from audioslots.runs import row_label
 
 #: Tags whose cells never show in the book (the notebook's defaults and papermill's injection).
 PARAMETER_TAGS = ("parameters", "injected-parameters")
@@ -288,7 +290,9 @@ def status_by_reason(table: pd.DataFrame) -> pd.DataFrame:
 
 
 #: The rows of the outcome table on the book's first page, in the paper's order.
-OUTCOME_ROWS = ("Oracle", "Oracle (1 s)", "Autoencoder", "AudioSlots", "AudioSlots (1 s)")
+OUTCOME_ROWS = (ORACLE_ROW, ORACLE_1S_ROW, AUTOENCODER_ROW, AUDIOSLOTS_ROW, AUDIOSLOTS_1S_ROW)
+#: The Oracle's rows with the centred STFT, which show where the effect of the chunk length comes from.
+CENTRED_ORACLE_ROWS = (row_label(ORACLE.system, 0.5, "centred"), row_label(ORACLE.system, 1.0, "centred"))
 
 
 def flop_text(flop: float) -> str:
@@ -320,7 +324,7 @@ def most_compute_sentence(points: pd.DataFrame, paper_flop: float | None, result
         paper_flop: the paper's training FLOPs of AudioSlots as our ``paper`` preset counts them.
         results: the results folder, to read each network's steps from its run's provenance.
     """
-    finals = points[points["final"] & (points["row"] == "AudioSlots")] if not points.empty else points
+    finals = points[points["final"] & (points["row"] == AUDIOSLOTS_ROW)] if not points.empty else points
     if finals.empty or not paper_flop:
         return ""
     most = finals[finals["train_flop"] == finals["train_flop"].max()]
@@ -352,7 +356,7 @@ def _on_synthetic(points: pd.DataFrame) -> pd.Series:
 def _audioslots_above_mixture(results: Path) -> str:
     """A sentence on whether any committed AudioSlots network on speech beats the mixture with the IBM, or empty."""
     points = compute_points(results)
-    text = _above_mixture(points[~_on_synthetic(points)], "AudioSlots")
+    text = _above_mixture(points[~_on_synthetic(points)], AUDIOSLOTS_ROW)
     return f" Over every committed run on speech, {text}." if text else ""
 
 
@@ -392,7 +396,7 @@ def _mean(means: pd.DataFrame, label: str, mask: str) -> str:
 def _outcome_table(means: pd.DataFrame, paper: pd.Series, labels: list[str], metrics: pd.DataFrame,
                    run_name: str) -> str:
     """The rows of :data:`OUTCOME_ROWS`, this run's beside the paper's, and what the numbers are."""
-    table = pd.DataFrame([{"SI-SNRi (dB)": label + (" (no network)" if label.startswith("Oracle") else ""),
+    table = pd.DataFrame([{"SI-SNRi (dB)": label + (" (no network)" if label in ORACLE.rows.values() else ""),
                            "this run: IBM / Wiener-like": f"{_interval(means, label, 'ibm')} / "
                                                           f"{_interval(means, label, 'wiener')}",
                            "paper": f"{paper.get((label, 'ibm'), '—')} / {paper.get((label, 'wiener'), '—')}"}
@@ -408,10 +412,10 @@ def _outcome_table(means: pd.DataFrame, paper: pd.Series, labels: list[str], met
 
 def _peer_sentence(means: pd.DataFrame, metrics: pd.DataFrame) -> str:
     """Conv-TasNet's score on whole mixtures, when the run has the peer; else empty."""
-    peers = sorted({label for label in metrics["label"] if label.startswith("Conv-TasNet")})
+    peers = sorted(set(metrics.loc[metrics["system"] == CONVTASNET.system, "label"]))
     if not peers:
         return ""
-    whole = next((p for p in peers if "chunks" not in p), peers[0])  # the row of whole mixtures
+    whole = CONVTASNET.row(WHOLE) if CONVTASNET.row(WHOLE) in peers else peers[0]
     pick = means.xs(whole, level="label")  # scored without a mask: one row per metric
     score = f"{pick['mean'].iloc[0]:.2f} ± {pick['ci95'].iloc[0]:.2f}" if len(pick) else "—"
     return (f"Conv-TasNet, a peer that is not in the paper, separates waveforms (no mask on an STFT); "
@@ -454,7 +458,7 @@ def verdict_words(verdicts: pd.Series) -> str:
 
 
 #: The claims about the Oracle, which trains no network, as its two rows and the effect of the chunk length on them.
-ORACLE_CLAIMS = ("Oracle row as in the paper", "Oracle (1 s) row as in the paper", CHUNK_LENGTH_CLAIM)
+ORACLE_CLAIMS = (row_claim(ORACLE_ROW), row_claim(ORACLE_1S_ROW), CHUNK_LENGTH_CLAIM)
 
 
 def oracle_sentence(status: pd.DataFrame) -> str:
@@ -492,13 +496,13 @@ def oracle_sentence(status: pd.DataFrame) -> str:
 def _reproduced(means: pd.DataFrame, paper: pd.Series, labels: list[str], metrics: pd.DataFrame,
                 paper_csv: str | Path) -> str:
     """The Oracle rows and the effect of the chunk length on them, led by their verdicts; empty without them."""
-    if not {"Oracle", "Oracle (1 s)"} <= set(labels):
+    if not {ORACLE_ROW, ORACLE_1S_ROW} <= set(labels):
         return ""
     text = oracle_sentence(claims(metrics, paper_csv)).removesuffix(".")
-    if {("Oracle (centred STFT)", "ibm", "si_snri"), ("Oracle (1 s) (centred STFT)", "ibm", "si_snri")} <= set(means.index):
+    if {(row, "ibm", "si_snri") for row in CENTRED_ORACLE_ROWS} <= set(means.index):
         text += (". The effect comes from how the STFT frames a chunk's edges: with a centred STFT "
-                 f"the 0.5 s and 1 s Oracle score {_mean(means, 'Oracle (centred STFT)', 'ibm')} and "
-                 f"{_mean(means, 'Oracle (1 s) (centred STFT)', 'ibm')} dB (IBM), see "
+                 f"the 0.5 s and 1 s Oracle score {_mean(means, CENTRED_ORACLE_ROWS[0], 'ibm')} and "
+                 f"{_mean(means, CENTRED_ORACLE_ROWS[1], 'ibm')} dB (IBM), see "
                  "{doc}`run/notebooks/06_chunk_boundaries`")
     return text + "."
 
@@ -506,15 +510,16 @@ def _reproduced(means: pd.DataFrame, paper: pd.Series, labels: list[str], metric
 def _not_reproduced(means: pd.DataFrame, paper: pd.Series, labels: list[str], run_dir: Path,
                     paper_compute_csv: str | Path) -> str:
     """What did not reproduce: the trained networks, and how far this run's training is from the paper's."""
-    if not {"AudioSlots", "Autoencoder"} <= set(labels):
+    if not {AUDIOSLOTS_ROW, AUTOENCODER_ROW} <= set(labels):
         return ""
     paper_flop = paper_training_flop(paper_compute_csv)
     status = claims(load_metrics(run_dir), Path(paper_compute_csv).parent / "paper_table1.csv")
-    rows = status[status["claim of the paper"].isin([f"{row} row as in the paper" for row, _ in NETWORK_ROWS])]
-    return (f"**{verdict_lead(rows['verdict'])}:** the trained networks. AudioSlots scores {_mean(means, 'AudioSlots', 'ibm')} / "
-            f"{_mean(means, 'AudioSlots', 'wiener')} dB and its autoencoder {_mean(means, 'Autoencoder', 'ibm')} / "
-            f"{_mean(means, 'Autoencoder', 'wiener')} dB, against the paper's {paper.get(('AudioSlots', 'ibm'), '—')} "
-            f"and {paper.get(('Autoencoder', 'ibm'), '—')}." + _training_scale(run_dir, paper_flop)
+    rows = status[status["claim of the paper"].isin([row_claim(row) for row, _ in NETWORK_ROWS])]
+    slots, autoencoder = AUDIOSLOTS_ROW, AUTOENCODER_ROW
+    return (f"**{verdict_lead(rows['verdict'])}:** the trained networks. AudioSlots scores {_mean(means, slots, 'ibm')} / "
+            f"{_mean(means, slots, 'wiener')} dB and its autoencoder {_mean(means, autoencoder, 'ibm')} / "
+            f"{_mean(means, autoencoder, 'wiener')} dB, against the paper's {paper.get((slots, 'ibm'), '—')} "
+            f"and {paper.get((autoencoder, 'ibm'), '—')}." + _training_scale(run_dir, paper_flop)
             + " On the reference `cpu` run the diagnostics found that neither network had got past trivial "
             "predictors of its training target ({ref}`measured <why-gap>`). A run like this cannot test the "
             "paper's claims about the trained networks."
@@ -526,13 +531,13 @@ def _not_reproduced(means: pd.DataFrame, paper: pd.Series, labels: list[str], ru
 def _training_scale(run_dir: Path, paper_flop: float | None) -> str:
     """A sentence on the run's AudioSlots network against the paper's: parameters, steps, compute, data."""
     networks = trained_networks(run_dir)
-    audioslots_run = run_name_of("AudioSlots", 0.5)
+    audioslots_run = AUDIOSLOTS.run_name(0.5)
     if audioslots_run not in set(networks["run"]):
         return ""
     slots = networks[networks["run"] == audioslots_run].iloc[0]
     paper_preset = get_preset("paper")
     with torch.device("meta"):
-        paper_parameters = count_parameters(build_model(paper_preset, "audioslots", 2))
+        paper_parameters = count_parameters(AUDIOSLOTS.build(paper_preset, 2))
     text = (f" This run's networks are far smaller and far less trained than the paper's: AudioSlots has "
             f"{slots['parameters'] / 1e6:.2g} M parameters (our `paper` preset's {paper_parameters / 1e6:.3g} M) and was "
             f"trained for {slots['steps']:,} steps of {slots['batch']} crops (the paper: "
@@ -560,7 +565,7 @@ def gpu_hours_markdown(benchmarks: str | Path = "results/benchmarks",
         return "No GPU throughput of the `paper` preset is committed yet, so no training time can be given.\n"
     compute = pd.read_csv(paper_compute_csv)
     # The throughput benchmark trains the 0.5 s AudioSlots network; the others are projected from it.
-    base = compute.loc[compute["paper_row"] == system_row("AudioSlots", 0.5)].iloc[0]
+    base = compute.loc[compute["paper_row"] == AUDIOSLOTS_ROW].iloc[0]
     rows, totals = [], dict.fromkeys(measured, 0.0)
     for _, network in compute.iterrows():
         ratio = network["flop_per_step"] / base["flop_per_step"]
@@ -671,7 +676,7 @@ def oracle_scores(results: str | Path) -> pd.DataFrame:
     for path in sorted(Path(results).glob("*/table1.csv")):
         table = pd.read_csv(path)
         if "data" in table:
-            frames.append(table.loc[table["label"] == "Oracle", ["data", "mask", "si_snri"]])
+            frames.append(table.loc[table["label"] == ORACLE_ROW, ["data", "mask", "si_snri"]])
     if not frames:
         return pd.DataFrame(columns=["data", "mask", "si_snri"])
     return pd.concat(frames).groupby(["data", "mask"], as_index=False)["si_snri"].max()
@@ -724,7 +729,7 @@ def headline_markdown(run_dir: str | Path, figure: Path | None = None,
 
 
 #: The trained rows the first screen speaks of, as (row of Table 1, how the sentence names it).
-NETWORK_ROWS = (("AudioSlots", "AudioSlots"), ("Autoencoder", "its autoencoder"))
+NETWORK_ROWS = ((AUDIOSLOTS_ROW, "AudioSlots"), (AUTOENCODER_ROW, "its autoencoder"))
 
 
 def networks_sentence(points: pd.DataFrame, status: pd.DataFrame, paper: pd.Series, mask: str = "ibm") -> str:
@@ -755,7 +760,7 @@ def networks_sentence(points: pd.DataFrame, status: pd.DataFrame, paper: pd.Seri
                          f"and reaches {best['si_snri']:.2f} dB" + (f" ({against.removeprefix('; ')})" if against else ""))
     if not parts:
         return ""
-    rows = status[status["claim of the paper"].isin([f"{row} row as in the paper" for row, _ in NETWORK_ROWS])]
+    rows = status[status["claim of the paper"].isin([row_claim(row) for row, _ in NETWORK_ROWS])]
     lead = verdict_lead(rows["verdict"]) if len(rows) else "Not checked"
     text = "; ".join(parts)
     return f"**{lead}: the trained networks.** On real speech, {text}."
@@ -808,7 +813,7 @@ def compute_findings_markdown(results: str | Path, paper_csv: str | Path,
         here = points[_on_synthetic(points) == synthetic]
         if here.empty:
             continue
-        said = "; ".join(text for row in ("AudioSlots", "Autoencoder") if (text := _above_mixture(here, row)))
+        said = "; ".join(text for row, _ in NETWORK_ROWS if (text := _above_mixture(here, row)))
         sentences.append(f"- **{', '.join(sorted(set(here['data'])))}.** {said[:1].upper()}{said[1:]}.")
     return "\n".join(sentences) + "\n\n" + markdown_table(gap_table(points, paper_csv, paper_compute_csv))
 
@@ -862,20 +867,22 @@ def _point_name(point: pd.Series) -> str:
 def gap_table(points: pd.DataFrame, paper_csv: str | Path, paper_compute_csv: str | Path) -> pd.DataFrame:
     """Run by run, both networks' final SI-SNRi (IBM / Wiener-like) and the gap autoencoder − AudioSlots,
     by AudioSlots' training compute, with the paper's row (its Table 1 and its stated gap) last."""
-    finals = points[points["final"] & points["row"].isin(["AudioSlots", "Autoencoder"])
+    slots, autoencoder = AUDIOSLOTS_ROW, AUTOENCODER_ROW
+    finals = points[points["final"] & points["row"].isin([slots, autoencoder])
                     & points["mask"].isin(["ibm", "wiener"])].copy()
     finals["folder"] = [run.split("/")[0] for run in finals["run"]]
     rows = []
     for folder, run in finals.groupby("folder"):
         value = run.set_index(["row", "mask"])["si_snri"]
-        if not {("AudioSlots", "wiener"), ("Autoencoder", "wiener")} <= set(value.index):
+        if not {(slots, "wiener"), (autoencoder, "wiener")} <= set(value.index):
             continue
-        flop = float(run.loc[run["row"] == "AudioSlots", "train_flop"].iloc[0])
+        flop = float(run.loc[run["row"] == slots, "train_flop"].iloc[0])
         rows.append({"run": folder, "data": run["data"].iloc[0], "AudioSlots training": flop_text(flop), "flop": flop,
-                     "AudioSlots": f"{value.get(('AudioSlots', 'ibm'), float('nan')):.2f} / {value[('AudioSlots', 'wiener')]:.2f}",
-                     "Autoencoder": f"{value.get(('Autoencoder', 'ibm'), float('nan')):.2f} / {value[('Autoencoder', 'wiener')]:.2f}",
-                     "gap (Wiener-like)": f"{value[('Autoencoder', 'wiener')] - value[('AudioSlots', 'wiener')]:.2f}"})
-    table = pd.DataFrame(rows, columns=["run", "data", "AudioSlots training", "flop", "AudioSlots", "Autoencoder",
+                     slots: f"{value.get((slots, 'ibm'), float('nan')):.2f} / {value[(slots, 'wiener')]:.2f}",
+                     autoencoder: f"{value.get((autoencoder, 'ibm'), float('nan')):.2f} / "
+                                  f"{value[(autoencoder, 'wiener')]:.2f}",
+                     "gap (Wiener-like)": f"{value[(autoencoder, 'wiener')] - value[(slots, 'wiener')]:.2f}"})
+    table = pd.DataFrame(rows, columns=["run", "data", "AudioSlots training", "flop", slots, autoencoder,
                                         "gap (Wiener-like)"])
     table = table.sort_values(["data", "flop"], key=lambda c: c == DATA_LABELS["synthetic"] if c.name == "data" else c,
                               kind="stable")
@@ -884,11 +891,12 @@ def gap_table(points: pd.DataFrame, paper_csv: str | Path, paper_compute_csv: st
     table.loc[len(table)] = {
         "run": "paper (Table 1)", "data": "Libri2Mix", "flop": paper_flop or float("nan"),
         "AudioSlots training": flop_text(paper_flop) if paper_flop else "—",
-        "AudioSlots": f"{paper.get(('AudioSlots', 'si_snri', 'ibm'), '—')} / {paper.get(('AudioSlots', 'si_snri', 'wiener'), '—')}",
-        "Autoencoder": f"{paper.get(('Autoencoder', 'si_snri', 'ibm'), '—')} / {paper.get(('Autoencoder', 'si_snri', 'wiener'), '—')}",
-        "gap (Wiener-like)": f"{paper.get(('Autoencoder - AudioSlots', 'gap', 'unspecified'), '—')} (mask not stated)"}
-    return table.drop(columns="flop").rename(columns={"AudioSlots": "AudioSlots: IBM / Wiener-like",
-                                                      "Autoencoder": "Autoencoder: IBM / Wiener-like"})
+        slots: f"{paper.get((slots, 'si_snri', 'ibm'), '—')} / {paper.get((slots, 'si_snri', 'wiener'), '—')}",
+        autoencoder: f"{paper.get((autoencoder, 'si_snri', 'ibm'), '—')} / "
+                     f"{paper.get((autoencoder, 'si_snri', 'wiener'), '—')}",
+        "gap (Wiener-like)": f"{paper.get((GAP_ROW, 'gap', 'unspecified'), '—')} (mask not stated)"}
+    return table.drop(columns="flop").rename(columns={slots: f"{slots}: IBM / Wiener-like",
+                                                      autoencoder: f"{autoencoder}: IBM / Wiener-like"})
 
 
 STAGED_FILES = ("provenance.json", "table1.csv")

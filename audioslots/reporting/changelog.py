@@ -19,10 +19,12 @@ from typing import NamedTuple
 
 import pandas as pd
 
+from audioslots.kinds import AUDIOSLOTS_ROW, AUTOENCODER_ROW, ORACLE_ROW
+
 #: The reference run, relative to the repository root.
 REFERENCE_RUN = "results/cpu"
 #: The rows of ``table1.csv`` the changelog follows, by ``label`` (or ``system`` in old versions).
-ROWS = ("AudioSlots", "Autoencoder", "Oracle")
+ROWS = (AUDIOSLOTS_ROW, AUTOENCODER_ROW, ORACLE_ROW)
 #: The masks the changelog follows, each as (value of the ``mask`` column, how the table names it).
 MASKS = (("ibm", "IBM"), ("wiener", "W"))
 #: Columns that name the test set a row was scored on; no change is given across a change of test set.

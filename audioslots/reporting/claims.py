@@ -17,6 +17,7 @@ import pandas as pd
 
 from audioslots.evaluation.intervals import utterance_interval
 from audioslots.reporting.tables import check_labelled, row_means
+from audioslots.kinds import AUDIOSLOTS_1S_ROW, AUDIOSLOTS_ROW, AUTOENCODER_ROW, ORACLE_1S_ROW, ORACLE_ROW
 from audioslots.runs import MASK_NAMES
 
 #: Why a claim of the paper may fail on a run, as (short reason, label of the section of
@@ -32,10 +33,17 @@ LIKELY_REASONS = {
 #: [0.17 − tolerance, 0.19 + tolerance] dB. The paper states no interval of its own for it.
 GAP_TOLERANCE_DB = 0.25
 #: The rows of Table 1 whose values the paper states, and the kind of each (see :data:`LIKELY_REASONS`).
-STATED_ROWS = (("Oracle", "oracle"), ("Oracle (1 s)", "oracle"), ("Autoencoder", "network"),
-               ("AudioSlots", "network"), ("AudioSlots (1 s)", "network"))
+STATED_ROWS = ((ORACLE_ROW, "oracle"), (ORACLE_1S_ROW, "oracle"), (AUTOENCODER_ROW, "network"),
+               (AUDIOSLOTS_ROW, "network"), (AUDIOSLOTS_1S_ROW, "network"))
+#: The row of ``results/paper_table1.csv`` that holds the paper's gap autoencoder − AudioSlots.
+GAP_ROW = f"{AUTOENCODER_ROW} - {AUDIOSLOTS_ROW}"
 CHUNK_LENGTH_CLAIM = "1 s chunks raise the Oracle (1 s − 0.5 s)"
 ORDERING_CLAIM = "Oracle > Autoencoder ≥ AudioSlots > mixture"
+
+
+def row_claim(label: str) -> str:
+    """The claim that a row of Table 1 is as in the paper (``AudioSlots row as in the paper``)."""
+    return f"{label} row as in the paper"
 
 
 def autoencoder_gap(metrics: pd.DataFrame, metric: str = "si_snri") -> pd.DataFrame:
@@ -45,8 +53,8 @@ def autoencoder_gap(metrics: pd.DataFrame, metric: str = "si_snri") -> pd.DataFr
     rows = []
     for mask in MASK_NAMES:
         pick = metrics[metrics["mask"] == mask]
-        autoencoder = pick[pick["label"] == "Autoencoder"].set_index("mixture_id")[metric]
-        audioslots = pick[pick["label"] == "AudioSlots"].set_index("mixture_id")[metric]
+        autoencoder = pick[pick["label"] == AUTOENCODER_ROW].set_index("mixture_id")[metric]
+        audioslots = pick[pick["label"] == AUDIOSLOTS_ROW].set_index("mixture_id")[metric]
         paired = (autoencoder - audioslots).dropna()
         rows.append({"mask": mask, "autoencoder": autoencoder.mean(), "audioslots": audioslots.mean(),
                      "gap_db": paired.mean(), "ci95": utterance_interval(paired.to_numpy(), paired.index.tolist()),
@@ -126,14 +134,14 @@ def _row_claim(means: pd.DataFrame, paper: pd.DataFrame | None, label: str, mask
     """The row ``label`` of this run lies in the range of the paper's value."""
     paper_bounds, (value, half) = _paper_bounds(paper, label, mask), _row_interval(means, label, mask)
     verdict = "not in this run" if paper_bounds is None else interval_verdict(value, half, *paper_bounds[:2])
-    return _claim(f"{label} row as in the paper", mask, f"{paper_bounds[2]} dB" if paper_bounds else "—",
+    return _claim(row_claim(label), mask, f"{paper_bounds[2]} dB" if paper_bounds else "—",
                   _interval_text(value, half), verdict, kind)
 
 
 def _chunk_length_claim(metrics: pd.DataFrame, paper: pd.DataFrame | None, mask: str) -> dict:
     """The Oracle at 1 s minus the Oracle at 0.5 s lies in the difference of the paper's two ranges."""
-    diff, half = _paired(metrics, "Oracle (1 s)", "Oracle", mask)
-    one, half_s = _paper_bounds(paper, "Oracle (1 s)", mask), _paper_bounds(paper, "Oracle", mask)
+    diff, half = _paired(metrics, ORACLE_1S_ROW, ORACLE_ROW, mask)
+    one, half_s = _paper_bounds(paper, ORACLE_1S_ROW, mask), _paper_bounds(paper, ORACLE_ROW, mask)
     if one is None or half_s is None:
         return _claim(CHUNK_LENGTH_CLAIM, mask, "—", _interval_text(diff, half, True), "not in this run", "oracle")
     low, high = one[0] - half_s[1], one[1] - half_s[0]
@@ -143,8 +151,8 @@ def _chunk_length_claim(metrics: pd.DataFrame, paper: pd.DataFrame | None, mask:
 
 def _gap_claim(metrics: pd.DataFrame, paper: pd.DataFrame | None, mask: str) -> dict:
     """The autoencoder − AudioSlots lies within :data:`GAP_TOLERANCE_DB` of the paper's gap."""
-    gap_bounds = _paper_bounds(paper, "Autoencoder - AudioSlots", "unspecified", "gap")
-    diff, half = _paired(metrics, "Autoencoder", "AudioSlots", mask)
+    gap_bounds = _paper_bounds(paper, GAP_ROW, "unspecified", "gap")
+    diff, half = _paired(metrics, AUTOENCODER_ROW, AUDIOSLOTS_ROW, mask)
     if gap_bounds is None:
         return _claim("AudioSlots within 0.18 ± 0.01 dB of the autoencoder", mask, "—",
                       _interval_text(diff, half, True), "not in this run", "network")
@@ -156,8 +164,8 @@ def _gap_claim(metrics: pd.DataFrame, paper: pd.DataFrame | None, mask: str) -> 
 
 def _ordering_claim(metrics: pd.DataFrame, means: pd.DataFrame, mask: str) -> dict:
     """Oracle > Autoencoder ≥ AudioSlots > mixture: each of the three differences above 0."""
-    steps = [_paired(metrics, "Oracle", "Autoencoder", mask), _paired(metrics, "Autoencoder", "AudioSlots", mask),
-             _row_interval(means, "AudioSlots", mask)]
+    steps = [_paired(metrics, ORACLE_ROW, AUTOENCODER_ROW, mask), _paired(metrics, AUTOENCODER_ROW, AUDIOSLOTS_ROW, mask),
+             _row_interval(means, AUDIOSLOTS_ROW, mask)]
     verdict = _all_of([interval_verdict(m, h, 0.0, np.inf) for m, h in steps])
     text = "; ".join(f"{name} {_interval_text(m, h, True)}" for name, (m, h) in
                      zip(("Oracle − Autoencoder", "Autoencoder − AudioSlots", "AudioSlots − mixture"), steps))

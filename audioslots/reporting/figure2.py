@@ -21,11 +21,11 @@ from audioslots.evaluation.intervals import utterances_of
 from audioslots.features import chunk, spectrogram
 from audioslots.loss import pairwise_mse
 from audioslots.matching import hungarian
-from audioslots.runs import run_name_of
+from audioslots.kinds import AUDIOSLOTS, AUTOENCODER, ORACLE
 from audioslots.separate import audioslots_estimates, autoencoder_estimates, masked_sources, oracle_estimates
 
 #: The runs whose networks Figure 2 and the listening examples show (the paper's, on 0.5 s chunks).
-AUTOENCODER_RUN, AUDIOSLOTS_RUN = run_name_of("Autoencoder", 0.5), run_name_of("AudioSlots", 0.5)
+AUTOENCODER_RUN, AUDIOSLOTS_RUN = AUTOENCODER.run_name(0.5), AUDIOSLOTS.run_name(0.5)
 
 
 def distinct_utterance_mixtures(mixture_ids: Sequence[str], n: int) -> list[int]:
@@ -62,8 +62,8 @@ def figure2_column(example: Example, models: dict, features: FeatureConfig, chun
         slots = models[AUDIOSLOTS_RUN](spectrogram(mixture, features)[None])  # (1, n, F, T)
     perm = hungarian(pairwise_mse(slots, truth[None]))[0]
     return {"title": example.mixture_id, "mixture": spectrogram(mixture, features).numpy(),
-            "ground_truth": truth.numpy(), "autoencoder": autoencoder.clamp(min=0).numpy(),
-            "audioslots": slots[0, perm].clamp(min=0).numpy()}
+            "ground_truth": truth.numpy(), AUTOENCODER.name: autoencoder.clamp(min=0).numpy(),
+            AUDIOSLOTS.name: slots[0, perm].clamp(min=0).numpy()}
 
 
 def reconstruction_by_band(columns: list[dict], sample_rate: int,
@@ -87,10 +87,10 @@ def reconstruction_by_band(columns: list[dict], sample_rate: int,
     for low, high in zip(bands_khz[:-1], bands_khz[1:]):
         pick = (freqs_khz >= low) & ((freqs_khz < high) | (high == bands_khz[-1]))
         truth = np.concatenate([np.asarray(c["ground_truth"])[:, pick].ravel() for c in columns])
-        for key, name in (("autoencoder", "Autoencoder"), ("audioslots", "AudioSlots")):
-            estimate = np.concatenate([np.asarray(c[key])[:, pick].ravel() for c in columns])
+        for kind in (AUTOENCODER, AUDIOSLOTS):
+            estimate = np.concatenate([np.asarray(c[kind.name])[:, pick].ravel() for c in columns])
             mse = float(np.mean((estimate - truth) ** 2))
-            rows.append({"band": f"{low:g}–{high:g} kHz", "system": name, "mse": mse,
+            rows.append({"band": f"{low:g}–{high:g} kHz", "system": kind.system, "mse": mse,
                          "relative error": mse / max(float(np.mean(truth ** 2)), 1e-12), "chunks": len(columns)})
     return pd.DataFrame(rows)
 
@@ -108,9 +108,9 @@ def band_error_trend(bands: pd.DataFrame) -> str:
         parts.append(f"{system}'s relative error {'rises' if rises[system] else 'falls'} from "
                      f"{low['relative error']:.2f} ({low['band']}) to {high['relative error']:.2f} ({high['band']})")
     text = "; ".join(parts) + "."
-    if "AudioSlots" in rises:
+    if AUDIOSLOTS.system in rises:
         text += (" The paper sees high frequencies blurred, an error that grows with frequency: "
-                 + ("this run agrees." if rises["AudioSlots"] else "this run's AudioSlots shows the opposite."))
+                 + ("this run agrees." if rises[AUDIOSLOTS.system] else "this run's AudioSlots shows the opposite."))
     return text
 
 
@@ -130,12 +130,12 @@ def listening_examples(example: Example, models: dict, features: FeatureConfig,
         order; AudioSlots' chunks in oracle order, as the paper scores them).
     """
     clips = {"mixture": [example.mixture.numpy()], "references": [s.numpy() for s in example.sources]}
-    estimates = {"Oracle": oracle_estimates(example.sources, features)}
+    estimates = {ORACLE.system: oracle_estimates(example.sources, features)}
     if AUTOENCODER_RUN in models:
-        estimates["Autoencoder"] = autoencoder_estimates(models[AUTOENCODER_RUN], example.sources, features)
+        estimates[AUTOENCODER.system] = autoencoder_estimates(models[AUTOENCODER_RUN], example.sources, features)
     if AUDIOSLOTS_RUN in models:
-        estimates["AudioSlots"] = audioslots_estimates(models[AUDIOSLOTS_RUN], example.mixture, features,
-                                                       order="oracle", sources=example.sources)
+        estimates[AUDIOSLOTS.system] = audioslots_estimates(models[AUDIOSLOTS_RUN], example.mixture, features,
+                                                            order="oracle", sources=example.sources)
     for system, magnitudes in estimates.items():
         clips[system] = [s.numpy() for s in masked_sources(magnitudes, example.mixture, features, mask=mask)]
     return clips

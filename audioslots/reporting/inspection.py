@@ -15,9 +15,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from audioslots.config import FeatureConfig, ModelConfig, get_preset
+from audioslots.kinds import AUDIOSLOTS, AUDIOSLOTS_ROW, AUTOENCODER, kind_of
 from audioslots.model import AudioSlots, SlotTransformer, count_parameters
 from audioslots import provenance
-from audioslots.training import build_model, model_config_for, preset_from_dict
+from audioslots.training import preset_from_dict
 
 
 def model_summary(preset_names: list[str], n_src: int = 2) -> pd.DataFrame:
@@ -25,15 +26,15 @@ def model_summary(preset_names: list[str], n_src: int = 2) -> pd.DataFrame:
     rows = []
     for name in preset_names:
         preset = get_preset(name)
-        for kind in ("audioslots", "autoencoder"):
+        for kind in (AUDIOSLOTS, AUTOENCODER):
             with torch.device("meta"):
                 # .to("meta") also moves the Fourier matrix, which is always drawn on the CPU.
-                model = AudioSlots(model_config_for(preset, kind, n_src)).to("meta").eval()
+                model = AudioSlots(kind.model_config(preset, n_src)).to("meta").eval()
                 x = torch.zeros(1, preset.features.n_freq, preset.features.n_frames)
             counter = FlopCounterMode(display=False)
             with counter, torch.no_grad():
                 model(x)
-            rows.append({"preset": name, "network": kind, "parameters (M)": count_parameters(model) / 1e6,
+            rows.append({"preset": name, "network": kind.name, "parameters (M)": count_parameters(model) / 1e6,
                          "GFLOPs per 0.5 s chunk": counter.get_total_flops() / 1e9,
                          "encoder (M)": count_parameters(model.encoder) / 1e6,
                          "transformer (M)": count_parameters(model.transformer) / 1e6,
@@ -102,7 +103,8 @@ PAPER_TRAINING_DATA = ("Libri2Mix train-360, 364 h by the paper's own figure, th
                        "Libri2Mix train-360 in min mode, which our GPU recipe uses, is about 212 h by LibriMix's own table")
 
 
-def paper_training_flop(paper_compute_csv: str | Path = "results/paper_compute.csv", row: str = "AudioSlots") -> float | None:
+def paper_training_flop(paper_compute_csv: str | Path = "results/paper_compute.csv",
+                        row: str = AUDIOSLOTS_ROW) -> float | None:
     """FLOPs of the paper's whole training of one network (its 300 000 steps × the counted FLOPs of a step).
 
     Read from ``results/paper_compute.csv`` (``scripts/paper_compute.py``); ``None`` if it is missing.
@@ -126,12 +128,12 @@ def trained_networks(run_dir: str | Path) -> pd.DataFrame:
     for section in sorted(k for k in info if k.startswith("train:")):
         run = info[section]
         preset = preset_from_dict(run["preset"])
-        kind = run.get("model_kind", "audioslots")
+        kind = kind_of(run.get("model_kind", AUDIOSLOTS.name))
         n_src = run.get("data", {}).get("config", {}).get("n_src", 2)
         with torch.device("meta"):
-            parameters = count_parameters(build_model(preset, kind, n_src))
+            parameters = count_parameters(kind.build(preset, n_src))
         mixtures = run.get("data", {}).get("config", {}).get("mixtures", {}).get("train-360")
-        rows.append({"run": section.removeprefix("train:"), "network": kind, "preset": preset.name,
+        rows.append({"run": section.removeprefix("train:"), "network": kind.name, "preset": preset.name,
                      "parameters": parameters, "steps": run["steps"],
                      "batch": run.get("batch_size", preset.train.batch_size),
                      "train_flop": float(run.get("train_flop", np.nan)),

@@ -32,7 +32,8 @@ from audioslots.evaluation.chunk_boundaries import PIPELINES
 from audioslots.features import chunk, spectrogram, stft
 from audioslots.masks import MASKS
 from audioslots.model import ENCODER_STRIDE
-from audioslots.runs import MASK_NAMES, ROW_ORDER, SYSTEMS
+from audioslots.kinds import AUDIOSLOTS, AUDIOSLOTS_1S_ROW, AUDIOSLOTS_ROW, AUTOENCODER, AUTOENCODER_ROW, SYSTEMS
+from audioslots.runs import MASK_NAMES, ROW_ORDER
 
 SPECTROGRAM_CMAP = "magma"  # perceptually uniform, dark background: quiet bins stay dark
 HIGHLIGHT_COLOR = "white"  # readable on every colour of SPECTROGRAM_CMAP except its top
@@ -40,8 +41,8 @@ COMPRESS_POWER = FeatureConfig().compress_power  # for colour-bar labels of read
 # (key of a figure2 column, row name), per source, top to bottom.
 FIGURE2_ROWS = (
     ("ground_truth", "ground truth"),
-    ("autoencoder", "autoencoder"),
-    ("audioslots", "AudioSlots"),
+    (AUTOENCODER.name, "autoencoder"),
+    (AUDIOSLOTS.name, "AudioSlots"),
 )
 
 
@@ -585,7 +586,7 @@ def metric_distributions(metrics: pd.DataFrame) -> Figure:
 
 #: Marker shape of each row of Table 1 on the compute figures (the colour tells the row too; the shape keeps
 #: overlapping points of different rows apart). Rows not named here get :data:`OTHER_MARKERS` in turn.
-ROW_MARKERS = {"AudioSlots": "o", "Autoencoder": "s", "AudioSlots (1 s)": "^"}
+ROW_MARKERS = {AUDIOSLOTS_ROW: "o", AUTOENCODER_ROW: "s", AUDIOSLOTS_1S_ROW: "^"}
 #: Marker shapes of the rows that :data:`ROW_MARKERS` does not name, in the order of the rows.
 OTHER_MARKERS = ("v", "P", "X", "h", "<", ">")
 #: Size (points) and opacity of a learning-curve point and of a final network on the compute figures.
@@ -758,7 +759,7 @@ def compute_figure(points: pd.DataFrame, paper_csv=None, paper_compute=None, tit
 
 
 #: The two rows of the headline figure (:func:`headline_figure`): the network and its autoencoder.
-HEADLINE_ROWS = ("AudioSlots", "Autoencoder")
+HEADLINE_ROWS = (AUDIOSLOTS_ROW, AUTOENCODER_ROW)
 
 
 def headline_figure(points: pd.DataFrame, oracle: dict[str, float], paper_csv=None, paper_compute=None,

@@ -19,6 +19,7 @@ from audioslots.convtasnet import NO_FRAMING, NO_MASK
 from audioslots.data.layout import DATA_LABELS
 from audioslots.evaluation.intervals import utterance_interval
 from audioslots import provenance
+from audioslots.kinds import AUDIOSLOTS, kind_of
 from audioslots.runs import MASK_NAMES, PAPER_FRAMING, ROW_ORDER, system_row
 
 #: The masks' names in tables (a waveform network, Conv-TasNet, not in the paper, masks no STFT).
@@ -152,12 +153,13 @@ def provenance_table(run_dir: str | Path) -> pd.DataFrame:
             ("last update (UTC)", info.get("updated", "not recorded"))]
     for section in sorted(k for k in info if k.startswith("train:")):
         run = info[section]
+        kind = kind_of(run.get("model_kind", AUDIOSLOTS.name))  # sections that name no model kind are AudioSlots'
         rows += [
             (f"{section}: preset", run["preset"]["name"]),
             (f"{section}: data", _describe_data(run["data"])),
             (f"{section}: steps × batch", f"{run['steps']} × {run.get('batch_size', run['preset']['train']['batch_size'])} crops"
                                           + (" (every source of each: one item per source)"
-                                             if run.get("model_kind") == "autoencoder" else "")),
+                                             if kind.single_sources else "")),
             (f"{section}: device", run["device"]),
             (f"{section}: wall time of the last call", f"{run['wall_seconds_last_call']} s"),
             (f"{section}: final loss", f"{run['final_loss']:.4f}"),

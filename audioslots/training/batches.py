@@ -19,6 +19,7 @@ import torch
 
 from audioslots.data.dataset import LibriMix
 from audioslots.errors import ConfigError
+from audioslots.kinds import Kind, kind_of
 
 #: Training splits up to this size are read into memory once instead of per crop (the synthetic set
 #: is about 350 MB; a Libri2Mix training split is far larger and stays on disk).
@@ -64,11 +65,11 @@ class CropBatches(torch.utils.data.Dataset):
     sources of different speakers from different training mixtures (:meth:`remixes`).
     """
 
-    def __init__(self, dataset: LibriMix, batch_size: int, crop_samples: int, seed: int, kind: str,
+    def __init__(self, dataset: LibriMix, batch_size: int, crop_samples: int, seed: int, kind: str | Kind,
                  part: slice = slice(None), dynamic_mixing: float = 0.0, crop_pool: int = 0, crop_speakers: int = 0,
                  crop_span: float = 1.0):
         self.dataset, self.batch_size, self.crop_samples = dataset, batch_size, crop_samples
-        self.seed, self.kind, self.part = seed, kind, part
+        self.seed, self.kind, self.part = seed, kind_of(kind), part
         self.lengths = np.asarray(dataset.lengths)
         if (crop_pool or crop_speakers or crop_span < 1) and dynamic_mixing:
             raise ConfigError("crop_pool, crop_speakers and crop_span keep to crops of the training mixtures as they "
@@ -108,7 +109,7 @@ class CropBatches(torch.utils.data.Dataset):
                     for i, o, remix in zip(indices, offsets, remixes)]
         mixtures = torch.stack([mixture for mixture, _ in examples])  # (batch, samples)
         sources = torch.stack([example_sources for _, example_sources in examples])  # (batch, n_src, samples)
-        return network_batch(mixtures, sources, self.kind)
+        return self.kind.training_batch(mixtures, sources)
 
     def _crop(self, index: int, offset: int) -> tuple[torch.Tensor, torch.Tensor]:
         example = self.dataset.crop(index, offset, self.crop_samples)
@@ -191,13 +192,11 @@ def _speakers_for_remixing(dataset: LibriMix) -> list[list[str]]:
     return speakers
 
 
-def network_batch(mixtures: torch.Tensor, sources: torch.Tensor, kind: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """What a network of ``kind`` trains on, from ``(batch, samples)`` mixtures and ``(batch, n_src, samples)`` sources.
+def network_batch(mixtures: torch.Tensor, sources: torch.Tensor, kind: str | Kind) -> tuple[torch.Tensor, torch.Tensor]:
+    """What a network of ``kind`` trains on, from ``(batch, samples)`` mixtures and ``(batch, n_src, samples)`` sources
+    (:meth:`audioslots.kinds.Kind.training_batch`).
 
     AudioSlots: the mixtures and their sources. The autoencoder: every source as its own input and
     target, ``(batch * n_src, samples)`` and ``(batch * n_src, 1, samples)``.
     """
-    if kind == "autoencoder":
-        single = sources.flatten(0, 1)  # (batch * n_src, samples)
-        return single, single[:, None]
-    return mixtures, sources
+    return kind_of(kind).training_batch(mixtures, sources)

@@ -29,7 +29,9 @@ from pathlib import Path
 import torch
 
 from audioslots.config import ConvTasNetConfig, ModelConfig, Preset, TrainConfig, features_from_dict
+from audioslots.data.dataset import LibriMix
 from audioslots.errors import CheckpointError
+from audioslots.kinds import AUDIOSLOTS, NETWORK_SECTIONS, kind_of
 from audioslots.training.nonfinite import NonFiniteLoss, nonfinite_entries
 from audioslots.training.precision import is_fused, optimizer_state_for
 
@@ -77,6 +79,14 @@ def run_config(preset: Preset, kind: str, data: dict) -> dict:
     return {"preset": dataclasses.asdict(preset), "model_kind": kind, "data": data}
 
 
+def data_config(dataset: LibriMix) -> dict:
+    """What a run records of its training data: the LibriMix folder, split, sources, sample rate and mode
+    (and the number of mixtures kept, when not all)."""
+    kept = {} if dataset.max_mixtures is None else {"max_mixtures": dataset.max_mixtures}
+    return {"root": str(dataset.root.resolve()), "split": dataset.split, "n_src": dataset.n_src,
+            "sample_rate": dataset.sample_rate, "mode": dataset.mode, **kept}
+
+
 def as_json(config: dict) -> dict:
     """``config`` as it reads back from JSON (tuples become lists), so that stored and new configs compare equal."""
     return json.loads(json.dumps(config))
@@ -102,7 +112,10 @@ def resumable_view(config: dict) -> dict:
     have none)."""
     view = as_json(config)
     view["data"] = {k: v for k, v in view["data"].items() if k != "root"}
-    view["preset"].pop("model" if view.get("model_kind") == "convtasnet" else "convtasnet", None)
+    kind = kind_of(view.get("model_kind", AUDIOSLOTS.name))  # a config that names no model kind is AudioSlots'
+    for section in NETWORK_SECTIONS:
+        if section != kind.config_section:
+            view["preset"].pop(section, None)
     if "model" in view["preset"]:
         view["preset"]["model"] = {**as_json(dataclasses.asdict(ModelConfig())), **view["preset"]["model"]}
     train = {**as_json(dataclasses.asdict(TrainConfig())), **view["preset"]["train"]}

@@ -45,12 +45,13 @@ from tqdm.auto import tqdm
 
 from audioslots.config import Preset, TrainConfig
 from audioslots.data.dataset import LibriMix
-from audioslots.errors import AudioSlotsError
+from audioslots.errors import AudioSlotsError, ConfigError
+from audioslots.kinds import MODEL_KINDS, Kind, kind_of
 from audioslots.training import distributed
 from audioslots.training.batches import PRELOAD_BYTES, CropBatches
-from audioslots.training.checkpoints import Checkpointer, RunFiles, as_json, resume, run_config
+from audioslots.training.checkpoints import Checkpointer, RunFiles, as_json, data_config, resume, run_config
 from audioslots.training.log import LogWindow, TrainingLog
-from audioslots.training.networks import check_kind, training_crops, training_loss, training_network
+from audioslots.training.networks import training_network
 from audioslots.training.nonfinite import NonFiniteGuard
 from audioslots.training.precision import adam_step, build_optimizer, cuda_speedups, resolve_device, use_bf16
 from audioslots.training.step_flops import recorded_step_flops
@@ -84,10 +85,11 @@ def learning_rate(step: int, config: TrainConfig) -> float:
 
 
 def train_step(network: torch.nn.Module, optimizer: torch.optim.Optimizer, inputs: torch.Tensor,
-               targets: torch.Tensor, preset: Preset, step: int, kind: str = "audioslots", bf16: bool = False,
+               targets: torch.Tensor, preset: Preset, step: int, kind: str | Kind = "audioslots", bf16: bool = False,
                ranks: distributed.Ranks = distributed.Ranks()) -> tuple[torch.Tensor, torch.Tensor]:
-    """One training step: :func:`~audioslots.training.networks.training_loss` (under bf16 autocast if ``bf16``), its backward
-    pass, gradient clipping (``TrainConfig.clip_grad_norm``) and Adam, at the optimiser's learning rate.
+    """One training step: the loss of ``kind`` (:meth:`~audioslots.kinds.Kind.training_loss`, under bf16 autocast if
+    ``bf16``), its backward pass, gradient clipping (``TrainConfig.clip_grad_norm``) and Adam, at the optimiser's
+    learning rate.
 
     A step whose loss or gradient is not finite is skipped on the device, without a host sync on
     CUDA: no update (:func:`~audioslots.training.precision.adam_step`) and the BatchNorm statistics
@@ -97,7 +99,8 @@ def train_step(network: torch.nn.Module, optimizer: torch.optim.Optimizer, input
     Args:
         network: the network of ``kind`` in training mode, possibly wrapped (DDP, ``torch.compile``);
             its parameters are the optimiser's.
-        inputs, targets: the batch of ``step`` on the network's device (see :func:`~audioslots.training.networks.training_loss`).
+        inputs, targets: the batch of ``step`` on the network's device (:meth:`~audioslots.kinds.Kind.training_batch`).
+        kind: the network's kind, or its name (``audioslots``).
         ranks: this process's place in a torchrun job (one process by default).
 
     Returns:
@@ -107,7 +110,7 @@ def train_step(network: torch.nn.Module, optimizer: torch.optim.Optimizer, input
     buffers = list(network.buffers())
     kept = [buffer.clone() for buffer in buffers]  # BatchNorm statistics: a skipped step must not change them either
     with torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=bf16):
-        loss = training_loss(network, inputs, targets, preset, step, kind)
+        loss = kind_of(kind).training_loss(network, inputs, targets, preset, step)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
 
@@ -124,11 +127,10 @@ def train_step(network: torch.nn.Module, optimizer: torch.optim.Optimizer, input
     return step_loss, finite
 
 
-def train(preset: Preset, data_root: str | Path, run_dir: str | Path, *, kind: str = "audioslots",
-          split: str = "train-360", n_src: int = 2, sample_rate: int = 16_000, mode: str = "min",
+def train(preset: Preset, dataset: LibriMix, run_dir: str | Path, *, kind: str | Kind = "audioslots",
           device: str = "auto", progress: bool = True, stop_after: int | None = None,
           compile: bool = False) -> TrainResult:
-    """Train a network of ``kind`` on ``split`` of a LibriMix-layout folder; returns a :class:`TrainResult`.
+    """Train a network of ``kind`` on the mixtures of ``dataset``; returns a :class:`TrainResult`.
 
     Re-running with the same arguments resumes from ``run_dir/checkpoint.pt`` (or, if that cannot
     be read, ``checkpoint.prev.pt``); a run folder written with another configuration is refused
@@ -136,11 +138,13 @@ def train(preset: Preset, data_root: str | Path, run_dir: str | Path, *, kind: s
     of each batch (:mod:`audioslots.training.distributed`); rank 0 alone writes files.
 
     Args:
-        preset: resolved configuration (see :mod:`audioslots.config`).
-        data_root, split, n_src, sample_rate, mode: the LibriMix data (``data_root`` holds ``wav16k/``).
+        preset: resolved configuration (see :mod:`audioslots.config`); its features are computed at
+            the sample rate of ``dataset``.
+        dataset: the training split, e.g. ``LibriMix(root, "train-360")``.
         run_dir: where the config, checkpoint and log are written.
-        kind: ``audioslots`` (one slot per source), ``autoencoder`` (one slot, fed a single source) or
-            ``convtasnet`` (waveforms in and out, on its own crops: :func:`~audioslots.training.networks.training_crops`).
+        kind: a kind of network (:mod:`audioslots.kinds`) or its name: ``audioslots`` (one slot per source),
+            ``autoencoder`` (one slot, fed a single source) or ``convtasnet`` (waveforms in and out, on its own
+            crops: :meth:`~audioslots.kinds.Kind.training_crops`).
         device: ``auto``, ``cpu`` or ``cuda`` (under torchrun, CUDA means ``cuda:LOCAL_RANK``).
         progress: show a progress bar; compile: ``torch.compile`` the network (for CUDA; slow first steps).
         stop_after: stop (with a checkpoint) once this step is reached, as an interruption would.
@@ -149,15 +153,15 @@ def train(preset: Preset, data_root: str | Path, run_dir: str | Path, *, kind: s
         TrainingStopped: SIGTERM or SIGUSR1 arrived; the step it was at is checkpointed.
         NonFiniteLoss: ``max_nonfinite_steps`` steps in a row had a non-finite loss or gradient.
     """
-    preset = dataclasses.replace(preset, features=dataclasses.replace(preset.features, sample_rate=sample_rate))
-    check_kind(kind)
+    kind = kind_of(kind)
+    if not kind.trains_network:
+        raise ConfigError(f"The {kind.system} trains no network: choose one of {', '.join(MODEL_KINDS)}.")
+    preset = dataclasses.replace(preset, features=dataclasses.replace(preset.features, sample_rate=dataset.sample_rate))
     cfg, ranks, files = preset.train, distributed.ranks_from_environment(), RunFiles(Path(run_dir))
     dev = distributed.process_device(resolve_device(device), ranks)
     bf16 = use_bf16(cfg, dev)
-    dataset = LibriMix(data_root, split, n_src=n_src, sample_rate=sample_rate, mode=mode)
     batches = _crop_batches(dataset, preset, kind, ranks)
-    config = as_json(run_config(preset, kind, {"root": str(Path(data_root).resolve()), "split": split,
-                                               "n_src": n_src, "sample_rate": sample_rate, "mode": mode}))
+    config = as_json(run_config(preset, kind.name, data_config(dataset)))
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
 
     with contextlib.ExitStack() as context:
@@ -165,7 +169,7 @@ def train(preset: Preset, data_root: str | Path, run_dir: str | Path, *, kind: s
         stop = context.enter_context(distributed.StopSignals())
         context.enter_context(cuda_speedups(dev))
         torch.manual_seed(cfg.seed)
-        model = training_network(preset, kind, n_src, dev, ranks)
+        model = training_network(preset, kind, dataset.n_src, dev, ranks)
         optimizer = build_optimizer(model, dev, cfg.learning_rate)
         resumed = resume(files, config, model, optimizer, warn=ranks.is_main)
         step = start_step = resumed.step
@@ -175,7 +179,7 @@ def train(preset: Preset, data_root: str | Path, run_dir: str | Path, *, kind: s
         _preload_if_small(dataset, progress=progress and ranks.is_main)
         flops = recorded_step_flops(files, model, batches, preset, step, dev, bf16, ranks, agreement)
         loader = _step_loader(batches, step, end, cfg.num_workers, dev)
-        bar = tqdm(total=cfg.steps, initial=step, desc=f"train {kind}", unit="step",
+        bar = tqdm(total=cfg.steps, initial=step, desc=f"train {kind.name}", unit="step",
                    disable=not (progress and ranks.is_main))
         checkpointer = Checkpointer(files, config, cfg, model, optimizer, window, resumed, write=ranks.is_main)
         start = time.perf_counter()
@@ -213,9 +217,9 @@ def train(preset: Preset, data_root: str | Path, run_dir: str | Path, *, kind: s
                        log.skipped_here, flops["flop_per_step"])
 
 
-def _crop_batches(dataset: LibriMix, preset: Preset, kind: str, ranks: distributed.Ranks) -> CropBatches:
+def _crop_batches(dataset: LibriMix, preset: Preset, kind: Kind, ranks: distributed.Ranks) -> CropBatches:
     """The training batches of ``kind``, this process's share of each."""
-    batch_size, crop_samples = training_crops(preset, kind)
+    batch_size, crop_samples = kind.training_crops(preset)
     part = distributed.batch_part(batch_size, ranks)
     cfg = preset.train
     return CropBatches(dataset, batch_size, crop_samples, cfg.seed, kind, part, cfg.dynamic_mixing, cfg.crop_pool,

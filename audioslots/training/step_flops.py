@@ -1,7 +1,7 @@
 """FLOPs of one training step: of a network on a batch, of a stored run, and the run folder's ``flops.json``.
 
 The count is that of :func:`audioslots.flops.count_flops` (model FLOPs: matrix products,
-convolutions and attention, forward and backward) over :func:`~audioslots.training.networks.training_loss`
+convolutions and attention, forward and backward) over :meth:`~audioslots.kinds.Kind.training_loss`
 and its backward pass. It depends on the shapes only, so one step's count holds for the run.
 """
 
@@ -13,15 +13,16 @@ import torch
 
 from audioslots.config import Preset
 from audioslots.flops import COUNTED_BY, count_flops, read_flops, write_flops
+from audioslots.kinds import Kind, kind_of
 from audioslots.training import distributed
-from audioslots.training.batches import CropBatches, network_batch
+from audioslots.training.batches import CropBatches
 from audioslots.training.checkpoints import RunFiles, preset_from_dict
-from audioslots.training.networks import build_model, training_crops, training_loss
 
 
 def count_step_flops(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, preset: Preset,
-                     step: int = 0, bf16: bool = False, kind: str = "audioslots") -> int:
-    """FLOPs of one training step of ``model`` on this batch: :func:`~audioslots.training.networks.training_loss` and its backward pass.
+                     step: int = 0, bf16: bool = False, kind: str | Kind = "audioslots") -> int:
+    """FLOPs of one training step of ``model`` on this batch: the loss of ``kind``'s step
+    (:meth:`~audioslots.kinds.Kind.training_loss`) and its backward pass.
 
     Counted (:func:`audioslots.flops.count_flops`) on a copy of the network, with the random state
     restored afterwards: the run it is counted for trains exactly as it would uncounted. Adam's
@@ -29,11 +30,11 @@ def count_step_flops(model: torch.nn.Module, inputs: torch.Tensor, targets: torc
     number of cells, so one step's count holds for every step.
     """
     network = copy.deepcopy(model).train()
-    device = inputs.device
+    device, kind = inputs.device, kind_of(kind)
 
     def step_pass() -> None:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = training_loss(network, inputs, targets, preset, step, kind)
+            loss = kind.training_loss(network, inputs, targets, preset, step)
         loss.backward()
 
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -53,15 +54,15 @@ def count_run_flops(config: dict, batch_size: int | None = None, device: str | t
             :func:`audioslots.flops.affine_in_batch`).
     """
     preset = preset_from_dict(config["preset"])
-    kind, n_src = config["model_kind"], config["data"]["n_src"]
-    run_batch, crop_samples = training_crops(preset, kind)
+    kind, n_src = kind_of(config["model_kind"]), config["data"]["n_src"]
+    run_batch, crop_samples = kind.training_crops(preset)
     batch = batch_size or run_batch
     device = torch.device(device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(0)
-        model = build_model(preset, kind, n_src).to(device)
+        model = kind.build(preset, n_src).to(device)
         sources = 0.1 * torch.randn(batch, n_src, crop_samples, device=device)
-    return count_step_flops(model, *network_batch(sources.sum(1), sources, kind), preset, kind=kind)
+    return count_step_flops(model, *kind.training_batch(sources.sum(1), sources), preset, kind=kind)
 
 
 def recorded_step_flops(files: RunFiles, model: torch.nn.Module, batches: CropBatches, preset: Preset, step: int,
