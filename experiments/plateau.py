@@ -40,6 +40,7 @@ from audioslots.evaluation import plateau
 from audioslots.features import spectrogram
 from audioslots.pipeline import prepare_data
 from audioslots.provenance import git_commit
+from audioslots.reporting.plateau_figure import plateau_figure
 from audioslots.separate import predict
 from audioslots.training import RunFiles, load_model, train
 
@@ -148,6 +149,7 @@ def summarise(out: Path, data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
                          "fitted_on": ", ".join(str(p) for p in sorted(left["pool"].unique()))})
     extrapolation = pd.DataFrame(rows)
     extrapolation.to_csv(out / "extrapolation.csv", index=False, float_format="%.4g")
+    plateau_figure(out).savefig(out / "plateau.png", dpi=110)
     return runs, extrapolation
 
 

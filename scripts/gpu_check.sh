@@ -30,7 +30,7 @@ step "real-speech mini Libri2Mix"
 python3 -m audioslots mix-librispeech data/librispeech-mini data/real/Libri2Mix --no-progress || exit 1
 
 step "CUDA tests"
-[ -n "${SKIP_TESTS:-}" ] || timeout 240 python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tee "$OUT/test_cuda.log"
+[ -n "${SKIP_TESTS:-}" ] || timeout 240 python3 -m pytest -q -p no:cacheprovider tests/training/test_cuda.py 2>&1 | tee "$OUT/test_cuda.log"
 
 step "one-process torchrun (NCCL) on the tiny preset"
 [ -n "${SKIP_TESTS:-}" ] || timeout 90 torchrun --standalone --nproc_per_node 1 -m audioslots train --preset tiny --device cuda \

@@ -45,7 +45,8 @@ from audioslots.reporting import plots
 from audioslots.reporting.claims import CHUNK_LENGTH_CLAIM, GAP_ROW, claims, row_claim
 from audioslots.reporting.inspection import PAPER_TRAINING_DATA, paper_training_flop, trained_networks
 from audioslots.convtasnet import NO_MASK
-from audioslots.reporting.tables import TABLE_MASK_NAMES, csv_markdown, row_means, runs_by_row
+from audioslots.reporting.plateau_figure import plateau_sentence
+from audioslots.reporting.tables import TABLE_MASK_NAMES, csv_markdown, markdown_table, row_means, runs_by_row
 from audioslots.runs import row_label
 
 #: Tags whose cells never show in the book (the notebook's defaults and papermill's injection).
@@ -238,16 +239,6 @@ def _banner_cell(notebook: nbformat.NotebookNode, text: str) -> None:
     titled = [i for i, c in enumerate(notebook.cells)
               if c.cell_type == "markdown" and c.source.lstrip().startswith("# ")]
     notebook.cells.insert(titled[0] + 1 if titled else 0, cell)
-
-
-def markdown_table(table: pd.DataFrame) -> str:
-    """A pandas table as a Markdown pipe table (index dropped; ``|`` in cells escaped)."""
-    def row(values):
-        return "| " + " | ".join(str(v).replace("|", "\\|") for v in values) + " |"
-
-    lines = [row(table.columns), row(["---"] * len(table.columns))]
-    lines += [row(values) for values in table.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
 
 
 def status_markdown(run_dir: str | Path) -> str:
@@ -902,6 +893,15 @@ def gap_table(points: pd.DataFrame, paper_csv: str | Path, paper_compute_csv: st
 STAGED_FILES = ("provenance.json", "table1.csv")
 
 
+
+def plateau_markdown(folder: str | Path) -> str:
+    """The plateau study's findings (``results/plateau``), or a line saying that none are committed."""
+    folder = Path(folder)
+    if not (folder / "plateau.csv").exists():
+        return "The plateau study (`experiments/plateau.py`) has no committed results yet.\n"
+    return plateau_sentence(folder)
+
+
 #: Folders of ``results/`` whose CSVs the book shows as tables (``book/run/tables/<folder>_<stem>.md``).
 TABLE_FOLDERS = ("benchmarks", "diagnostics")
 
@@ -950,6 +950,7 @@ def stage(run_dir: str | Path, book_dir: str | Path = "book", repo: str | Path =
         run_dir.parent, run_dir.parent / "paper_table1.csv", run_dir.parent / "paper_compute.csv"))
     (target / "status.md").write_text(status_markdown(run_dir))
     (target / "all_runs.md").write_text(all_runs_markdown(run_dir.parent, run_dir.parent / "paper_table1.csv"))
+    (target / "plateau.md").write_text(plateau_markdown(run_dir.parent / "plateau"))
     (target / "tables").mkdir()
     for folder in TABLE_FOLDERS:  # the CSVs that the book's pages show, each fitted to the text column
         for csv in sorted((run_dir.parent / folder).glob("*.csv")):

@@ -184,6 +184,16 @@ def _describe_data(data: dict) -> str:
     return f"LibriMix (a folder named {Path(data.get('root', '?')).name})"
 
 
+def markdown_table(table: pd.DataFrame) -> str:
+    """A pandas table as a Markdown pipe table (index dropped; ``|`` in cells escaped)."""
+    def row(values):
+        return "| " + " | ".join(str(v).replace("|", "\\|") for v in values) + " |"
+
+    lines = [row(table.columns), row(["---"] * len(table.columns))]
+    lines += [row(values) for values in table.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
 #: Columns of commits, which a table shows as their first seven hex digits.
 COMMIT_COLUMNS = ("commit", "run_commit")
 #: A table with more columns than this is shown transposed, one column per row of its CSV.
@@ -198,8 +208,6 @@ def csv_markdown(path: str | Path, label: str | None = None) -> str:
     transposed (one column per row of the CSV, headed by its first column when that names each
     row, else by its number).
     """
-    from audioslots.reporting.book import markdown_table
-
     path = Path(path)
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
     for column in COMMIT_COLUMNS:

@@ -13,7 +13,7 @@ import pandas as pd
 import papermill
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ["01_preprocessing", "02_training", "03_baselines", "04_results", "05_figure2", "06_chunk_boundaries"]
 
 

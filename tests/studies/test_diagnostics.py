@@ -10,7 +10,7 @@ import pytest
 from audioslots.config import get_preset
 from audioslots.training import train
 
-SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "diagnostics.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "diagnostics.py"
 
 
 @pytest.fixture(scope="module")

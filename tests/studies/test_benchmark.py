@@ -19,7 +19,7 @@ from audioslots.data.dataset import LibriMix
 from audioslots.errors import DataError
 from benchmarks import common
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: The fields of ``benchmarks.common.header`` that every benchmark's JSON starts with.
 HEADER = ("benchmark", "commit", "date", "device", "device_name", "threads", "torch")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STALL = ROOT / "experiments" / "real_speech_stall"
 TWO_STEPS = {"steps": 2, "log_every": 1, "warmup_steps": 1}
 

@@ -15,7 +15,7 @@ from audioslots.cli import main as cli_main
 from audioslots.config import get_preset, replace
 from benchmarks import decoder_share
 
-SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "decoded_cells.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "decoded_cells.py"
 _spec = importlib.util.spec_from_file_location("decoded_cells", SCRIPT)
 decoded_cells = importlib.util.module_from_spec(_spec)  # experiments/ holds scripts, not a package
 _spec.loader.exec_module(decoded_cells)

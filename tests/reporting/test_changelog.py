@@ -13,7 +13,7 @@ from audioslots.reporting.changelog import (
     RunVersion, cell, changelog, changelog_markdown, read_versions, short_message,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: The book's text column is about 690 px wide: a table row (cells' text, no Markdown) must stay short.
 NARROW = 60
 

@@ -18,7 +18,7 @@ from audioslots.features import spectrogram
 from audioslots.separate import predict
 from audioslots.training import load_model, train
 
-SPEECH = Path(__file__).resolve().parents[1] / "data" / "librispeech-mini"
+SPEECH = Path(__file__).resolve().parents[2] / "data" / "librispeech-mini"
 POOL = 4
 MEMORISE = replace(get_preset("cpu"), crop_pool=POOL, batch_seconds=None, batch_size=POOL, steps=250, warmup_steps=25,
                    learning_rate=2e-3, log_every=25, checkpoint_every=250)

@@ -94,3 +94,25 @@ def test_held_out_crops_that_cannot_fit_are_refused_with_a_sentence(tiny_data):
 
     with pytest.raises(DataError, match="too short"):
         plateau.held_out_crops(LibriMix(tiny_data, "train-360"), replace(get_preset("tiny"), crop_span=0.9), n=3)
+
+
+def test_plateau_figure_and_sentence_say_each_runs_escape_and_the_fits_extrapolation(tmp_path):
+    import pandas as pd
+
+    from audioslots.reporting.plateau_figure import plateau_figure, plateau_sentence
+
+    (tmp_path / "logs").mkdir()
+    rows = []
+    for pool, escape in ((8, 90), (64, 360)):
+        pd.DataFrame({"step": [10, 20, 30], "loss": [0.05, 0.04, 0.02]}).to_csv(tmp_path / "logs" / f"pool{pool}_s0.csv")
+        rows.append({"pool": pool, "speakers": 0, "seed": 0, "steps": 30, "escape_step": escape, "floor_step": None,
+                     "loss_coarse copy": 0.04, "loss_mean of sources": 0.02})
+    pd.DataFrame(rows).to_csv(tmp_path / "plateau.csv", index=False)
+    pd.DataFrame([{"data": "mini", "distinct_crops": 1000, "exponent": 0.5, "escape_step": 1234.0, "low": 1000.0,
+                   "high": 2000.0, "fitted_on": "8, 64"}]).to_csv(tmp_path / "extrapolation.csv", index=False)
+    assert len(plateau_figure(tmp_path).axes) >= 3
+    text = plateau_sentence(tmp_path)
+    assert "8 crops at step 90" in text and "64 crops at step 360" in text
+    assert "mini (1,000 distinct crops of one chunk) at about step 1,234 (95 % band 1,000 to 2,000)" in text
+    (tmp_path / "extrapolation.csv").write_text("")
+    assert "Too few pool sizes" in plateau_sentence(tmp_path)

@@ -9,7 +9,7 @@ from audioslots.convtasnet import NO_FRAMING, WHOLE
 from audioslots.runs import (MODEL_KINDS, ROW_ORDER, ROWS, RUNS, SYSTEMS, metrics_stem, row_label, run_name_of,
                              system_of)
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
+RESULTS = Path(__file__).resolve().parents[2] / "results"
 
 
 @pytest.mark.parametrize("run", RUNS.values(), ids=list(RUNS))

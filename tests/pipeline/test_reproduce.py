@@ -109,7 +109,7 @@ def test_flops_derived_afterwards_equal_those_training_counted_and_say_so(tiny_d
     _metrics_run(tmp_path / "scored", {})
     (tmp_path / "metrics").symlink_to(tmp_path / "scored" / "metrics")
 
-    script = Path(__file__).resolve().parents[1] / "scripts" / "add_train_flop.py"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "add_train_flop.py"
     done = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     derived = provenance.load(tmp_path)

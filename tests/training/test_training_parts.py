@@ -16,7 +16,7 @@ from audioslots.training.checkpoints import (Checkpointer, ResumePoint, RunFiles
 from audioslots.training.log import LOG_COLUMNS, LogWindow, TrainingLog, read_log
 from audioslots.training.nonfinite import NonFiniteGuard
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = get_preset("tiny")
 CPU = torch.device("cpu")
 FINITE, SKIPPED = torch.tensor(True), torch.tensor(False)
