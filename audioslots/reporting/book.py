@@ -38,7 +38,7 @@ from audioslots.evaluation.intervals import utterances_of
 from audioslots.evaluation.learning_curve import compute_points
 from audioslots.evaluation.scores import load_metrics
 from audioslots.kinds import (AUDIOSLOTS, AUDIOSLOTS_1S_ROW, AUDIOSLOTS_ROW, AUTOENCODER_ROW, CONVTASNET, ORACLE,
-                              ORACLE_1S_ROW, ORACLE_ROW)
+                              ORACLE_1S_ROW, ORACLE_ROW, PAPER_ROWS)
 from audioslots.model import count_parameters
 from audioslots import provenance
 from audioslots.reporting import plots
@@ -46,7 +46,7 @@ from audioslots.reporting.claims import CHUNK_LENGTH_CLAIM, GAP_ROW, claims, row
 from audioslots.reporting.inspection import PAPER_TRAINING_DATA, paper_training_flop, trained_networks
 from audioslots.convtasnet import NO_MASK
 from audioslots.reporting.plateau_figure import plateau_sentence
-from audioslots.reporting.tables import TABLE_MASK_NAMES, csv_markdown, markdown_table, row_means, runs_by_row
+from audioslots.reporting.tables import TABLE_MASK_NAMES, csv_markdown, markdown_table, seed_runs, seed_spread, row_means, runs_by_row
 from audioslots.runs import row_label
 
 #: Tags whose cells never show in the book (the notebook's defaults and papermill's injection).
@@ -249,7 +249,24 @@ def status_markdown(run_dir: str | Path) -> str:
         metrics = load_metrics(run_dir)
     except (ValueError, FileNotFoundError):
         return "```{warning}\nThis run has no metrics yet: no claim of the paper can be checked.\n```\n"
-    return markdown_table(status_by_reason(claims(metrics, Path(run_dir).parent / "paper_table1.csv")))
+    return (markdown_table(status_by_reason(claims(metrics, Path(run_dir).parent / "paper_table1.csv")))
+            + "\n" + seeds_markdown(run_dir, metrics))
+
+
+def seeds_markdown(run_dir: str | Path, metrics: pd.DataFrame) -> str:
+    """The paper's trained rows of the run across training seeds (:func:`~audioslots.reporting.tables.seed_spread`)."""
+    spread = seed_spread(run_dir, metrics)
+    if spread.empty:
+        return ("Only one training seed of this run is committed: its verdicts rest on the test-set intervals alone, "
+                "not on how much another training seed would move the trained rows.\n")
+    spread = spread[spread["system"].isin(PAPER_ROWS)]
+    return ("The trained rows of the paper across training seeds: the same preset and data, another "
+            "`TrainConfig.seed` (runs `" + "`, `".join(p.name for p in seed_runs(run_dir)[1:]) + "`, "
+            "`experiments/compute_series.py --seed`), each scored on the same test mixtures. The verdicts above "
+            "use the shown run's test-set interval; the spread says how far another seed moves the mean. A re-run "
+            "of the same seed reproduces the committed rows bit for bit on the same kind of CPU and torch build; on "
+            "another CPU the trained rows move within about this spread ({doc}`changelog`).\n\n"
+            + markdown_table(spread))
 
 
 #: The reason column of :func:`status_by_reason` for the claims that hold (verdict ``yes``).

@@ -234,3 +234,50 @@ def _distinct_parts(names: list[str]) -> list[str]:
     if len(names) < 2 or any(len(n) <= len(prefix) + len(suffix) for n in names):
         return names
     return [n[len(prefix):len(n) - len(suffix)].replace("_", " ").strip() for n in names]
+
+
+#: Where the runs of other training seeds of a run lie: beside it, named ``<run>_seed<k>``.
+SEED_RUN_PATTERN = "{run}_seed*"
+
+
+def seed_runs(run_dir: str | Path) -> list[Path]:
+    """The run and the runs of its other training seeds that have a ``table1.csv`` (same preset and data,
+    another ``TrainConfig.seed``; ``experiments/compute_series.py --seed``)."""
+    run_dir = Path(run_dir)
+    others = sorted(p for p in run_dir.parent.glob(SEED_RUN_PATTERN.format(run=run_dir.name)) if (p / "table1.csv").exists())
+    return [run_dir, *others]
+
+
+def seed_spread(run_dir: str | Path, metrics: pd.DataFrame, metric: str = "si_snri") -> pd.DataFrame:
+    """The trained rows of Table 1 across training seeds, beside this run's interval over test mixtures.
+
+    One row per trained row label and mask that every seed's run has: this run's mean and the
+    half-width of its 95 % interval over the test set (by utterance, :func:`row_means`), each seed's
+    mean, and the spread (largest minus smallest mean). Empty when no other seed is committed.
+    """
+    runs = seed_runs(run_dir)
+    if len(runs) < 2:
+        return pd.DataFrame()
+    means = row_means(metrics)
+    means = means[means["metric"] == metric].set_index(["label", "mask"])
+    tables = [pd.read_csv(run / "table1.csv") for run in runs]
+    trained = tables[0].loc[tables[0]["train_flop"] > 0, ["label", "mask"]]  # the Oracle trains nothing
+    seeds = [_training_seed(run) for run in runs]
+    values = pd.concat([t.set_index(["label", "mask"])[metric] for t in tables], axis=1, join="inner").dropna()
+    rows = []
+    for label, mask in trained.itertuples(index=False):
+        if (label, mask) not in values.index or (label, mask) not in means.index:
+            continue
+        each = values.loc[(label, mask)].to_numpy(float)
+        rows.append({"system": label, "mask": TABLE_MASK_NAMES.get(mask, mask),
+                     "this run ± 95 % (test set)": f"{means.loc[(label, mask), 'mean']:.2f} ± {means.loc[(label, mask), 'ci95']:.2f}",
+                     **{f"seed {seed}": f"{v:.2f}" for seed, v in zip(seeds, each)},
+                     "spread over seeds": f"{each.max() - each.min():.2f}"})
+    return pd.DataFrame(rows)
+
+
+def _training_seed(run_dir: Path) -> int | str:
+    """The training seed of a run's networks, from its provenance (``?`` if it has no training section)."""
+    info = provenance.load(run_dir)
+    seeds = {section["preset"]["train"]["seed"] for key, section in info.items() if key.startswith("train:")}
+    return seeds.pop() if len(seeds) == 1 else "?"

@@ -213,3 +213,32 @@ def test_a_notebook_table_name_may_break_after_its_underscores_and_nothing_else_
     tidy = book.tidy_table_html(html)
     assert "<th>paper_<wbr>low_<wbr>db</th>" in tidy and ">a_<wbr>b</td>" in tidy
     assert ">12.0</td>" in tidy and "wbr" not in book.tidy_table_html(html.replace("_", " "))
+
+
+def test_seed_spread_lists_each_seeds_mean_of_the_trained_rows_beside_the_test_set_interval(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from audioslots.reporting.tables import seed_runs, seed_spread
+
+    def run(name, seed, audioslots):
+        folder = tmp_path / name
+        folder.mkdir()
+        pd.DataFrame([{"label": "AudioSlots", "mask": "ibm", "si_snri": audioslots, "train_flop": 5},
+                      {"label": "Oracle", "mask": "ibm", "si_snri": 12.0, "train_flop": 0}]).to_csv(folder / "table1.csv")
+        (folder / "provenance.json").write_text(json.dumps({"train:a": {"preset": {"train": {"seed": seed}}}}))
+        return folder
+
+    shown = run("cpu", 0, -1.5)
+    run("cpu_seed1", 1, -2.25)
+    run("cpu_seed2", 2, -1.0)
+    run("cpu_x4", 0, 3.0)  # another run, not a seed of this one
+    metrics = pd.DataFrame({"label": "AudioSlots", "mask": "ibm", "si_snr": [-1.0, -2.0], "si_snri": [-1.0, -2.0],
+                            "mixture_id": ["1-1-1_2-2-2", "3-3-3_4-4-4"]})
+    assert [p.name for p in seed_runs(shown)] == ["cpu", "cpu_seed1", "cpu_seed2"]
+    spread = seed_spread(shown, metrics)
+    assert spread[["system", "seed 0", "seed 1", "seed 2", "spread over seeds"]].values.tolist() == [
+        ["AudioSlots", "-1.50", "-2.25", "-1.00", "1.25"]]  # the Oracle trains nothing: not a row
+    assert spread["this run ± 95 % (test set)"].iloc[0].startswith("-1.50 ± ")
+    assert seed_spread(tmp_path / "cpu_x4", metrics).empty
