@@ -23,7 +23,8 @@ from tqdm.auto import tqdm
 from audioslots.config import get_preset, replace
 from audioslots.data.dataset import LibriMix
 from audioslots.errors import CheckpointError, DataError
-from audioslots.evaluation.scores import confidence_interval, evaluate_checkpoint
+from audioslots.evaluation.intervals import utterance_interval
+from audioslots.evaluation.scores import evaluate_checkpoint
 from audioslots.flops import affine_in_batch, read_flops
 from audioslots import provenance
 from audioslots.runs import RUNS, row_label, run_name_of
@@ -33,7 +34,11 @@ from audioslots.training import RunFiles, count_run_flops, load_checkpoint, pres
 LEARNING_CURVE = "learning_curve.csv"
 #: The columns of a learning curve, one row per run × step × mask.
 COLUMNS = ["run", "system", "chunk_seconds", "step", "flop_per_step", "train_flop", "split", "mask", "si_snr",
-           "si_snri", "si_snri_ci", "n_mixtures"]
+           "si_snri", "si_snri_ci", "n_mixtures", "ci_resamples"]
+#: What the interval of a learning curve resamples: the utterances the test mixtures are made of
+#: (:func:`~audioslots.evaluation.intervals.utterance_interval`). Curves scored before this column
+#: existed resampled mixtures, too narrow an interval, so their intervals are not drawn.
+CI_RESAMPLES = "utterances"
 
 
 def run_checkpoints(run_dir: str | Path) -> dict[int, Path]:
@@ -74,14 +79,14 @@ def flop_per_step(run_dir: str | Path) -> int:
 
 
 def curve_rows(metrics: pd.DataFrame, run: str, step: int, flop: int, split: str) -> pd.DataFrame:
-    """One row per mask of a checkpoint's per-mixture ``metrics``: means, the 95 % CI of SI-SNRi, mixtures."""
+    """One row per mask of a checkpoint's per-mixture ``metrics``: means, the 95 % CI of SI-SNRi by utterance, mixtures."""
     rows = []
     for mask, scores in metrics.groupby("mask", sort=False):
         rows.append({"run": run, "system": scores["system"].iloc[0], "chunk_seconds": scores["chunk_seconds"].iloc[0],
                      "step": step, "flop_per_step": flop, "train_flop": flop * step, "split": split, "mask": mask,
                      "si_snr": scores["si_snr"].mean(), "si_snri": scores["si_snri"].mean(),
-                     "si_snri_ci": confidence_interval(scores["si_snri"].to_numpy()),
-                     "n_mixtures": scores["mixture_id"].nunique()})
+                     "si_snri_ci": utterance_interval(scores["si_snri"].to_numpy(), scores["mixture_id"].tolist()),
+                     "n_mixtures": scores["mixture_id"].nunique(), "ci_resamples": CI_RESAMPLES})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -152,7 +157,8 @@ def compute_points(results: str | Path = "results") -> pd.DataFrame:
     ``table1.csv`` names it (``—`` if it does not).
 
     Returns:
-        :data:`POINT_COLUMNS`, ``si_snri_ci`` empty for the final networks (``table1.csv`` has no CI).
+        :data:`POINT_COLUMNS`, ``si_snri_ci`` empty for the final networks (``table1.csv`` has no CI)
+        and for curves whose interval did not resample utterances (:data:`CI_RESAMPLES`).
     """
     frames, data = [], {}
     for path in sorted(Path(results).glob("*/table1.csv")):
@@ -172,7 +178,8 @@ def compute_points(results: str | Path = "results") -> pd.DataFrame:
         curve = pd.read_csv(path)
         frames.append(pd.DataFrame({
             "row": [row_label(s, c) for s, c in zip(curve["system"], curve["chunk_seconds"])], "mask": curve["mask"],
-            "train_flop": curve["train_flop"], "si_snri": curve["si_snri"], "si_snri_ci": curve["si_snri_ci"],
+            "train_flop": curve["train_flop"], "si_snri": curve["si_snri"],
+            "si_snri_ci": curve["si_snri_ci"].where(curve.get("ci_resamples", pd.Series(index=curve.index)) == CI_RESAMPLES),
             "run": [f"{path.parent.name}/{run}" for run in curve["run"]], "step": curve["step"], "final": False,
             "data": data.get(path.parent.name, "—")}))
     frames = [f for f in frames if len(f)]

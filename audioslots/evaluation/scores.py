@@ -203,17 +203,3 @@ def confidence_interval(values: np.ndarray, level: float = 0.95) -> float:
     if len(values) < 2:
         return float("nan")
     return float(stats.sem(values) * stats.t.ppf(0.5 + level / 2, len(values) - 1))
-
-
-def table1_with_ci(metrics: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
-    """:func:`table1` plus the half-width of the confidence interval of each mean over mixtures."""
-    out = table1(metrics)
-    metrics = metrics.copy()
-    keys = _keys(metrics)
-    ci = (
-        metrics.groupby(keys, sort=False)
-        .agg(si_snr_ci=("si_snr", lambda v: confidence_interval(v, level)),
-             si_snri_ci=("si_snri", lambda v: confidence_interval(v, level)))
-        .reset_index(drop=True)
-    )
-    return pd.concat([out, ci], axis=1)

@@ -9,7 +9,8 @@ from audioslots.cli import main
 from audioslots.config import get_preset, replace
 from audioslots.data.dataset import LibriMix
 from audioslots.errors import CheckpointError, DataError
-from audioslots.evaluation.scores import confidence_interval, evaluate_checkpoint
+from audioslots.evaluation.intervals import utterance_interval
+from audioslots.evaluation.scores import evaluate_checkpoint
 from audioslots.evaluation.learning_curve import COLUMNS, score_checkpoints
 from audioslots.training import count_run_flops, train
 
@@ -36,10 +37,13 @@ def test_every_kept_checkpoint_and_the_final_one_get_a_row_per_mask_with_the_com
 
     metrics = evaluate_checkpoint(runs / "audioslots_0.5s" / "checkpoint_step0000002.pt", LibriMix(tiny_data, "test"),
                                   progress=False)
-    ibm = metrics[metrics["mask"] == "ibm"]["si_snri"]
+    ibm = metrics[metrics["mask"] == "ibm"]
     row = curve[(curve["step"] == 2) & (curve["mask"] == "ibm")].iloc[0]
-    assert row["si_snri"] == pytest.approx(ibm.mean(), abs=1e-4)
-    assert row["si_snri_ci"] == pytest.approx(confidence_interval(ibm.to_numpy()), abs=1e-4)
+    assert row["si_snri"] == pytest.approx(ibm["si_snri"].mean(), abs=1e-4)
+    # the interval resamples the utterances the mixtures are made of, not the mixtures
+    assert row["ci_resamples"] == "utterances"
+    assert row["si_snri_ci"] == pytest.approx(utterance_interval(ibm["si_snri"].to_numpy(), ibm["mixture_id"].tolist()),
+                                              abs=1e-4)
     assert row["n_mixtures"] == len(LibriMix(tiny_data, "test"))
 
 
@@ -123,7 +127,8 @@ def test_compute_points_take_the_paper_setting_rows_of_each_table_and_every_lear
         "train_flop": [0, 10**12, 10**12, 10**12, 2 * 10**12], "data": "synthetic"})
     table.to_csv(run / "table1.csv", index=False)
     pd.DataFrame({"run": "audioslots_0.5s", "system": "AudioSlots", "chunk_seconds": 0.5, "step": [100, 200],
-                  "train_flop": [10**11, 2 * 10**11], "mask": "ibm", "si_snri": [-1.0, 0.5], "si_snri_ci": 0.3}
+                  "train_flop": [10**11, 2 * 10**11], "mask": "ibm", "si_snri": [-1.0, 0.5], "si_snri_ci": 0.3,
+                  "ci_resamples": "utterances"}
                  ).to_csv(run / "learning_curve.csv", index=False)
     (tmp_path / "old").mkdir()  # a run from before train_flop: nothing to place
     table.drop(columns="train_flop").to_csv(tmp_path / "old" / "table1.csv", index=False)
@@ -150,3 +155,19 @@ def test_the_papers_compute_is_its_steps_times_the_flops_of_a_step_of_each_train
         step = count_run_flops(run_config(replace(tiny, chunk_seconds=chunk), kind, {"n_src": 2}))
         assert compute.loc[row, "flop_per_step"] == step
         assert compute.loc[row, "train_flop"] == step * tiny.train.steps
+
+
+def test_curve_intervals_that_resampled_mixtures_are_not_drawn(tmp_path):
+    from audioslots.evaluation.learning_curve import compute_points
+
+    run = tmp_path / "old"
+    run.mkdir()
+    pd.DataFrame([{"label": "AudioSlots", "system": "AudioSlots", "chunk_seconds": 0.5, "mask": "ibm", "si_snri": 1.0,
+                   "train_flop": 10, "data": "real"}]).to_csv(run / "table1.csv", index=False)
+    old = {"run": "audioslots_0.5s", "system": "AudioSlots", "chunk_seconds": 0.5, "step": 1, "flop_per_step": 5,
+           "train_flop": 5, "split": "test", "mask": "ibm", "si_snr": 0.5, "si_snri": 0.5, "si_snri_ci": 0.3,
+           "n_mixtures": 9}
+    pd.DataFrame([old]).to_csv(run / "learning_curve.csv", index=False)
+    assert compute_points(tmp_path).query("not final")["si_snri_ci"].isna().all()
+    pd.DataFrame([{**old, "ci_resamples": "utterances"}]).to_csv(run / "learning_curve.csv", index=False)
+    assert compute_points(tmp_path).query("not final")["si_snri_ci"].tolist() == [0.3]
