@@ -38,7 +38,7 @@ reproduce: $(STAMP)
 	    -r preset $(PRESET) -r data_root "$(DATA_ROOT)" -r run_dir $(RUN) -r device $(DEVICE) -p seed $(SEED) \
 	    -p progress False --log-output --no-progress-bar || exit 1; \
 	done
-	$(BIN)/python -m audioslots.reporting.book tag $(RUN)/.executing
+	$(BIN)/python -m audioslots.reporting.staging tag $(RUN)/.executing
 	mkdir -p $(RUN)/notebooks && mv $(RUN)/.executing/*.ipynb $(RUN)/notebooks/ && rmdir $(RUN)/.executing
 	$(MAKE) book RUN=$(RUN)
 

@@ -5,5 +5,7 @@
 - :mod:`~audioslots.reporting.inspection`: the networks' sizes, FLOPs, shapes and training costs;
 - :mod:`~audioslots.reporting.figure2`: what the networks make of test mixtures (Figure 2, listening);
 - :mod:`~audioslots.reporting.plots`: every figure, drawn from the data the modules above compute;
-- :mod:`~audioslots.reporting.book`: the book's pages of a run, staged into ``book/run/``.
+- :mod:`~audioslots.reporting.book`: the book's prose, every sentence with a number computed from the results.
+- :mod:`~audioslots.reporting.staging`: a run staged into ``book/run/`` for the book (notebooks, banner, pages).
+- :mod:`~audioslots.reporting.plateau_figure`: the plateau study's figure and findings.
 """

@@ -2,7 +2,7 @@
 
 So that ``jupyter-book build book/`` works verbatim on a fresh clone: the book's reproduction
 chapters, banner and Status live in ``book/run/``, which is generated from a run folder of
-``results/`` (:func:`audioslots.reporting.book.stage`) and never committed. The run is
+``results/`` (:func:`audioslots.reporting.staging.stage`) and never committed. The run is
 ``$AUDIOSLOTS_BOOK_RUN`` (a path relative to the repository root; ``make book RUN=...`` sets it),
 by default ``results/cpu``, the reference run that ``make reproduce`` writes. The changelog of
 that reference run (:func:`audioslots.reporting.changelog.changelog`, from git history) is staged
@@ -25,7 +25,7 @@ DEFAULT_RUN = "results/cpu"
 def setup(app: Sphinx) -> dict:
     # At load time, before sphinx-external-toc reads _toc.yml and Sphinx looks for documents.
     try:
-        from audioslots.reporting.book import stage
+        from audioslots.reporting.staging import stage
         from audioslots.reporting.changelog import changelog
     except ImportError as error:
         raise ExtensionError(f"The book needs the audioslots package ({error}): run `make setup`, "

@@ -52,7 +52,7 @@ def test_a_copied_tree_takes_the_commit_it_is_told_even_with_a_stale_git_of_its_
     assert git_commit(repo / "pkg") == git_commit(repo.parent) == "0123abc"
 
 
-# The book's stale-result banner (audioslots.reporting.book.staleness / banner) -------------------------
+# The book's stale-result banner (audioslots.reporting.staging.staleness / banner) -------------------------
 
 
 @pytest.fixture
@@ -74,14 +74,14 @@ def _commit_all(repo, message):
 
 
 def test_run_of_the_current_code_is_not_stale(code_repo):
-    from audioslots.reporting.book import staleness
+    from audioslots.reporting.staging import staleness
 
     state = staleness(_git(code_repo, "rev-parse", "HEAD"), code_repo)
     assert not state.stale and state.changed == [] and state.reason == ""
 
 
 def test_changes_outside_library_and_notebooks_do_not_make_a_run_stale(code_repo):
-    from audioslots.reporting.book import staleness
+    from audioslots.reporting.staging import staleness
 
     run = _git(code_repo, "rev-parse", "HEAD")
     (code_repo / "README.md").write_text("changed\n")
@@ -91,7 +91,7 @@ def test_changes_outside_library_and_notebooks_do_not_make_a_run_stale(code_repo
 
 
 def test_changing_the_books_rendering_module_does_not_make_a_run_stale(code_repo):
-    from audioslots.reporting.book import staleness
+    from audioslots.reporting.staging import staleness
 
     run = _git(code_repo, "rev-parse", "HEAD")
     (code_repo / "audioslots" / "reporting").mkdir()
@@ -103,7 +103,7 @@ def test_changing_the_books_rendering_module_does_not_make_a_run_stale(code_repo
 
 
 def test_library_committed_since_the_run_makes_it_stale(code_repo):
-    from audioslots.reporting.book import staleness
+    from audioslots.reporting.staging import staleness
 
     run = _git(code_repo, "rev-parse", "HEAD")
     (code_repo / "audioslots" / "model.py").write_text("x = 2\n")
@@ -113,7 +113,7 @@ def test_library_committed_since_the_run_makes_it_stale(code_repo):
 
 
 def test_uncommitted_and_untracked_notebook_changes_make_a_run_stale(code_repo):
-    from audioslots.reporting.book import staleness
+    from audioslots.reporting.staging import staleness
 
     run = _git(code_repo, "rev-parse", "HEAD")
     (code_repo / "notebooks" / "01.md").write_text("# 1, edited\n")
@@ -122,7 +122,7 @@ def test_uncommitted_and_untracked_notebook_changes_make_a_run_stale(code_repo):
 
 
 def test_a_dirty_or_unknown_run_commit_is_stale(code_repo):
-    from audioslots.reporting.book import staleness
+    from audioslots.reporting.staging import staleness
 
     head = _git(code_repo, "rev-parse", "HEAD")
     assert staleness(head + "-dirty", code_repo).stale
@@ -132,7 +132,7 @@ def test_a_dirty_or_unknown_run_commit_is_stale(code_repo):
 def test_banner_names_the_commit_and_warns_only_when_stale(code_repo):
     import json
 
-    from audioslots.reporting.book import banner
+    from audioslots.reporting.staging import banner
 
     run_dir = code_repo / "results" / "cpu"
     head = _git(code_repo, "rev-parse", "HEAD")

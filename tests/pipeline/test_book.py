@@ -530,7 +530,7 @@ def test_status_table_states_the_018_db_claim_with_this_runs_verdict(visits):
 
 @skip_while_placeholders
 def test_every_run_page_names_the_runs_commit_and_warns_exactly_when_stale(built_book):
-    from audioslots.reporting.book import staleness
+    from audioslots.reporting.staging import staleness
 
     commit = json.loads((BOOK / "run" / "provenance.json").read_text())["commit"]
     stale = staleness(commit, ROOT).stale

@@ -134,7 +134,7 @@ def test_figures_are_saved_as_images_in_the_executed_notebooks(executed):
 
 
 def test_prepare_notebook_removes_parameter_cells_and_folds_code_only():
-    from audioslots.reporting.book import prepare_notebook
+    from audioslots.reporting.staging import prepare_notebook
 
     notebook = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("# Title"),

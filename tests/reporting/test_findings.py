@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audioslots.reporting import book
+from audioslots.reporting import book, staging
 from audioslots.reporting.claims import CHUNK_LENGTH_CLAIM
 from audioslots.reporting.inspection import PAPER_TRAINING_DATA
 
@@ -162,17 +162,17 @@ def test_generated_tables_show_no_pandas_index_and_no_padded_zeros():
               'chunk (s)</th></tr></thead><tbody><tr><th id="T_1_level0_row0" class="row_heading level0 row0" >0</th>'
               '<td class="data row0 col0" >0.500000</td></tr><tr><th class="row_heading level0 row1" >1</th>'
               '<td class="data row1 col0" >1.000000</td></tr></tbody></table>')
-    tidy = book.tidy_table_html(styler)
+    tidy = staging.tidy_table_html(styler)
     assert "<th" not in tidy.partition("<tbody>")[2] and "blank" not in tidy and "chunk (s)" in tidy
     assert ">0.5</td>" in tidy and ">1.0</td>" in tidy and "0.500000" not in tidy
     frame = pd.DataFrame({"loss": [0.036869, 0.25]}, index=[0, 1]).to_html()
-    assert ">0.036869</td>" in book.tidy_table_html(frame) and ">0.25</td>" in book.tidy_table_html(frame)
+    assert ">0.036869</td>" in staging.tidy_table_html(frame) and ">0.25</td>" in staging.tidy_table_html(frame)
     filtered = pd.DataFrame({"row": ["Oracle", "Oracle (1 s)"]}, index=[0, 12]).to_html()
-    assert "<th>12</th>" not in book.tidy_table_html(filtered) and "<th>row</th>" in book.tidy_table_html(filtered)
+    assert "<th>12</th>" not in staging.tidy_table_html(filtered) and "<th>row</th>" in staging.tidy_table_html(filtered)
     steps = pd.DataFrame({"loss": [0.5]}, index=pd.Index([100], name="step")).to_html()
-    assert "<th>100</th>" in book.tidy_table_html(steps)  # a named index is data
+    assert "<th>100</th>" in staging.tidy_table_html(steps)  # a named index is data
     named = pd.DataFrame({"v": [1.5]}, index=["Oracle"]).to_html()
-    assert "<th>Oracle</th>" in book.tidy_table_html(named)  # a meaningful index stays
+    assert "<th>Oracle</th>" in staging.tidy_table_html(named)  # a meaningful index stays
     markdown = book.markdown_table(pd.DataFrame({"a": [1]}, index=[7]))
     assert markdown == "| a |\n| --- |\n| 1 |\n"
 
@@ -207,12 +207,12 @@ def test_gpu_costs_are_measured_for_the_timed_network_and_projected_by_flops_for
 def test_a_notebook_table_name_may_break_after_its_underscores_and_nothing_else_changes():
     import pandas as pd
 
-    from audioslots.reporting import book
+    from audioslots.reporting import staging
 
     html = pd.DataFrame({"paper_low_db": [12.0], "note": ["a_b"]}).to_html()
-    tidy = book.tidy_table_html(html)
+    tidy = staging.tidy_table_html(html)
     assert "<th>paper_<wbr>low_<wbr>db</th>" in tidy and ">a_<wbr>b</td>" in tidy
-    assert ">12.0</td>" in tidy and "wbr" not in book.tidy_table_html(html.replace("_", " "))
+    assert ">12.0</td>" in tidy and "wbr" not in staging.tidy_table_html(html.replace("_", " "))
 
 
 def test_seed_spread_lists_each_seeds_mean_of_the_trained_rows_beside_the_test_set_interval(tmp_path):
