@@ -125,8 +125,6 @@ def load_metrics(run_dir: str | Path) -> pd.DataFrame:
     files = sorted((Path(run_dir) / "metrics").glob("*.csv"))
     metrics = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
     check_finite(metrics)
-    if "framing" not in metrics:  # runs from before the framing option: centred, no overlap
-        metrics["framing"], metrics["chunk_overlap"] = "centred", 0.0
     metrics["label"] = [row_label(*row) for row in zip(metrics["system"], metrics["chunk_seconds"], metrics["framing"],
                                                        metrics["chunk_overlap"], metrics["order"])]
     return metrics
@@ -171,11 +169,10 @@ def evaluate_checkpoint(
 
 
 def _keys(metrics: pd.DataFrame) -> list[str]:
-    # Metrics written before framing/overlap existed were centred, non-overlapping runs; before
-    # silent estimates were counted, their count is unknown.
-    for column, legacy in (("framing", "centred"), ("chunk_overlap", 0.0), ("n_silent", np.nan)):
-        if column not in metrics:
-            metrics[column] = legacy
+    # Committed runs scored before silent estimates were counted do not know their count
+    # (tests/evaluation/test_evaluate.py shows which).
+    if "n_silent" not in metrics:
+        metrics["n_silent"] = np.nan
     return [k for k in ("label", "data", "system", "order", "chunk_seconds", "framing", "chunk_overlap", "mask") if k in metrics]
 
 
