@@ -275,9 +275,9 @@ class WaveformPeer(Kind):
         return convtasnet.separate(model, mixture)
 
 
-#: The Oracle (paper, Table 1): the preprocessed ground truth through the masks.
+#: The Oracle of the paper's Table 1, the preprocessed ground truth through the masks.
 ORACLE = Oracle("oracle", "Oracle", rows={0.5: "Oracle", 1.0: "Oracle (1 s)"})
-#: The paper's autoencoder: an AudioSlots network of one slot, fed single sources (paper, Table 1).
+#: The paper's autoencoder (its Table 1), an AudioSlots network of one slot fed single sources.
 AUTOENCODER = AudioSlotsNetwork("autoencoder", "Autoencoder", rows={0.5: "Autoencoder"}, single_sources=True)
 #: AudioSlots: one slot per source (paper, Table 1, at 0.5 s and 1 s chunks).
 AUDIOSLOTS = AudioSlotsNetwork("audioslots", "AudioSlots", rows={0.5: "AudioSlots", 1.0: "AudioSlots (1 s)"})

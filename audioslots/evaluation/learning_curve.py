@@ -35,7 +35,7 @@ LEARNING_CURVE = "learning_curve.csv"
 #: The columns of a learning curve, one row per run × step × mask.
 COLUMNS = ["run", "system", "chunk_seconds", "step", "flop_per_step", "train_flop", "split", "mask", "si_snr",
            "si_snri", "si_snri_ci", "n_mixtures", "ci_resamples"]
-#: What the interval of a learning curve resamples: the utterances the test mixtures are made of
+#: What the interval of a learning curve resamples, the utterances the test mixtures are made of
 #: (:func:`~audioslots.evaluation.intervals.utterance_interval`). Curves scored before this column
 #: existed resampled mixtures, too narrow an interval, so their intervals are not drawn.
 CI_RESAMPLES = "utterances"

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from audioslots.evaluation.plateau import FLOOR, LEAVE_FRACTION, PLATEAU
 
-#: The reference levels drawn on each loss panel: (predictor, line style, label).
+#: The reference levels drawn on each loss panel, as (predictor, line style, label).
 LEVELS = ((PLATEAU, "--", "coarse copy (the plateau)"), (FLOOR, ":", "mean of sources (the floor)"))
 SEED_COLOURS = ("#1f77b4", "#d95f02")
 
@@ -69,8 +69,13 @@ def plateau_figure(folder: str | Path) -> Figure:
 def _escape_panel(ax, pools: pd.DataFrame, extrapolation_csv: Path) -> None:
     """Escape step against distinct crops (log–log), the fit and its extrapolation with its band."""
     left = pools[(pools["pool"] > 0) & pools["escape_step"].notna()]
-    ax.scatter(left["pool"], left["escape_step"], s=14, color="black", zorder=3, label="a run (each seed)")
     fits = _fits(extrapolation_csv)
+    ax.set_title("left the plateau", fontsize=9)
+    if left.empty and fits.empty:
+        ax.text(0.5, 0.5, "no run left the plateau", ha="center", va="center", fontsize=8, transform=ax.transAxes)
+        ax.set_axis_off()
+        return
+    ax.scatter(left["pool"], left["escape_step"], s=14, color="black", zorder=3, label="a run (each seed)")
     if not fits.empty:
         x = np.geomspace(min(left["pool"].min(), 8), fits["distinct_crops"].max(), 50)
         slope = fits["exponent"].iloc[0]

@@ -236,7 +236,7 @@ def _distinct_parts(names: list[str]) -> list[str]:
     return [n[len(prefix):len(n) - len(suffix)].replace("_", " ").strip() for n in names]
 
 
-#: Where the runs of other training seeds of a run lie: beside it, named ``<run>_seed<k>``.
+#: Where the runs of other training seeds of a run lie, beside it and named ``<run>_seed<k>``.
 SEED_RUN_PATTERN = "{run}_seed*"
 
 
