@@ -102,12 +102,16 @@ def plateau_sentence(folder: str | Path) -> str:
     folder = Path(folder)
     runs = pd.read_csv(folder / "plateau.csv")
     pools = runs[(runs["speakers"] == 0) & (runs["pool"] > 0)]
-    steps = "; ".join(
-        f"{int(pool):,} crops at step " + " and ".join(str(int(s)) if pd.notna(s) else f"none within {int(n):,}"
-                                                          for s, n in zip(group["escape_step"], group["steps"]))
-        for pool, group in pools.groupby("pool"))
-    text = (f"The `cpu` network left the plateau (its loss a quarter of the way from the coarse copy's down to "
-            f"the mean of sources', {LEAVE_FRACTION:g} of the gap) on pools of {steps} (two seeds each).")
+
+    def escapes(group: pd.DataFrame) -> str:
+        steps = " and ".join(str(int(s)) if pd.notna(s) else f"none within {int(n):,}"
+                             for s, n in zip(group["escape_step"], group["steps"]))
+        seeds = ", ".join(str(int(seed)) for seed in group["seed"])
+        return f"{steps} (seed{'s' if len(group) > 1 else ''} {seeds})"
+
+    steps = "; ".join(f"{int(pool):,} crops at step {escapes(group)}" for pool, group in pools.groupby("pool"))
+    text = (f"The `cpu` network left the plateau (its loss {LEAVE_FRACTION:.0%} of the way from the coarse copy's "
+            f"down to the mean of sources') on pools of {steps}.")
     fits = _fits(folder / "extrapolation.csv")
     if fits.empty:
         return text + " Too few pool sizes have left it for a fit.\n"
