@@ -219,10 +219,12 @@ def csv_markdown(path: str | Path, label: str | None = None) -> str:
     table = table.drop(columns=same)
     if len(table.columns) > MAX_COLUMNS:
         first = table.columns[0]
-        heads = _distinct_parts(table[first].tolist()) if table[first].is_unique else [str(i + 1) for i in range(len(table))]
-        body = table.drop(columns=first) if table[first].is_unique else table
+        if table[first].is_unique:  # its first column names each row: those names head the columns
+            corner, heads, body = first, _distinct_parts(table[first].tolist()), table.drop(columns=first)
+        else:
+            corner, heads, body = "", [str(i + 1) for i in range(len(table))], table
         table = body.T.reset_index()
-        table.columns = [first if heads != [str(i + 1) for i in range(len(heads))] else "", *heads]
+        table.columns = [corner, *heads]
     return lead + markdown_table(table)
 
 
