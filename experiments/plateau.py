@@ -12,8 +12,9 @@ the reference predictors' and the Oracle's on the same crops.
 
 ``--summarise`` fits ``escape step = a · P^b`` over the pools whose runs left the plateau (both
 seeds, log-log least squares), and extrapolates it, with the band of the fit's 95 % interval, to
-the number of distinct crops of the embedded mini Libri2Mix and of Libri2Mix train-360; it writes
-``plateau.csv``, ``extrapolation.csv`` and ``plateau.png``.
+the number of distinct crops of the embedded mini Libri2Mix and of Libri2Mix train-360; it does the
+same over the speaker counts K, extrapolated to the training speakers of both; it writes
+``plateau.csv``, ``extrapolation.csv`` (crops), ``extrapolation_speakers.csv`` and ``plateau.png``.
 
 Usage, from the repository root (one process per pool and seed; two at a time on 2 cores)::
 
@@ -43,10 +44,13 @@ from audioslots.provenance import git_commit
 from audioslots.reporting.plateau_figure import plateau_figure
 from audioslots.separate import predict
 from audioslots.training import RunFiles, load_model, train
+from audioslots.training.batches import speaker_of
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "plateau"
 #: Hours of mixtures in Libri2Mix train-360, `min` mode (LibriMix's own table), for the extrapolation.
 TRAIN_360_MIN_HOURS = 212.0
+#: Speakers of LibriSpeech train-clean-360, the sources of Libri2Mix train-360 (the LibriSpeech corpus's own table).
+TRAIN_360_SPEAKERS = 921
 #: [choice] A speaker run trains on the first 80 % of each of its mixtures; the rest is held out.
 SPAN = 0.8
 
@@ -116,6 +120,13 @@ def distinct_crops(data: Path, chunk_seconds: float) -> dict[str, float]:
     return {"mini Libri2Mix (embedded)": mini, "Libri2Mix train-360": TRAIN_360_MIN_HOURS * 3600 / chunk_seconds}
 
 
+def distinct_speakers(data: Path) -> dict[str, float]:
+    """Speakers of the embedded training split and of train-360."""
+    train_set = LibriMix(data, "train-360")
+    speakers = {speaker_of(mixture_id, k) for mixture_id in train_set.mixture_ids for k in range(train_set.n_src)}
+    return {"mini Libri2Mix (embedded)": len(speakers), "Libri2Mix train-360": TRAIN_360_SPEAKERS}
+
+
 def fit_power_law(pools: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Least squares of ``log step = log a + b log P``; the coefficients and their covariance."""
     design = np.stack([np.ones_like(pools, dtype=float), np.log(pools)], axis=1)
@@ -125,9 +136,31 @@ def fit_power_law(pools: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.
     return coef, sigma2 * np.linalg.inv(design.T @ design)
 
 
-def summarise(out: Path, data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def extrapolate(sizes: pd.Series, steps: pd.Series, targets: dict[str, float], size_column: str) -> pd.DataFrame:
+    """The power law of ``steps`` against ``sizes`` (runs that left the plateau, every seed) at each target size.
+
+    Returns:
+        One row per target: ``data``, ``size_column`` (its size), ``exponent``, ``escape_step`` and the 95 %
+        band ``low``–``high`` of the fit, and ``fitted_on`` (the sizes fitted); no row when fewer than two
+        sizes left the plateau.
+    """
     from scipy import stats
 
+    if sizes.nunique() < 2:
+        return pd.DataFrame(columns=["data", size_column, "exponent", "escape_step", "low", "high", "fitted_on"])
+    coef, cov = fit_power_law(sizes.to_numpy(float), steps.to_numpy(float))
+    t = stats.t.ppf(0.975, max(1, len(sizes) - 2))
+    rows = []
+    for name, size in targets.items():
+        x = np.array([1.0, np.log(size)])
+        centre, half = float(x @ coef), float(t * np.sqrt(x @ cov @ x))
+        rows.append({"data": name, size_column: round(size), "exponent": coef[1], "escape_step": np.exp(centre),
+                     "low": np.exp(centre - half), "high": np.exp(centre + half),
+                     "fitted_on": ", ".join(str(int(p)) for p in sorted(sizes.unique()))})
+    return pd.DataFrame(rows)
+
+
+def summarise(out: Path, data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     runs = pd.read_json(out / "runs.jsonl", lines=True)
     runs["speakers"] = runs.get("speakers", 0)
     runs = runs.fillna({"speakers": 0}).drop_duplicates(["pool", "speakers", "seed"], keep="last")
@@ -136,19 +169,12 @@ def summarise(out: Path, data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     runs = pd.concat([runs.reset_index(drop=True), pd.DataFrame(steps)], axis=1).sort_values(["speakers", "pool", "seed"])
     runs.to_csv(out / "plateau.csv", index=False, float_format="%.4g")
     left = runs[(runs["pool"] > 0) & (runs["speakers"] == 0) & runs["escape_step"].notna()]
-    rows = []
-    if left["pool"].nunique() >= 2:
-        coef, cov = fit_power_law(left["pool"].to_numpy(float), left["escape_step"].to_numpy(float))
-        t = stats.t.ppf(0.975, max(1, len(left) - 2))
-        chunk_seconds = get_preset("cpu").features.chunk_seconds
-        for name, crops in distinct_crops(data, chunk_seconds).items():
-            x = np.array([1.0, np.log(crops)])
-            centre, half = float(x @ coef), float(t * np.sqrt(x @ cov @ x))
-            rows.append({"data": name, "distinct_crops": round(crops), "exponent": coef[1],
-                         "escape_step": np.exp(centre), "low": np.exp(centre - half), "high": np.exp(centre + half),
-                         "fitted_on": ", ".join(str(p) for p in sorted(left["pool"].unique()))})
-    extrapolation = pd.DataFrame(rows)
+    crops = distinct_crops(data, get_preset("cpu").features.chunk_seconds)
+    extrapolation = extrapolate(left["pool"], left["escape_step"], crops, "distinct_crops")
     extrapolation.to_csv(out / "extrapolation.csv", index=False, float_format="%.4g")
+    left = runs[(runs["speakers"] > 0) & runs["escape_step"].notna()]
+    extrapolate(left["speakers"], left["escape_step"], distinct_speakers(data), "speakers").to_csv(
+        out / "extrapolation_speakers.csv", index=False, float_format="%.4g")
     plateau_figure(out).savefig(out / "plateau.png", dpi=110)
     return runs, extrapolation
 

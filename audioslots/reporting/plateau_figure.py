@@ -21,42 +21,58 @@ LEVELS = ((PLATEAU, "--", "coarse copy (the plateau)"), (FLOOR, ":", "mean of so
 SEED_COLOURS = ("#1f77b4", "#d95f02")
 
 
-def _pool_name(pool: int) -> str:
-    return "the stream (fresh crops)" if pool == 0 else f"{pool:,} crops"
+def _setting(run: pd.Series) -> tuple[str, str]:
+    """A run's setting as (its logs' file stem without the seed, its panel title)."""
+    pool, speakers = int(run["pool"]), int(run["speakers"])
+    if speakers:
+        return f"speakers{speakers}", f"{speakers} speakers (first 80 % of their mixtures)"
+    return f"pool{pool}", "the stream (fresh crops)" if pool == 0 else f"{pool:,} crops"
+
+
+def _settings(runs: pd.DataFrame) -> list[tuple[int, int]]:
+    """The (pool, speakers) settings in the figure's order: pools by size, the stream, then speaker counts."""
+    keys = {(int(p), int(k)) for p, k in zip(runs["pool"], runs["speakers"])}
+    return sorted(keys, key=lambda key: (key[1] > 0, key[1], key[0] == 0, key[0]))
 
 
 def plateau_figure(folder: str | Path) -> Figure:
-    """The figure of a plateau study folder: one loss panel per pool size, then the escape steps.
+    """The figure of a plateau study folder: one loss panel per pool size (then the stream and each
+    speaker count), the escape steps against distinct crops, and, with speaker runs, against speakers.
 
     Args:
         folder: a folder written by ``experiments/plateau.py`` (``plateau.csv`` and ``logs/``,
-            optionally ``extrapolation.csv``).
+            optionally ``extrapolation.csv`` and ``extrapolation_speakers.csv``).
     """
     folder = Path(folder)
     runs = pd.read_csv(folder / "plateau.csv")
-    pools = runs[runs["speakers"] == 0]
-    sizes = sorted(pools["pool"].unique(), key=lambda p: (p == 0, p))
+    settings = _settings(runs)
+    with_speakers = any(speakers for _, speakers in settings)
+    panels = [*[("loss", key) for key in settings if not key[1]], ("escape", "pool"),
+              *[("loss", key) for key in settings if key[1]], *([("escape", "speakers")] if with_speakers else [])]
     columns = 3
-    rows = -(-(len(sizes) + 1) // columns)
+    rows = -(-len(panels) // columns)
     figure = Figure(figsize=(7.2, 2.5 * rows), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
-    for ax, size in zip(axes, sizes):
-        for _, run in pools[pools["pool"] == size].iterrows():
-            log = pd.read_csv(folder / "logs" / f"pool{int(size)}_s{int(run['seed'])}.csv")
+    for ax, (what, key) in zip(axes, panels):
+        if what == "escape":
+            _escape_panel(ax, runs, key, folder)
+            continue
+        here = runs[(runs["pool"] == key[0]) & (runs["speakers"] == key[1])]
+        for _, run in here.iterrows():
+            stem, title = _setting(run)
+            log = pd.read_csv(folder / "logs" / f"{stem}_s{int(run['seed'])}.csv")
             colour = SEED_COLOURS[int(run["seed"]) % len(SEED_COLOURS)]
             ax.plot(log["step"], log["loss"], color=colour, lw=0.9, label=f"seed {int(run['seed'])}")
-            for name, style, label in LEVELS:
+            for name, style, _ in LEVELS:
                 ax.axhline(run[f"loss_{name}"], color=colour, ls=style, lw=0.8, alpha=0.7)
             if pd.notna(run.get("escape_step")):
                 ax.axvline(run["escape_step"], color=colour, lw=0.6, alpha=0.5)
-        ax.set_title(_pool_name(int(size)), fontsize=9)
+        ax.set_title(title, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.set_ylabel("training loss", fontsize=8)
         ax.tick_params(labelsize=7)
-        top = pools.loc[pools["pool"] == size, f"loss_{PLATEAU}"].max()
-        ax.set_ylim(0, 1.6 * top)
-    _escape_panel(axes[len(sizes)], pools, folder / "extrapolation.csv")
-    for ax in axes[len(sizes) + 1:]:
+        ax.set_ylim(0, 1.6 * here[f"loss_{PLATEAU}"].max())
+    for ax in axes[len(panels):]:
         ax.set_axis_off()
     handles = [axes[0].plot([], [], color="grey", ls=style, lw=0.8)[0] for _, style, _ in LEVELS]
     handles.append(axes[0].plot([], [], color="grey", lw=0.6)[0])
@@ -66,60 +82,118 @@ def plateau_figure(folder: str | Path) -> Figure:
     return figure
 
 
-def _escape_panel(ax, pools: pd.DataFrame, extrapolation_csv: Path) -> None:
-    """Escape step against distinct crops (log–log), the fit and its extrapolation with its band."""
-    left = pools[(pools["pool"] > 0) & pools["escape_step"].notna()]
-    fits = _fits(extrapolation_csv)
-    ax.set_title("left the plateau", fontsize=9)
+#: Per axis of the escape panels: the runs' column, the extrapolation file, its size column, the x label.
+ESCAPE_AXES = {"pool": ("extrapolation.csv", "distinct_crops", "distinct training crops"),
+               "speakers": ("extrapolation_speakers.csv", "speakers", "training speakers")}
+
+
+def _escape_panel(ax, runs: pd.DataFrame, axis: str, folder: Path) -> None:
+    """Escape step against distinct crops (``axis="pool"``) or speakers (log–log), the fit and its
+    extrapolation with its band."""
+    file, size_column, xlabel = ESCAPE_AXES[axis]
+    other = "speakers" if axis == "pool" else "pool"
+    left = runs[(runs[axis] > 0) & (runs[other] == 0) & runs["escape_step"].notna()]
+    fits = _fits(folder / file)
+    ax.set_title(f"left the plateau, by {xlabel.split()[-1]}", fontsize=9)
     if left.empty and fits.empty:
         ax.text(0.5, 0.5, "no run left the plateau", ha="center", va="center", fontsize=8, transform=ax.transAxes)
         ax.set_axis_off()
         return
-    ax.scatter(left["pool"], left["escape_step"], s=14, color="black", zorder=3, label="a run (each seed)")
+    ax.scatter(left[axis], left["escape_step"], s=14, color="black", zorder=3, label="a run (each seed)")
     if not fits.empty:
-        x = np.geomspace(min(left["pool"].min(), 8), fits["distinct_crops"].max(), 50)
+        x = np.geomspace(min(left[axis].min(), 4), fits[size_column].max(), 50)
         slope = fits["exponent"].iloc[0]
         first = fits.iloc[0]
-        ax.plot(x, first["escape_step"] * (x / first["distinct_crops"]) ** slope, color="grey", lw=0.8,
-                label=f"fit, steps ∝ crops^{slope:.2f}")
+        ax.plot(x, first["escape_step"] * (x / first[size_column]) ** slope, color="grey", lw=0.8,
+                label=f"fit, steps ∝ {xlabel.split()[-1]}^{slope:.2f}")
         for _, row in fits.iterrows():
-            ax.errorbar(row["distinct_crops"], row["escape_step"],
+            ax.errorbar(row[size_column], row["escape_step"],
                         yerr=[[row["escape_step"] - row["low"]], [row["high"] - row["escape_step"]]],
                         fmt="D", ms=4, color="#7570b3", capsize=2, lw=0.8)
-            ax.annotate(row["data"].replace("Libri2Mix ", ""), (row["distinct_crops"], row["escape_step"]),
+            ax.annotate(row["data"].replace("Libri2Mix ", ""), (row[size_column], row["escape_step"]),
                         fontsize=6, xytext=(-5, 3), textcoords="offset points", ha="right")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_title("left the plateau", fontsize=9)
-    ax.set_xlabel("distinct training crops", fontsize=8)
+    ax.set_xlabel(xlabel, fontsize=8)
     ax.set_ylabel("step", fontsize=8)
     ax.tick_params(labelsize=7)
     ax.legend(fontsize=6, frameon=False, loc="upper left")
 
 
+def _escapes(group: pd.DataFrame) -> str:
+    """The escape steps of a setting's runs, ``none within N`` for a run that never left, with the seeds."""
+    steps = " and ".join(str(int(s)) if pd.notna(s) else f"none within {int(n):,}"
+                         for s, n in zip(group["escape_step"], group["steps"]))
+    seeds = ", ".join(str(int(seed)) for seed in group["seed"])
+    return f"{steps} (seed{'s' if len(group) > 1 else ''} {seeds})"
+
+
+def _extrapolated(fits: pd.DataFrame, size_column: str, unit: str) -> str:
+    parts = [f"{row['data']} ({row[size_column]:,} {unit}) at about step {row['escape_step']:,.0f} "
+             f"(95 % band {row['low']:,.0f} to {row['high']:,.0f})" for _, row in fits.iterrows()]
+    return " and on ".join(parts)
+
+
 def plateau_sentence(folder: str | Path) -> str:
-    """What the study measured and where its fit puts the escape for the embedded data and train-360."""
+    """What the study measured (escape steps and scores of every setting) and where its fits put the escape for
+    the embedded data and train-360."""
     folder = Path(folder)
     runs = pd.read_csv(folder / "plateau.csv")
     pools = runs[(runs["speakers"] == 0) & (runs["pool"] > 0)]
-
-    def escapes(group: pd.DataFrame) -> str:
-        steps = " and ".join(str(int(s)) if pd.notna(s) else f"none within {int(n):,}"
-                             for s, n in zip(group["escape_step"], group["steps"]))
-        seeds = ", ".join(str(int(seed)) for seed in group["seed"])
-        return f"{steps} (seed{'s' if len(group) > 1 else ''} {seeds})"
-
-    steps = "; ".join(f"{int(pool):,} crops at step {escapes(group)}" for pool, group in pools.groupby("pool"))
+    steps = "; ".join(f"{int(pool):,} crops at step {_escapes(group)}" for pool, group in pools.groupby("pool"))
     text = (f"The `cpu` network left the plateau (its loss {LEAVE_FRACTION:.0%} of the way from the coarse copy's "
             f"down to the mean of sources') on pools of {steps}.")
     fits = _fits(folder / "extrapolation.csv")
     if fits.empty:
-        return text + " Too few pool sizes have left it for a fit.\n"
-    parts = [f"{row['data']} ({row['distinct_crops']:,} distinct crops of one chunk) at about step "
-             f"{row['escape_step']:,.0f} (95 % band {row['low']:,.0f} to {row['high']:,.0f})" for _, row in fits.iterrows()]
-    return (text + f" A power law fitted to those steps (exponent {fits['exponent'].iloc[0]:.2f}, fitted on pools of "
-            f"{fits['fitted_on'].iloc[0]} crops) puts the escape on " + " and on ".join(parts)
-            + ". This is an extrapolation over orders of magnitude of crops from a handful of runs, not a measurement.\n")
+        text += " Too few pool sizes have left it for a fit."
+    else:
+        text += (f" A power law fitted to those steps (exponent {fits['exponent'].iloc[0]:.2f}, fitted on pools of "
+                 f"{fits['fitted_on'].iloc[0]} crops) puts the escape on "
+                 + _extrapolated(fits, "distinct_crops", "distinct crops of one chunk")
+                 + ". This is an extrapolation over orders of magnitude of crops from a handful of runs, "
+                   "not a measurement.")
+    stream = runs[(runs["speakers"] == 0) & (runs["pool"] == 0)]
+    if len(stream):
+        text += f" On the stream of fresh crops of all the training mixtures it left at step {_escapes(stream)}."
+    paragraphs = [text, _scores_sentence(runs)]
+    speakers = runs[runs["speakers"] > 0]
+    if len(speakers):
+        paragraphs.append(_speakers_sentence(speakers, _fits(folder / "extrapolation_speakers.csv")))
+    return "\n\n".join(p for p in paragraphs if p) + "\n"
+
+
+def _scores_sentence(runs: pd.DataFrame) -> str:
+    """The final networks' IBM SI-SNRi on the crops they trained on against crops of the test speakers."""
+    pools = runs[(runs["speakers"] == 0) & (runs["pool"] > 0)]
+    if pools.empty or "pool_ibm" not in pools:
+        return ""
+    means = pools.groupby("pool")[["pool_ibm", "pool_oracle_ibm"]].mean()
+    own = "; ".join(f"{int(pool):,} crops {row.pool_ibm:+.1f} dB (Oracle {row.pool_oracle_ibm:+.1f})"
+                    for pool, row in means.iterrows())
+    test = runs.loc[runs["speakers"] == 0, "test_ibm"].dropna()
+    return (f"Scored with the IBM at the end of training (mean of the seeds), the network separates the crops it "
+            f"trained on as long as they are few: {own}. On crops of the test speakers every one of these "
+            f"{len(test)} runs scored between {test.min():+.1f} and {test.max():+.1f} dB: on these budgets it "
+            "learns its crops, not speech.")
+
+
+def _speakers_sentence(speakers: pd.DataFrame, fits: pd.DataFrame) -> str:
+    """Escape steps and scores of the runs on the mixtures of K speakers, and the fit over K."""
+    parts = []
+    for count, group in speakers.groupby("speakers"):
+        scores = ""
+        if {"held_out_ibm", "test_ibm"} <= set(group.columns):
+            scores = (f", then {group['held_out_ibm'].mean():+.1f} dB on the held-out last 20 % of the same "
+                      f"speakers' mixtures and {group['test_ibm'].mean():+.1f} dB on the test speakers (IBM, mean "
+                      "of the seeds)")
+        parts.append(f"{int(count)} speakers at step {_escapes(group)}{scores}")
+    text = ("Trained on the stream of crops of the first 80 % of the mixtures of K training speakers, it left "
+            "the plateau with " + "; ".join(parts) + ".")
+    if fits.empty:
+        return text + " Too few speaker counts have left it for a fit."
+    return (text + f" A power law over the speaker counts (exponent {fits['exponent'].iloc[0]:.2f}, fitted on "
+            f"{fits['fitted_on'].iloc[0]} speakers) puts the escape on "
+            + _extrapolated(fits, "speakers", "training speakers") + ", again an extrapolation.")
 
 
 def _fits(path: Path) -> pd.DataFrame:

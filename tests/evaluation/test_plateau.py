@@ -96,23 +96,54 @@ def test_held_out_crops_that_cannot_fit_are_refused_with_a_sentence(tiny_data):
         plateau.held_out_crops(LibriMix(tiny_data, "train-360"), replace(get_preset("tiny"), crop_span=0.9), n=3)
 
 
+def _study(folder, speakers=()):
+    """A plateau study folder with pools of 8 and 64 crops (seed 0), the stream and the given speaker counts."""
+    import pandas as pd
+
+    (folder / "logs").mkdir()
+    rows = []
+    settings = [(8, 0, 90, 5.0), (64, 0, 360, 1.0), (0, 0, None, -9.0), *[(0, k, 100 * k, -8.0) for k in speakers]]
+    for pool, count, escape, pool_ibm in settings:
+        stem = f"speakers{count}" if count else f"pool{pool}"
+        pd.DataFrame({"step": [10, 20, 30], "loss": [0.05, 0.04, 0.02]}).to_csv(folder / "logs" / f"{stem}_s0.csv")
+        rows.append({"pool": pool, "speakers": count, "seed": 0, "steps": 30, "escape_step": escape, "floor_step": None,
+                     "loss_coarse copy": 0.04, "loss_mean of sources": 0.02, "pool_ibm": pool_ibm,
+                     "pool_oracle_ibm": 10.0, "test_ibm": -10.0 + pool / 64, "held_out_ibm": -6.5 if count else None})
+    pd.DataFrame(rows).to_csv(folder / "plateau.csv", index=False)
+    pd.DataFrame([{"data": "mini", "distinct_crops": 1000, "exponent": 0.5, "escape_step": 1234.0, "low": 1000.0,
+                   "high": 2000.0, "fitted_on": "8, 64"}]).to_csv(folder / "extrapolation.csv", index=False)
+
+
 def test_plateau_figure_and_sentence_say_each_runs_escape_and_the_fits_extrapolation(tmp_path):
+    from audioslots.reporting.plateau_figure import plateau_figure, plateau_sentence
+
+    _study(tmp_path)
+    figure = plateau_figure(tmp_path)
+    titles = [ax.get_title() for ax in figure.axes]
+    assert titles[:4] == ["8 crops", "64 crops", "the stream (fresh crops)", "left the plateau, by crops"]
+    text = plateau_sentence(tmp_path)
+    assert "8 crops at step 90" in text and "64 crops at step 360" in text
+    assert "mini (1,000 distinct crops of one chunk) at about step 1,234 (95 % band 1,000 to 2,000)" in text
+    assert "stream of fresh crops of all the training mixtures it left at step none within 30" in text
+    assert "8 crops +5.0 dB (Oracle +10.0); 64 crops +1.0 dB" in text
+    assert "every one of these 3 runs scored between -10.0 and -9.0 dB" in text
+    assert "training speakers" not in text
+    (tmp_path / "extrapolation.csv").write_text("")
+    assert "Too few pool sizes" in plateau_sentence(tmp_path)
+
+
+def test_plateau_figure_and_sentence_add_the_speaker_counts_and_their_fit(tmp_path):
     import pandas as pd
 
     from audioslots.reporting.plateau_figure import plateau_figure, plateau_sentence
 
-    (tmp_path / "logs").mkdir()
-    rows = []
-    for pool, escape in ((8, 90), (64, 360)):
-        pd.DataFrame({"step": [10, 20, 30], "loss": [0.05, 0.04, 0.02]}).to_csv(tmp_path / "logs" / f"pool{pool}_s0.csv")
-        rows.append({"pool": pool, "speakers": 0, "seed": 0, "steps": 30, "escape_step": escape, "floor_step": None,
-                     "loss_coarse copy": 0.04, "loss_mean of sources": 0.02})
-    pd.DataFrame(rows).to_csv(tmp_path / "plateau.csv", index=False)
-    pd.DataFrame([{"data": "mini", "distinct_crops": 1000, "exponent": 0.5, "escape_step": 1234.0, "low": 1000.0,
-                   "high": 2000.0, "fitted_on": "8, 64"}]).to_csv(tmp_path / "extrapolation.csv", index=False)
-    assert len(plateau_figure(tmp_path).axes) >= 3
+    _study(tmp_path, speakers=(4, 16))
+    titles = [ax.get_title() for ax in plateau_figure(tmp_path).axes]
+    assert titles[4:7] == ["4 speakers (first 80 % of their mixtures)", "16 speakers (first 80 % of their mixtures)",
+                           "left the plateau, by speakers"]
     text = plateau_sentence(tmp_path)
-    assert "8 crops at step 90" in text and "64 crops at step 360" in text
-    assert "mini (1,000 distinct crops of one chunk) at about step 1,234 (95 % band 1,000 to 2,000)" in text
-    (tmp_path / "extrapolation.csv").write_text("")
-    assert "Too few pool sizes" in plateau_sentence(tmp_path)
+    assert "4 speakers at step 400 (seed 0), then -6.5 dB on the held-out last 20 %" in text
+    assert "16 speakers at step 1600" in text and "Too few speaker counts" in text
+    pd.DataFrame([{"data": "mini", "speakers": 185, "exponent": 1.0, "escape_step": 18500.0, "low": 9000.0,
+                   "high": 40000.0, "fitted_on": "4, 16"}]).to_csv(tmp_path / "extrapolation_speakers.csv", index=False)
+    assert "mini (185 training speakers) at about step 18,500 (95 % band 9,000 to 40,000)" in plateau_sentence(tmp_path)

@@ -121,4 +121,24 @@ def test_the_plateau_study_records_each_pool_and_the_stream(tiny_data, tmp_path)
     assert records[2]["loss_mean of sources"] > 0  # the tiny mixtures are too short for a held-out crop
     assert {"pool_ibm", "pool_oracle_ibm", "test_wiener", "loss_coarse copy"} <= set(records[0])
     _run(ROOT / "experiments" / "plateau.py", "--summarise", "--out", str(out), "--data-root", str(tiny_data))
-    assert (out / "plateau.csv").exists() and (out / "extrapolation.csv").exists()
+    assert {"plateau.csv", "extrapolation.csv", "extrapolation_speakers.csv", "plateau.png"} <= {p.name for p in out.iterdir()}
+
+
+def test_the_plateau_fit_recovers_a_power_law_and_its_band_holds_the_centre():
+    import importlib.util
+
+    import numpy as np
+    import pandas as pd
+
+    spec = importlib.util.spec_from_file_location("plateau_study", ROOT / "experiments" / "plateau.py")
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    sizes = pd.Series([8, 8, 64, 64, 512, 512])
+    noise = np.array([1.1, 0.9, 1.1, 0.9, 1.1, 0.9])
+    fits = study.extrapolate(sizes, 30 * sizes ** 0.5 * noise, {"far": 32768}, "distinct_crops")
+    row = fits.iloc[0]
+    assert row["exponent"] == pytest.approx(0.5, abs=1e-9)
+    assert row["escape_step"] == pytest.approx(30 * 32768 ** 0.5, rel=0.01)
+    assert row["low"] < row["escape_step"] < row["high"]
+    assert row["fitted_on"] == "8, 64, 512"
+    assert study.extrapolate(sizes[:2], sizes[:2] * 10, {"far": 1000}, "speakers").empty
