@@ -31,7 +31,7 @@ import torch
 from audioslots.config import Preset, get_preset, replace
 from audioslots.convtasnet import WHOLE
 from audioslots.data.dataset import LibriMix
-from audioslots.data.layout import DATA_LABELS
+from audioslots.data.layout import DATA_LABELS, EMBEDDED_ROOTS
 from audioslots.data.mix_librispeech import build_librimix
 from audioslots.data.synthetic import SynthConfig, synthesize_librimix
 from audioslots.evaluation.scores import evaluate, evaluate_checkpoint, load_metrics, table1
@@ -39,10 +39,10 @@ from audioslots import provenance
 from audioslots.runs import PAPER_FRAMING, RUNS, EvalSpec, run_name_of
 from audioslots.training import TrainResult, load_model, resolve_device, train
 
-SYNTHETIC_ROOT = Path("data/synthetic/Libri2Mix")
+SYNTHETIC_ROOT = EMBEDDED_ROOTS["synthetic"]
 #: The vendored real speech (251 LibriSpeech speakers, CC BY 4.0) and the mini Libri2Mix built from it.
 SPEECH_DIR = Path("data/librispeech-mini")
-REAL_ROOT = Path("data/real/Libri2Mix")
+REAL_ROOT = EMBEDDED_ROOTS["real"]
 #: ``data_root`` values of the notebooks that name an embedded data set rather than a folder → that data set.
 EMBEDDED_DATA_SETS = {"": "real", "real": "real", "synthetic": "synthetic"}
 

@@ -30,6 +30,16 @@ MODES = ("min", "max")
 #: How tables name the data a run used, by its builder (``source`` of the run's data record); a
 #: LibriMix folder built elsewhere is ``LibriMix``. The paper's values belong to real speech only.
 DATA_LABELS = {"real": "real speech (LibriSpeech mini)", "synthetic": "synthetic"}
+#: Where the embedded data sets are built, relative to a checkout (``audioslots.pipeline.prepare_data``).
+EMBEDDED_ROOTS = {"real": Path("data/real/Libri2Mix"), "synthetic": Path("data/synthetic/Libri2Mix")}
+
+
+def embedded_source(root: str | Path) -> str | None:
+    """The embedded data set (``real`` or ``synthetic``) a data folder is, by where it lies in a checkout
+    (:data:`EMBEDDED_ROOTS`, in any checkout), or ``None`` for a LibriMix folder built elsewhere."""
+    parts = Path(root).parts
+    return next((name for name, where in EMBEDDED_ROOTS.items()
+                 if parts[-len(where.parts):] == where.parts), None)
 
 
 def wav_folder(sample_rate: int) -> str:

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from audioslots.config import get_preset, replace
 from audioslots.data.dataset import LibriMix
+from audioslots.data.layout import DATA_LABELS, embedded_source
 from audioslots.errors import CheckpointError, DataError
 from audioslots.evaluation.intervals import utterance_interval
 from audioslots.evaluation.scores import evaluate_checkpoint
@@ -154,7 +155,8 @@ def compute_points(results: str | Path = "results") -> pd.DataFrame:
     plain row label, oracle order, no overlap; those with ``train_flop`` above 0), the learning
     curves from its ``learning_curve.csv`` (:data:`LEARNING_CURVE`). ``run`` names the network
     (``cpu/audioslots_0.5s``); ``final`` tells the two apart; ``data`` is the run's data as its
-    ``table1.csv`` names it (``—`` if it does not).
+    ``table1.csv`` names it, or, for a run not yet scored, as its networks' configs do
+    (:func:`run_data_label`).
 
     Returns:
         :data:`POINT_COLUMNS`, ``si_snri_ci`` empty for the final networks (``table1.csv`` has no CI)
@@ -181,9 +183,24 @@ def compute_points(results: str | Path = "results") -> pd.DataFrame:
             "train_flop": curve["train_flop"], "si_snri": curve["si_snri"],
             "si_snri_ci": curve["si_snri_ci"].where(curve.get("ci_resamples", pd.Series(index=curve.index)) == CI_RESAMPLES),
             "run": [f"{path.parent.name}/{run}" for run in curve["run"]], "step": curve["step"], "final": False,
-            "data": data.get(path.parent.name, "—")}))
+            "data": data.get(path.parent.name) or run_data_label(path.parent)}))
     frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True)[POINT_COLUMNS] if frames else pd.DataFrame(columns=POINT_COLUMNS)
+
+
+def run_data_label(run_dir: str | Path) -> str:
+    """How tables name the data of a run folder that has no ``table1.csv`` yet (a run still training), from the
+    data folder its networks' ``config.json`` record: an embedded set by where it lies in the checkout
+    (:func:`audioslots.data.layout.embedded_source`), any other folder ``LibriMix``; ``—`` without a config."""
+    roots = {json.loads(path.read_text()).get("data", {}).get("root") for path in Path(run_dir).glob("*/config.json")}
+    roots.discard(None)
+    if not roots:
+        return "—"
+    labels = {DATA_LABELS.get(embedded_source(root), "LibriMix") for root in roots}
+    if len(labels) > 1:
+        raise DataError(f"The networks of {run_dir} were trained on different data ({', '.join(sorted(labels))}); "
+                        "a run folder holds networks of one data set.")
+    return labels.pop()
 
 
 def paper_compute(paper_csv: str | Path, preset_name: str = "paper", probes: tuple[int, ...] = (1, 2, 3)) -> pd.DataFrame:

@@ -171,3 +171,22 @@ def test_curve_intervals_that_resampled_mixtures_are_not_drawn(tmp_path):
     assert compute_points(tmp_path).query("not final")["si_snri_ci"].isna().all()
     pd.DataFrame([{**old, "ci_resamples": "utterances"}]).to_csv(run / "learning_curve.csv", index=False)
     assert compute_points(tmp_path).query("not final")["si_snri_ci"].tolist() == [0.3]
+
+
+@pytest.mark.parametrize(("root", "label"), [("/elsewhere/checkout/data/real/Libri2Mix", "real speech (LibriSpeech mini)"),
+                                             ("data/synthetic/Libri2Mix", "synthetic"),
+                                             ("/data/Libri2Mix", "LibriMix")])
+def test_a_run_still_training_takes_its_data_from_its_networks_configs(tmp_path, root, label):
+    import json
+
+    from audioslots.evaluation.learning_curve import compute_points
+
+    run = tmp_path / "long"
+    (run / "audioslots_0.5s").mkdir(parents=True)
+    pd.DataFrame({"run": "audioslots_0.5s", "system": "AudioSlots", "chunk_seconds": 0.5, "step": [100],
+                  "train_flop": [10**11], "mask": "ibm", "si_snri": [-1.0], "si_snri_ci": 0.3}
+                 ).to_csv(run / "learning_curve.csv", index=False)
+    assert set(compute_points(tmp_path)["data"]) == {"—"}  # no table, no config: nothing says what it trained on
+    config = {"preset": {}, "model_kind": "audioslots", "data": {"root": root, "split": "train-360"}}
+    (run / "audioslots_0.5s" / "config.json").write_text(json.dumps(config))
+    assert set(compute_points(tmp_path)["data"]) == {label}
