@@ -25,6 +25,7 @@ from audioslots.data.layout import DATA_LABELS
 from audioslots.evaluation.intervals import utterances_of
 from audioslots.evaluation.learning_curve import compute_points
 from audioslots.evaluation.scores import load_metrics
+from audioslots.flops import read_flops
 from audioslots.kinds import (AUDIOSLOTS, AUDIOSLOTS_1S_ROW, AUDIOSLOTS_ROW, AUTOENCODER_ROW, CONVTASNET, ORACLE,
                               ORACLE_1S_ROW, ORACLE_ROW, PAPER_ROWS)
 from audioslots.model import count_parameters
@@ -709,3 +710,58 @@ def plateau_markdown(folder: str | Path) -> str:
     if not (folder / "plateau.csv").exists():
         return "The plateau study (`experiments/plateau.py`) has no committed results yet.\n"
     return plateau_sentence(folder)
+
+
+def runs_in_progress_markdown(results: str | Path) -> str:
+    """Where each unfinished network of a compute series stands (``results/*/provenance.json`` with a
+    ``compute_series`` entry whose ``steps`` its ``log.csv`` has not reached): steps and compute so far, its last
+    logged loss beside the plateau's and the floor's on fresh training crops (the plateau study's stream runs,
+    when committed), and the best IBM and Wiener-like SI-SNRi of its kept checkpoints scored so far.
+
+    Returns:
+        A lead and one bullet per such network, or ``""`` when every series has finished.
+    """
+    results = Path(results)
+    lines = []
+    for path in sorted(results.glob("*/provenance.json")):
+        series = json.loads(path.read_text()).get("compute_series")
+        if not series:
+            continue
+        curve_path = path.parent / "learning_curve.csv"
+        curve = pd.read_csv(curve_path) if curve_path.exists() else pd.DataFrame(columns=["run", "mask", "step"])
+        for log_path in sorted(path.parent.glob("*/log.csv")):
+            log, network = pd.read_csv(log_path), log_path.parent.name
+            step, total = int(log["step"].iloc[-1]), int(series["steps"])
+            if step >= total:
+                continue
+            per_step = read_flops(log_path.parent / "flops.json")["flop_per_step"]
+            text = (f"- `{path.parent.name}/{network}` is still training: {step:,} of its {total:,} steps "
+                    f"({flop_text(step * per_step)} of {flop_text(total * per_step)}), training loss "
+                    f"{log['loss'].iloc[-1]:.4f} in its last logged window{_levels_clause(results)}.")
+            scored = curve[curve["run"] == network]
+            if len(scored):
+                best = {mask: scored[scored["mask"] == mask].sort_values("si_snri").iloc[-1]
+                        for mask in ("ibm", "wiener")}
+                verdict = ("none beats the mixture with the IBM" if best["ibm"]["si_snri"] <= 0
+                           else "so it beats the mixture with the IBM")
+                text += (f" Its kept checkpoints scored so far (steps {int(scored['step'].min()):,} to "
+                         f"{int(scored['step'].max()):,}) reach at best {best['ibm']['si_snri']:+.2f} dB with the IBM "
+                         f"(step {int(best['ibm']['step']):,}) and {best['wiener']['si_snri']:+.2f} dB with the "
+                         f"Wiener-like mask (step {int(best['wiener']['step']):,}): {verdict}.")
+            lines.append(text)
+    if not lines:
+        return ""
+    return ("Runs of the compute series still under way (each run's README gives the command that resumes it from "
+            "its committed resume point):\n\n" + "\n".join(lines) + "\n")
+
+
+def _levels_clause(results: Path) -> str:
+    """``(the plateau … the floor …)``: the coarse copy's and the mean of sources' losses on fresh training crops,
+    as the plateau study's stream runs measured them, or ``""`` before they are committed."""
+    path = results / "plateau" / "plateau.csv"
+    runs = pd.read_csv(path) if path.exists() else pd.DataFrame()
+    stream = runs[(runs["pool"] == 0) & (runs["speakers"] == 0)] if len(runs) else runs
+    if stream.empty:
+        return ""
+    return (f" (on fresh training crops the plateau's coarse copy scores {stream['loss_coarse copy'].mean():.4f} "
+            f"and the floor, the mean of the sources in both slots, {stream['loss_mean of sources'].mean():.4f})")

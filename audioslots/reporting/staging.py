@@ -29,8 +29,9 @@ import nbformat
 
 from audioslots import provenance
 from audioslots.reporting.book import (all_runs_markdown, compute_findings_markdown, gpu_hours_markdown,
-                                       headline_markdown, outcome_markdown, plateau_markdown, status_markdown,
-                                       synthetic_figure_markdown, write_compute_figure, write_headline_figure)
+                                       headline_markdown, outcome_markdown, plateau_markdown,
+                                       runs_in_progress_markdown, status_markdown, synthetic_figure_markdown,
+                                       write_compute_figure, write_headline_figure)
 from audioslots.reporting.tables import csv_markdown
 
 #: Tags whose cells never show in the book (the notebook's defaults and papermill's injection).
@@ -275,6 +276,7 @@ def stage(run_dir: str | Path, book_dir: str | Path = "book", repo: str | Path =
     (target / "status.md").write_text(status_markdown(run_dir))
     (target / "all_runs.md").write_text(all_runs_markdown(run_dir.parent, run_dir.parent / "paper_table1.csv"))
     (target / "plateau.md").write_text(plateau_markdown(run_dir.parent / "plateau"))
+    (target / "in_progress.md").write_text(runs_in_progress_markdown(run_dir.parent))
     (target / "tables").mkdir()
     for folder in TABLE_FOLDERS:  # the CSVs that the book's pages show, each fitted to the text column
         for csv in sorted((run_dir.parent / folder).glob("*.csv")):

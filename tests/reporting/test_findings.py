@@ -242,3 +242,26 @@ def test_seed_spread_lists_each_seeds_mean_of_the_trained_rows_beside_the_test_s
         ["AudioSlots", "-1.50", "-2.25", "-1.00", "1.25"]]  # the Oracle trains nothing: not a row
     assert spread["this run ± 95 % (test set)"].iloc[0].startswith("-1.50 ± ")
     assert seed_spread(tmp_path / "cpu_x4", metrics).empty
+
+
+def test_a_run_still_training_says_where_it_stands_and_the_sentence_goes_once_it_finishes(tmp_path):
+    run = tmp_path / "long"
+    (run / "audioslots_0.5s").mkdir(parents=True)
+    (run / "provenance.json").write_text(json.dumps({"compute_series": {"steps": 4000, "scale": 4}}))
+    (run / "audioslots_0.5s" / "flops.json").write_text(json.dumps({"flop_per_step": 5e9}))
+    pd.DataFrame({"step": [100, 1500], "loss": [0.05, 0.0312]}).to_csv(run / "audioslots_0.5s" / "log.csv", index=False)
+    pd.DataFrame({"run": "audioslots_0.5s", "step": [100, 100, 1000, 1000], "mask": ["ibm", "wiener"] * 2,
+                  "si_snri": [-1.8, 0.9, -1.2, 0.7]}).to_csv(run / "learning_curve.csv", index=False)
+    text = book.runs_in_progress_markdown(tmp_path)
+    assert ("- `long/audioslots_0.5s` is still training: 1,500 of its 4,000 steps (7.5 TFLOP of 20 TFLOP), "
+            "training loss 0.0312 in its last logged window.") in text
+    assert ("(steps 100 to 1,000) reach at best -1.20 dB with the IBM (step 1,000) and +0.90 dB with the "
+            "Wiener-like mask (step 100): none beats the mixture with the IBM.") in text
+    (tmp_path / "plateau").mkdir()
+    pd.DataFrame([{"pool": 0, "speakers": 0, "loss_coarse copy": 0.0375, "loss_mean of sources": 0.0224},
+                  {"pool": 8, "speakers": 0, "loss_coarse copy": 0.05, "loss_mean of sources": 0.03}]
+                 ).to_csv(tmp_path / "plateau" / "plateau.csv", index=False)
+    assert ("window (on fresh training crops the plateau's coarse copy scores 0.0375 and the floor, the mean of the "
+            "sources in both slots, 0.0224).") in book.runs_in_progress_markdown(tmp_path)
+    pd.DataFrame({"step": [100, 4000], "loss": [0.05, 0.02]}).to_csv(run / "audioslots_0.5s" / "log.csv", index=False)
+    assert book.runs_in_progress_markdown(tmp_path) == ""
