@@ -46,7 +46,7 @@ from audioslots.training.batches import CropBatches
 TRIVIAL_PREDICTORS = ("constant", "coarse copy", "mixture halves", "scaled copy", "mean of sources")
 #: The predictor whose loss is the plateau's level, and the one whose loss is the separation floor.
 PLATEAU, FLOOR = "coarse copy", "mean of sources"
-#: What every reference predictor is at test time, where only its masks count: the same prediction in every slot.
+#: The same prediction in every slot, what every reference predictor is at test time (where only its masks count).
 IDENTICAL_SLOTS = "identical slots"
 #: The file of ``experiments/plateau.py --summarise`` that holds :func:`identical_slots_si_snri` on the test mixtures.
 REFERENCE_SCORES_CSV = "reference_scores.csv"
@@ -196,10 +196,12 @@ def identical_slots_si_snri(dataset: LibriMix, features: FeatureConfig, *, predi
         dataset: whole test mixtures, each ``mixture`` ``(samples,)`` and ``sources`` ``(n_src, samples)``.
         features: the network's preprocessing (``chunk_seconds``, ``framing``, ``compress_power``).
         predictor: one of :data:`TRIVIAL_PREDICTORS`.
-        masks: the masks to score (:data:`audioslots.masks.MASKS`); ``power``: the Wiener-like mask's exponent.
+        masks: the masks to score (``ibm``, ``wiener``).
+        power: the exponent of the Wiener-like mask.
 
     Returns:
-        One row per mask: ``mask``, ``si_snri`` (mean over mixtures, dB) and ``n_mixtures``.
+        A frame with one row per mask and the columns ``mask``, ``si_snri`` (mean over mixtures, dB) and
+        ``n_mixtures``.
 
     Raises:
         ConfigError: for an unknown predictor or mask.
