@@ -14,7 +14,11 @@ the reference predictors' and the Oracle's on the same crops.
 seeds, log-log least squares), and extrapolates it, with the band of the fit's 95 % interval, to
 the number of distinct crops of the embedded mini Libri2Mix and of Libri2Mix train-360; it does the
 same over the speaker counts K, extrapolated to the training speakers of both; it writes
-``plateau.csv``, ``extrapolation.csv`` (crops), ``extrapolation_speakers.csv`` and ``plateau.png``.
+``plateau.csv``, ``extrapolation.csv`` (crops), ``extrapolation_speakers.csv``, ``plateau.png``, and
+``reference_scores.csv``: the SI-SNRi of identical slots (what every reference predictor is at test
+time) on the test mixtures, scored as the networks are
+(:func:`audioslots.evaluation.plateau.identical_slots_si_snri`), which the book's compute figures
+draw beside the networks.
 
 Usage, from the repository root (one process per pool and seed; two at a time on 2 cores)::
 
@@ -39,7 +43,7 @@ from audioslots.data.dataset import LibriMix
 from audioslots.errors import DataError
 from audioslots.evaluation import plateau
 from audioslots.features import spectrogram
-from audioslots.pipeline import prepare_data
+from audioslots.pipeline import data_label, prepare_data
 from audioslots.provenance import git_commit
 from audioslots.reporting.plateau_figure import plateau_figure
 from audioslots.separate import predict
@@ -136,6 +140,14 @@ def fit_power_law(pools: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.
     return coef, sigma2 * np.linalg.inv(design.T @ design)
 
 
+def reference_scores(data: Path, label: str, preset_name: str) -> pd.DataFrame:
+    """Identical slots scored on every test mixture of ``data`` with the preset's features, one row per mask,
+    ``data`` named as the runs' ``table1.csv`` name it (``label``)."""
+    scores = plateau.identical_slots_si_snri(LibriMix(data, "test"), get_preset(preset_name).features)
+    scores = scores.assign(data=label, predictor=plateau.IDENTICAL_SLOTS, commit=git_commit())
+    return scores[["data", "mask", "predictor", "si_snri", "n_mixtures", "commit"]]
+
+
 def extrapolate(sizes: pd.Series, steps: pd.Series, targets: dict[str, float], size_column: str) -> pd.DataFrame:
     """The power law of ``steps`` against ``sizes`` (runs that left the plateau, every seed) at each target size.
 
@@ -160,7 +172,7 @@ def extrapolate(sizes: pd.Series, steps: pd.Series, targets: dict[str, float], s
     return pd.DataFrame(rows)
 
 
-def summarise(out: Path, data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def summarise(out: Path, data: Path, label: str, preset_name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     runs = pd.read_json(out / "runs.jsonl", lines=True)
     runs["speakers"] = runs.get("speakers", 0)
     runs = runs.fillna({"speakers": 0}).drop_duplicates(["pool", "speakers", "seed"], keep="last")
@@ -176,6 +188,8 @@ def summarise(out: Path, data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     extrapolate(left["speakers"], left["escape_step"], distinct_speakers(data), "speakers").to_csv(
         out / "extrapolation_speakers.csv", index=False, float_format="%.4g")
     plateau_figure(out).savefig(out / "plateau.png", dpi=110)
+    reference_scores(data, label, preset_name).to_csv(out / plateau.REFERENCE_SCORES_CSV, index=False,
+                                                      float_format="%.4g")
     return runs, extrapolation
 
 
@@ -192,7 +206,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--runs", type=Path, help="scratch folder for the run folders (checkpoints)")
     parser.add_argument("--out", type=Path, default=OUT, help="folder of runs.jsonl (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--summarise", action="store_true", help="fit and extrapolate from runs.jsonl; train nothing")
+    parser.add_argument("--summarise", action="store_true",
+                        help="fit and extrapolate from runs.jsonl and score identical slots on the test mixtures; "
+                             "train nothing")
     args = parser.parse_args(argv)
     if not args.summarise and args.runs is None:
         parser.error("give --runs, or pass --summarise")
@@ -201,9 +217,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    data, _ = prepare_data(args.data_root, progress=False)
+    data, data_info = prepare_data(args.data_root, progress=False)
     if args.summarise:
-        runs, extrapolation = summarise(args.out, data)
+        runs, extrapolation = summarise(args.out, data, data_label(data_info), args.preset)
         print(runs.to_string(index=False))
         print(extrapolation.to_string(index=False))
         return 0

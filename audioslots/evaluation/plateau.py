@@ -14,23 +14,30 @@ numbers on that plateau and on the floors below it, on the crops a network train
   best a network can do without telling the sources apart (the floor that separating crosses).
 
 Every predictor but ``mean of sources`` sees only the mixture (and statistics fitted over the
-crops); all of them put the same prediction in every slot, so their masks do not separate.
-:func:`crop_si_snri` scores any estimates of single-chunk crops as the evaluation scores a chunk,
-and :func:`escape_step` reads the step at which a training log falls below a level: :func:`leave_level`
-(the plateau left) or the floor (separation begun).
+crops); all of them put the same prediction in every slot, so their masks do not separate: the
+Wiener-like mask gives each slot half of every bin, the IBM gives every bin to the first slot and
+leaves the other silent, whichever the prediction. :func:`reference_losses` are their losses on
+fresh training crops (the lines of a loss figure); :func:`crop_si_snri` scores any estimates of
+single-chunk crops as the evaluation scores a chunk, and :func:`identical_slots_si_snri` scores
+identical slots on whole test mixtures as :func:`audioslots.evaluation.scores.evaluate` scores a
+network (the line of the compute figures). :func:`escape_step` reads the step at which a training
+log falls below a level: :func:`leave_level` (the plateau left) or the floor (separation begun).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 
-from audioslots.config import FeatureConfig, Preset
+from audioslots.config import FeatureConfig, Preset, replace
 from audioslots.data.dataset import LibriMix
-from audioslots.errors import DataError
-from audioslots.features import spectrogram
+from audioslots.errors import ConfigError, DataError
+from audioslots.evaluation.scores import check_finite
+from audioslots.features import chunk, spectrogram
 from audioslots.kinds import AUDIOSLOTS
 from audioslots.loss import matched_mse
+from audioslots.masks import MASKS
 from audioslots.metrics import si_snri
 from audioslots.separate import masked_sources, order_slots
 from audioslots.training.batches import CropBatches
@@ -39,6 +46,10 @@ from audioslots.training.batches import CropBatches
 TRIVIAL_PREDICTORS = ("constant", "coarse copy", "mixture halves", "scaled copy", "mean of sources")
 #: The predictor whose loss is the plateau's level, and the one whose loss is the separation floor.
 PLATEAU, FLOOR = "coarse copy", "mean of sources"
+#: The same prediction in every slot, what every reference predictor is at test time (where only its masks count).
+IDENTICAL_SLOTS = "identical slots"
+#: The file of ``experiments/plateau.py --summarise`` that holds :func:`identical_slots_si_snri` on the test mixtures.
+REFERENCE_SCORES_CSV = "reference_scores.csv"
 #: [choice] A run has left the plateau once its loss stays this fraction of the way from the
 #: plateau's level down to the floor: networks sit just below the coarse copy for hundreds of
 #: steps, so the coarse copy's own loss would count them out before they move.
@@ -126,6 +137,19 @@ def trivial_losses(mixtures: torch.Tensor, sources: torch.Tensor, features: Feat
             for name, pred in trivial_predictions(mixtures, sources, features).items()}
 
 
+def reference_losses(dataset: LibriMix, preset: Preset, n: int = 256) -> dict[str, float]:
+    """:func:`trivial_losses` on ``n`` fresh training crops of ``dataset``, drawn as a pool of ``n`` crops of
+    ``preset``'s seed would be: where a network of ``preset`` that trains on the stream of fresh crops
+    plateaus (``coarse copy``) and what separating crosses (``mean of sources``).
+
+    Raises:
+        ConfigError: if ``n`` is not a positive number of crops.
+    """
+    if n < 1:
+        raise ConfigError(f"reference_losses needs at least one crop, got n={n}; use e.g. the default 256.")
+    return trivial_losses(*pool_crops(dataset, replace(preset, crop_pool=n)), preset.features)
+
+
 @torch.no_grad()
 def crop_si_snri(predicted: torch.Tensor, mixtures: torch.Tensor, sources: torch.Tensor, features: FeatureConfig,
                  mask: str = "ibm") -> float:
@@ -154,6 +178,53 @@ def trivial_si_snri(mixtures: torch.Tensor, sources: torch.Tensor, features: Fea
     """:func:`crop_si_snri` of every reference predictor on the crops."""
     return {name: crop_si_snri(pred, mixtures, sources, features, mask)
             for name, pred in trivial_predictions(mixtures, sources, features).items()}
+
+
+@torch.no_grad()
+def identical_slots_si_snri(dataset: LibriMix, features: FeatureConfig, *, predictor: str = PLATEAU,
+                            masks: tuple[str, ...] = MASKS, power: float = 2.0) -> pd.DataFrame:
+    """Table 1's SI-SNRi of one reference predictor put in every slot of every chunk of whole test mixtures.
+
+    Scored as :func:`audioslots.evaluation.scores.evaluate` scores an AudioSlots network: the paper's
+    non-overlapping chunks of ``features.chunk_samples``, the slots of each chunk in the oracle order
+    (:func:`~audioslots.separate.order_slots`), each mask on the mixture's STFT, the chunks stitched
+    (:func:`~audioslots.separate.masked_sources`), the SI-SNRi averaged over the sources of a mixture and then
+    over mixtures. The predictor is fitted to each mixture's chunks (:func:`trivial_predictions`); since its
+    slots are identical, every predictor gives the same masks and the same scores.
+
+    Args:
+        dataset: whole test mixtures, each ``mixture`` ``(samples,)`` and ``sources`` ``(n_src, samples)``.
+        features: the network's preprocessing (``chunk_seconds``, ``framing``, ``compress_power``).
+        predictor: one of :data:`TRIVIAL_PREDICTORS`.
+        masks: the masks to score (``ibm``, ``wiener``).
+        power: the exponent of the Wiener-like mask.
+
+    Returns:
+        A frame with one row per mask and the columns ``mask``, ``si_snri`` (mean over mixtures, dB) and
+        ``n_mixtures``.
+
+    Raises:
+        ConfigError: for an unknown predictor or mask.
+        DataError: if a score is not finite (see :func:`~audioslots.evaluation.scores.check_finite`).
+    """
+    if predictor not in TRIVIAL_PREDICTORS:
+        raise ConfigError(f"Unknown reference predictor {predictor!r}: choose one of {', '.join(TRIVIAL_PREDICTORS)}.")
+    rows = []
+    for index in range(len(dataset)):
+        example = dataset[index]
+        mixtures = chunk(example.mixture, features.chunk_samples)  # (chunks, chunk)
+        sources = chunk(example.sources, features.chunk_samples).transpose(0, 1)  # (chunks, n_src, chunk)
+        predicted = trivial_predictions(mixtures, sources, features)[predictor]  # (chunks, n_src, F, T)
+        estimates = order_slots(predicted, features, order="oracle", sources=example.sources)  # linear
+        for mask in masks:
+            separated = masked_sources(estimates, example.mixture, features, mask=mask, power=power)  # (n_src, samples)
+            snr, snri = si_snri(separated, example.sources, example.mixture)
+            rows.append({"mixture_id": example.mixture_id, "mask": mask, "si_snr": snr.mean().item(),
+                         "si_snri": snri.mean().item()})
+    scores = pd.DataFrame(rows, columns=["mixture_id", "mask", "si_snr", "si_snri"])
+    check_finite(scores)
+    return (scores.groupby("mask", sort=False)
+            .agg(si_snri=("si_snri", "mean"), n_mixtures=("mixture_id", "nunique")).reset_index())
 
 
 def escape_step(steps, losses, level: float, patience: int = 2) -> int | None:

@@ -22,6 +22,7 @@ import torch
 from audioslots.config import get_preset
 from audioslots.convtasnet import WHOLE
 from audioslots.data.layout import DATA_LABELS
+from audioslots.evaluation import plateau
 from audioslots.evaluation.intervals import utterances_of
 from audioslots.evaluation.learning_curve import compute_points
 from audioslots.evaluation.scores import load_metrics
@@ -460,12 +461,14 @@ def write_compute_figure(results: str | Path, path: str | Path, synthetic: bool 
         return None
     oracle = oracle_scores(results)
     oracle = oracle[oracle["data"].isin(set(points["data"]))].groupby("mask")["si_snri"].max().to_dict()
+    scores = reference_scores(results)
+    references = _references_by(scores[scores["data"].isin(set(points["data"]))], "mask")
     if synthetic:  # titled: the page's caption is far, and these points must not be read as the paper's setting
         figure = plots.compute_figure(points, title="synthetic set (not the paper's data: no paper values)",
-                                      oracle=oracle)
+                                      oracle=oracle, references=references)
     else:
         figure = plots.compute_figure(points, results / "paper_table1.csv", results / "paper_compute.csv",
-                                      oracle=oracle)
+                                      oracle=oracle, references=references)
     figure.savefig(path, dpi=110, bbox_inches="tight")
     return Path(path)
 
@@ -487,6 +490,25 @@ def oracle_scores(results: str | Path) -> pd.DataFrame:
     return pd.concat(frames).groupby(["data", "mask"], as_index=False)["si_snri"].max()
 
 
+def reference_scores(results: str | Path) -> pd.DataFrame:
+    """The reference predictors' mean SI-SNRi on the test mixtures per data set and mask, from
+    ``results/plateau/reference_scores.csv`` (written by ``experiments/plateau.py --summarise``, see
+    :func:`audioslots.evaluation.plateau.identical_slots_si_snri`); empty when it does not exist.
+
+    Returns:
+        Columns ``data``, ``mask``, ``predictor``, ``si_snri``.
+    """
+    path = Path(results) / "plateau" / plateau.REFERENCE_SCORES_CSV
+    columns = ["data", "mask", "predictor", "si_snri"]
+    return pd.read_csv(path)[columns] if path.exists() else pd.DataFrame(columns=columns)
+
+
+def _references_by(scores: pd.DataFrame, key: str) -> dict[str, list[tuple[str, float]]]:
+    """``{value of key: [(predictor, si_snri), ...]}``, the ``references`` of the compute figures."""
+    return {value: list(zip(group["predictor"], group["si_snri"].astype(float)))
+            for value, group in scores.groupby(key, sort=False)}
+
+
 def write_headline_figure(results: str | Path, path: str | Path, mask: str = "ibm") -> Path | None:
     """The book's first figure (:func:`audioslots.reporting.plots.headline_figure`) from every committed run, as a
     PNG 6.9 in wide at 200 dpi (shown at the 688 px text column, i.e. 100 dpi); ``None`` without points."""
@@ -496,8 +518,9 @@ def write_headline_figure(results: str | Path, path: str | Path, mask: str = "ib
         return None
     oracle = oracle_scores(results)
     oracle = oracle[oracle["mask"] == mask].set_index("data")["si_snri"].to_dict()
+    scores = reference_scores(results)
     figure = plots.headline_figure(points, oracle, results / "paper_table1.csv", results / "paper_compute.csv",
-                                   mask=mask)
+                                   mask=mask, references=_references_by(scores[scores["mask"] == mask], "data"))
     figure.savefig(path, dpi=200)
     return Path(path)
 
@@ -528,7 +551,8 @@ def headline_markdown(run_dir: str | Path, figure: Path | None = None,
         # First, without a caption (its legend says what the markers are): it and the three sentences fit 800 px.
         text = (f"```{{image}} /run/{figure.name}\n:alt: SI-SNRi with the IBM against training FLOPs of AudioSlots "
                 "and its autoencoder (final networks and kept checkpoints), on real speech and on the synthetic set, "
-                "with the Oracle as a dashed ceiling, the mixture at 0 dB and the paper's values\n:width: 100%\n"
+                "with the Oracle as a dashed ceiling, the mixture at 0 dB, what the same prediction in every slot "
+                "scores and the paper's values\n:width: 100%\n"
                 ":class: headline-figure\n```\n\n" + text)
     return text
 

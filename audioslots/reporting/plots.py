@@ -12,6 +12,8 @@ colour bar naming the quantity (``compressed magnitude |X|^0.3``).
 
 from __future__ import annotations
 
+import itertools
+import math
 import textwrap
 import warnings
 from collections.abc import Sequence
@@ -288,9 +290,13 @@ def chunking(mixture, features: FeatureConfig) -> Figure:
     return fig
 
 
+#: Line styles of the reference losses on a loss figure (:func:`loss_curves`), one per reference in turn.
+REFERENCE_LOSS_STYLES = ("--", ":", "-.", (0, (5, 2, 1, 2, 1, 2)))
+
+
 def loss_curves(logs: pd.DataFrame, ylabel: str = "loss (MSE of compressed magnitudes)",
-                log_scale: bool = True) -> Figure:
-    """Training loss against step, one line per run, on a log scale.
+                log_scale: bool = True, references: dict[str, float] | None = None) -> Figure:
+    """Training loss against step, one line per run, on a log scale, with reference losses as horizontal lines.
 
     Args:
         logs: Columns ``step`` and ``loss`` (the ``log.csv`` of ``audioslots.training.loop``) and
@@ -298,12 +304,16 @@ def loss_curves(logs: pd.DataFrame, ylabel: str = "loss (MSE of compressed magni
         ylabel: what the loss is.
         log_scale: a logarithmic loss axis (off for losses that go negative, as Conv-TasNet's
             negative SI-SNR in dB).
+        references: ``{label: loss}``, e.g. the plateau's level and the floor of
+            :func:`audioslots.evaluation.plateau.reference_losses`; each a dark horizontal line of its own
+            style (:data:`REFERENCE_LOSS_STYLES`), named in the legend, ``gid`` ``reference:<label>``.
 
     Returns:
         A figure with one axis.
 
     Raises:
-        ~audioslots.errors.DataError: if ``step`` or ``loss`` is missing or the frame is empty.
+        ~audioslots.errors.DataError: if ``step`` or ``loss`` is missing or the frame is empty, or a
+            reference is not finite (or not positive on a log axis).
     """
     missing = [c for c in ("step", "loss") if c not in logs.columns]
     if missing or logs.empty:
@@ -311,12 +321,22 @@ def loss_curves(logs: pd.DataFrame, ylabel: str = "loss (MSE of compressed magni
             f"loss_curves needs a non-empty frame with columns step and loss (plus run), got "
             f"{len(logs)} rows with columns {list(logs.columns)}; read the runs' log.csv files."
         )
+    references = references or {}
+    bad = {label: loss for label, loss in references.items() if not np.isfinite(loss) or (log_scale and loss <= 0)}
+    if bad:
+        raise DataError(f"loss_curves draws reference losses as lines; {bad} cannot be drawn on this "
+                        f"{'logarithmic' if log_scale else 'linear'} axis: give finite (positive) losses.")
     with sns.axes_style("whitegrid"):
         fig = Figure(figsize=(7, 4), layout="constrained")
         ax = fig.add_subplot()
         hue = "run" if "run" in logs.columns else None
         sns.lineplot(data=logs, x="step", y="loss", hue=hue, palette="colorblind" if hue else None,
                      errorbar=None, ax=ax)
+        for (label, loss), style in zip(references.items(), itertools.cycle(REFERENCE_LOSS_STYLES)):
+            ax.axhline(loss, color="0.25", linestyle=style, linewidth=1.1, zorder=1, label=label,
+                       gid=f"reference:{label}")
+        if references:
+            ax.legend(fontsize="small")
         if log_scale:
             ax.set_yscale("log")
         ax.set(xlabel="training step", ylabel=ylabel)
@@ -595,6 +615,9 @@ FINAL_POINT = {"s": 55, "alpha": 0.85}
 #: Line style of the Oracle's ceiling and of the mixture's 0 dB, the two references drawn on every panel.
 ORACLE_LINE = {"color": "0.15", "linestyle": "--", "linewidth": 1.2}
 MIXTURE_LINE = {"color": "grey", "linestyle": ":", "linewidth": 1.2}
+#: Line style of a reference predictor's score (:func:`audioslots.evaluation.plateau.identical_slots_si_snri`): thin,
+#: so that it reads as a mark, not as data.
+REFERENCE_LINE = {"color": "grey", "linestyle": "-.", "linewidth": 0.8}
 
 
 def _row_style(rows: Sequence[str]) -> tuple[dict, dict]:
@@ -648,6 +671,44 @@ def _draw_references(ax, oracle: float | None, show_labels: bool = False, fontsi
                     gid="mixture-label")
 
 
+def _db(value: float, decimals: int) -> str:
+    """``−38.7 dB``: a typographic minus, as on the axes' ticks."""
+    return f"{value:.{decimals}f} dB".replace("-", "\u2212")
+
+
+def _draw_score_references(ax, references: Sequence[tuple[str, float]], fontsize: float = 8) -> None:
+    """Each ``(label, dB)`` as a thin dash-dot line across the panel, labelled at its left (``gid``
+    ``reference:<label>`` and ``reference-label:<label>``); one outside the panel's range as a label with an
+    arrow at the panel's bottom (``↓``, ``reference-below:<label>``) or top (``↑``, ``reference-above:<label>``)
+    instead, so that a score far below the networks' (the IBM's silent slot) does not squash them.
+
+    Draw it last: it fixes the panel's y-range at what the rest of the panel needs.
+    """
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high)
+    style = {"fontsize": fontsize, "color": "0.35"}
+    stacked = {"below": 0, "above": 0}
+    for label, value in references:
+        if low <= value <= high:
+            ax.axhline(value, zorder=1, gid=f"reference:{label}", **REFERENCE_LINE)
+            ax.annotate(f"{label} {_db(value, 1)}", (0.01, value), xycoords=("axes fraction", "data"), xytext=(0, -2),
+                        textcoords="offset points", ha="left", va="top", gid=f"reference-label:{label}", **style)
+            continue
+        side = "below" if value < low else "above"
+        # stacked upwards from the bottom spine, downwards from the top one
+        arrow, spine, away = ("↓", 0.0, 1) if side == "below" else ("↑", 1.0, -1)
+        ax.annotate(f"{label}: {_db(value, 0)} {arrow}", (0.99, spine), xycoords="axes fraction",
+                    xytext=(0, away * (2 + 1.3 * fontsize * stacked[side])), textcoords="offset points", ha="right",
+                    va="bottom" if side == "below" else "top", gid=f"reference-{side}:{label}", **style)
+        stacked[side] += 1
+
+
+def _reference_handles(references: Sequence[tuple[str, float]]) -> list[Line2D]:
+    """One legend entry per reference label."""
+    return [Line2D([], [], label=f"reference: {label}", **REFERENCE_LINE)
+            for label in dict.fromkeys(label for label, _ in references)]
+
+
 def _draw_paper(ax, paper: pd.DataFrame, palette: dict, label: str = "paper: {row}", fontsize="x-small") -> None:
     """The paper's integer-dB ranges as bars at its compute, labelled to the left of every bar (never on one).
 
@@ -687,7 +748,8 @@ def plt_font_size(name: str) -> float:
 
 
 def compute_figure(points: pd.DataFrame, paper_csv=None, paper_compute=None, title: str | None = None,
-                   oracle: dict[str, float] | None = None) -> Figure:
+                   oracle: dict[str, float] | None = None,
+                   references: dict[str, Sequence[tuple[str, float]]] | None = None) -> Figure:
     """SI-SNRi against training FLOPs: our learning curves and final networks beside the paper's Table 1.
 
     One panel per mask (IBM, then Wiener-like; a system scored without a mask, such as
@@ -696,10 +758,12 @@ def compute_figure(points: pd.DataFrame, paper_csv=None, paper_compute=None, tit
     small and joined by a line, with their 95 % confidence intervals; the final network of every
     run is a larger, slightly transparent marker with a black edge, so that points of different
     rows at the same place stay visible. The Oracle's score (no network) is a dashed ceiling on each
-    panel and the mixture a dotted 0 dB line. The paper's values stand at the paper's compute: our
-    copy of its text keeps the integer dB only, so each is a bar from ``paper_low_db`` to
-    ``paper_high_db``, labelled to the left of the bars. Each row of Table 1 has the same colour and
-    shape in every such figure, whichever rows it shows. The legend is below the panels.
+    panel and the mixture a dotted 0 dB line; a reference score (``references``) is a thin grey
+    dash-dot line, or, below the panel's range, a label with a downward arrow at its bottom. The
+    paper's values stand at the paper's compute: our copy of its text keeps the integer dB only, so
+    each is a bar from ``paper_low_db`` to ``paper_high_db``, labelled to the left of the bars. Each
+    row of Table 1 has the same colour and shape in every such figure, whichever rows it shows. The
+    legend is below the panels.
 
     Args:
         points: Columns ``row`` (Table-1 row label), ``mask``, ``train_flop``, ``si_snri``,
@@ -713,6 +777,9 @@ def compute_figure(points: pd.DataFrame, paper_csv=None, paper_compute=None, tit
         title: above both panels, e.g. the data the runs were scored on.
         oracle: the Oracle's mean SI-SNRi per mask (``{"ibm": 12.3, "wiener": 12.5}``) of the data the
             points were scored on; ``None``: no ceiling drawn.
+        references: per mask, ``[(label, mean SI-SNRi), ...]`` of reference predictors on the same test
+            mixtures (e.g. ``identical slots``, :func:`audioslots.evaluation.plateau.identical_slots_si_snri`);
+            ``None``: none drawn.
 
     Returns:
         A figure with two axes.
@@ -726,7 +793,7 @@ def compute_figure(points: pd.DataFrame, paper_csv=None, paper_compute=None, tit
     rows = list(dict.fromkeys([*paper["paper_row"], *points["row"]]))
     palette, markers = _row_style(rows)
     masks = [m for m in ("ibm", "wiener") if m in MASKS]
-    oracle = oracle or {}
+    oracle, references = oracle or {}, references or {}
 
     with sns.axes_style("whitegrid"):
         fig = Figure(figsize=(11, 5.2), layout="constrained")
@@ -751,22 +818,28 @@ def compute_figure(points: pd.DataFrame, paper_csv=None, paper_compute=None, tit
             *([Line2D([], [], color="grey", linewidth=6, alpha=0.6, label="paper (integer dB only)")] if len(paper) else []),
             *([Line2D([], [], label="Oracle (no network)", **ORACLE_LINE)] if oracle else []),
             Line2D([], [], label="mixture (0 dB)", **MIXTURE_LINE),
+            *_reference_handles([r for mask in masks for r in references.get(mask, ())]),
         ]
         fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)), fontsize="small")
         for ax, mask in zip(axes, masks):  # last: the labels are spaced in the laid-out axes
             _draw_paper(ax, paper[paper["mask"] == mask], palette)
+        for ax, mask in zip(axes, masks):  # after everything else: they keep the range the rest needs
+            _draw_score_references(ax, references.get(mask, ()))
     return fig
 
 
 #: The two rows of the headline figure (:func:`headline_figure`): the network and its autoencoder.
 HEADLINE_ROWS = (AUDIOSLOTS_ROW, AUTOENCODER_ROW)
+#: Legend entries that fit one row of the headline figure at its width and font; more take two rows.
+HEADLINE_LEGEND_COLUMNS = 4
 
 
 def headline_figure(points: pd.DataFrame, oracle: dict[str, float], paper_csv=None, paper_compute=None,
-                    mask: str = "ibm", width_in: float = 6.9) -> Figure:
+                    mask: str = "ibm", width_in: float = 6.9,
+                    references: dict[str, Sequence[tuple[str, float]]] | None = None) -> Figure:
     """The book's first figure: SI-SNRi (one mask) of AudioSlots and its autoencoder against training FLOPs,
-    one small panel per data set, the Oracle as a dashed ceiling, the mixture at 0 dB, the paper's values at
-    its compute.
+    one small panel per data set, the Oracle as a dashed ceiling, the mixture at 0 dB, reference predictors as
+    thin dash-dot lines (or arrows at the bottom, below the range), the paper's values at its compute.
 
     Sized for a text column ``width_in`` wide at 100 dpi (the book's 688 px): every font is 8 pt or more at
     that width. Only the rows of :data:`HEADLINE_ROWS` are drawn.
@@ -779,6 +852,8 @@ def headline_figure(points: pd.DataFrame, oracle: dict[str, float], paper_csv=No
             not the synthetic set.
         mask: ``ibm`` or ``wiener``.
         width_in: the figure's width in inches.
+        references: per value of ``data``, ``[(label, mean SI-SNRi with mask), ...]`` of reference predictors
+            on its test mixtures (as :func:`compute_figure`'s); none on a panel without an entry.
 
     Returns:
         A figure with one axis per data set, titled with the data's name.
@@ -793,6 +868,7 @@ def headline_figure(points: pd.DataFrame, oracle: dict[str, float], paper_csv=No
     paper = _paper_at_its_compute(paper_csv, paper_compute)
     paper = paper[paper["paper_row"].isin(HEADLINE_ROWS) & (paper["mask"] == mask)]
     palette, markers = _row_style(list(HEADLINE_ROWS))
+    references = {name: refs for name, refs in (references or {}).items() if name in data}
     font = 8.5
 
     with sns.axes_style("whitegrid"), matplotlib_rc({"font.size": font, "axes.titlesize": font + 0.5,
@@ -815,11 +891,15 @@ def headline_figure(points: pd.DataFrame, oracle: dict[str, float], paper_csv=No
                            label="final network (small: checkpoints)")]
         if len(paper):
             handles.append(Line2D([], [], color="grey", linewidth=6, alpha=0.6, label="paper (integer dB)"))
-        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+        handles += _reference_handles([r for refs in references.values() for r in refs])
+        rows = math.ceil(len(handles) / HEADLINE_LEGEND_COLUMNS)
+        fig.legend(handles=handles, loc="outside lower center", ncols=math.ceil(len(handles) / rows), frameon=False)
         for ax, name in zip(axes, data):
             if name != "synthetic" and len(paper):
                 ax.set_xlim(right=float(paper["train_flop"].max()) * 4)
                 _draw_paper(ax, paper, palette, label="paper: {row}", fontsize=font)
+        for ax, name in zip(axes, data):  # after everything else: they keep the range the rest needs
+            _draw_score_references(ax, references.get(name, ()), fontsize=font)
     return fig
 
 

@@ -67,6 +67,85 @@ def test_the_true_sources_as_estimates_score_the_oracles_positive_si_snri(crops)
     assert plateau.crop_si_snri(spectrogram(sources, FEATURES), mixtures, sources, FEATURES, "ibm") > 5
 
 
+class CopyInEverySlot(torch.nn.Module):
+    """A stand-in network of identical slots: the compressed mixture, scaled, in each of two slots."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.tensor(0.7))
+
+    def forward(self, features):  # (batch, F, T) -> (batch, 2, F, T)
+        return self.scale * features[:, None].expand(-1, 2, -1, -1)
+
+
+@pytest.fixture(scope="module")
+def one_chunk_data(tmp_path_factory):
+    """Test mixtures exactly one chunk of FEATURES long."""
+    from audioslots.data.synthetic import SynthConfig, synthesize_librimix
+
+    config = SynthConfig(mixtures={"test": 3}, seconds={"test": FEATURES.chunk_seconds})
+    root = tmp_path_factory.mktemp("one_chunk") / "Libri2Mix"
+    return synthesize_librimix(root, seed=1, config=config, progress=False)
+
+
+def test_identical_slots_on_one_chunk_mixtures_score_what_crop_si_snri_gives_their_crops(one_chunk_data):
+    test = LibriMix(one_chunk_data, "test")
+    mixtures = torch.stack([test[i].mixture for i in range(len(test))])
+    sources = torch.stack([test[i].sources for i in range(len(test))])
+    assert mixtures.shape[-1] == FEATURES.chunk_samples
+    floor = plateau.trivial_predictions(mixtures, sources, FEATURES)[plateau.FLOOR]
+    scores = plateau.identical_slots_si_snri(test, FEATURES, predictor=plateau.FLOOR).set_index("mask")
+    for mask in ("ibm", "wiener"):
+        crops = plateau.crop_si_snri(floor, mixtures, sources, FEATURES, mask)
+        assert scores.loc[mask, "si_snri"] == pytest.approx(crops, abs=1e-4)
+        assert scores.loc[mask, "n_mixtures"] == len(test)
+
+
+def test_identical_slots_score_what_evaluate_gives_a_network_of_identical_slots(tiny_data):
+    from audioslots.evaluation.scores import evaluate, table1
+
+    test = LibriMix(tiny_data, "test")
+    assert max(test.lengths) > FEATURES.chunk_samples  # several chunks, stitched
+    network = table1(evaluate("AudioSlots", test, FEATURES, model=CopyInEverySlot(), progress=False))
+    ours = plateau.identical_slots_si_snri(test, FEATURES)
+    merged = network.merge(ours, on="mask", suffixes=("_network", "_ours"))
+    assert sorted(merged["mask"]) == ["ibm", "wiener"]
+    np.testing.assert_allclose(merged["si_snri_ours"], merged["si_snri_network"], atol=1e-4)
+    assert (merged["n_mixtures_ours"] == merged["n_mixtures_network"]).all()
+
+
+def test_every_reference_predictor_scores_the_same_on_whole_mixtures(tiny_data):
+    test = LibriMix(tiny_data, "test")
+    scores = [plateau.identical_slots_si_snri(test, FEATURES, predictor=name).set_index("mask")["si_snri"]
+              for name in plateau.TRIVIAL_PREDICTORS]
+    for other in scores[1:]:
+        np.testing.assert_allclose(other.to_numpy(), scores[0].to_numpy(), atol=1e-4)
+    assert scores[0]["ibm"] < scores[0]["wiener"]  # the IBM leaves one slot silent
+
+
+def test_identical_slots_refuse_an_unknown_predictor(tiny_data):
+    from audioslots.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="reference predictor"):
+        plateau.identical_slots_si_snri(LibriMix(tiny_data, "test"), FEATURES, predictor="copy")
+
+
+def test_reference_losses_are_the_trivial_losses_of_a_pool_of_fresh_training_crops(tiny_data):
+    from audioslots.config import replace
+
+    dataset = LibriMix(tiny_data, "train-360")
+    preset = get_preset("tiny")
+    mixtures, sources = plateau.pool_crops(dataset, replace(preset, crop_pool=5))
+    assert plateau.reference_losses(dataset, preset, n=5) == plateau.trivial_losses(mixtures, sources, preset.features)
+
+
+def test_reference_losses_need_a_crop(tiny_data):
+    from audioslots.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="at least one crop"):
+        plateau.reference_losses(LibriMix(tiny_data, "train-360"), get_preset("tiny"), n=0)
+
+
 @pytest.mark.parametrize("losses, expected", [
     ([0.05, 0.04, 0.03, 0.02, 0.02], 30),
     ([0.05, 0.03, 0.04, 0.03, 0.03, 0.03], 40),  # one lucky window does not count

@@ -74,6 +74,59 @@ def test_speech_and_the_synthetic_set_get_a_figure_each_and_the_findings_a_secti
     assert "- **real speech (LibriSpeech mini).**" in findings and "- **synthetic.**" in findings
 
 
+def _with_reference_scores(results, scores):
+    (results / "paper_table1.csv").write_text(open(PAPER_TABLE1).read())
+    (results / "paper_compute.csv").write_text(open("results/paper_compute.csv").read())
+    (results / "plateau").mkdir()
+    pd.DataFrame([{"data": "real speech (LibriSpeech mini)", "mask": mask, "predictor": "identical slots",
+                   "si_snri": value, "n_mixtures": 100, "commit": "c" * 40}
+                  for mask, value in scores.items()]).to_csv(results / "plateau" / "reference_scores.csv", index=False)
+
+
+def _figures_drawn(monkeypatch, name):
+    """The figures ``plots.<name>`` returns while the test runs, in order."""
+    drawn, draw = [], getattr(book.plots, name)
+    monkeypatch.setattr(book.plots, name, lambda *args, **kwargs: drawn.append(draw(*args, **kwargs)) or drawn[-1])
+    return drawn
+
+
+def _reference_gids(*axes) -> set[str]:
+    return {str(a.get_gid()) for ax in axes for a in [*ax.lines, *ax.texts] if str(a.get_gid()).startswith("reference")}
+
+
+def test_the_speech_compute_figure_draws_the_reference_scores_of_its_data_and_the_synthetic_one_none(
+        results, tmp_path, monkeypatch):
+    _with_reference_scores(results, {"ibm": -40.0, "wiener": -0.5})
+    drawn = _figures_drawn(monkeypatch, "compute_figure")
+    book.write_compute_figure(results, tmp_path / "speech.png")
+    book.write_compute_figure(results, tmp_path / "synthetic.png", synthetic=True)
+    speech, synthetic = drawn
+    ibm, wiener = speech.axes
+    (line,) = [line for line in wiener.lines if line.get_gid() == "reference:identical slots"]
+    assert set(line.get_ydata()) == {-0.5}
+    assert [t for t in ibm.texts if t.get_gid() == "reference-below:identical slots"]
+    assert not _reference_gids(*synthetic.axes)
+
+
+def test_the_headline_figure_draws_the_reference_score_of_its_mask_on_the_speech_panel(results, tmp_path, monkeypatch):
+    _with_reference_scores(results, {"ibm": -0.5, "wiener": -40.0})
+    drawn = _figures_drawn(monkeypatch, "headline_figure")
+    book.write_headline_figure(results, tmp_path / "headline.png")
+    (figure,) = drawn
+    speech, synthetic = figure.axes
+    (line,) = [line for line in speech.lines if line.get_gid() == "reference:identical slots"]
+    assert set(line.get_ydata()) == {-0.5}
+    assert not _reference_gids(synthetic)
+
+
+def test_the_compute_figures_draw_no_reference_without_the_plateau_studys_scores(results, tmp_path, monkeypatch):
+    (results / "paper_table1.csv").write_text(open(PAPER_TABLE1).read())
+    (results / "paper_compute.csv").write_text(open("results/paper_compute.csv").read())
+    drawn = _figures_drawn(monkeypatch, "compute_figure")
+    book.write_compute_figure(results, tmp_path / "speech.png")
+    assert not _reference_gids(*drawn[0].axes)
+
+
 def test_a_run_summary_names_its_most_compute_and_what_it_was_made_for(results):
     summary = book.run_summaries(book.runs_by_compute(results)).set_index("run")
     assert summary.loc["long", "most training compute"] == "80 TFLOP"

@@ -176,6 +176,24 @@ def test_loss_curves_draws_one_line_per_run_on_a_log_scale():
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
 
 
+def test_loss_curves_draws_each_reference_loss_as_a_labelled_line_of_its_own_style():
+    logs = pd.DataFrame({"run": "a", "step": np.arange(1, 11), "loss": 1.0 / np.arange(1, 11)})
+    references = {"coarse copy (the plateau)": 0.4, "mean of sources (the floor)": 0.15}
+    (ax,) = plots.loss_curves(logs, references=references).axes
+    lines = {line.get_gid(): line for line in ax.lines if str(line.get_gid()).startswith("reference:")}
+    assert set(lines) == {f"reference:{label}" for label in references}
+    for label, loss in references.items():
+        assert set(lines[f"reference:{label}"].get_ydata()) == {loss}
+    assert len({line.get_linestyle() for line in lines.values()}) == len(references)
+    assert set(references) <= {t.get_text() for t in ax.get_legend().get_texts()}
+
+
+def test_loss_curves_rejects_a_reference_a_log_axis_cannot_show():
+    logs = pd.DataFrame({"step": [1, 2], "loss": [1.0, 0.5]})
+    with pytest.raises(DataError, match="reference losses"):
+        plots.loss_curves(logs, references={"floor": 0.0})
+
+
 def test_loss_curves_rejects_a_frame_without_loss():
     with pytest.raises(DataError, match="step and loss"):
         plots.loss_curves(pd.DataFrame({"run": ["a"], "step": [1]}))
@@ -496,6 +514,38 @@ def test_compute_figure_refuses_no_points_and_points_without_compute():
         plots.compute_figure(oracle, PAPER_TABLE1, PAPER_COMPUTE)
 
 
+def _reference_artists(ax, kind: str) -> list:
+    """The lines or texts of a panel whose gid starts with ``kind`` (``reference:``, ``reference-below:``, ...)."""
+    return [a for a in [*ax.lines, *ax.texts] if str(a.get_gid()).startswith(kind)]
+
+
+def test_compute_figure_draws_a_reference_inside_the_range_as_a_line_and_one_below_as_an_arrow_label():
+    points = compute_points()
+    low, high = plots.compute_figure(points, PAPER_TABLE1, PAPER_COMPUTE).axes[0].get_ylim()
+    inside, below = (low + high) / 2, low - 30
+    references = {"ibm": [("identical slots", below)], "wiener": [("identical slots", inside)]}
+    fig = plots.compute_figure(points, PAPER_TABLE1, PAPER_COMPUTE, references=references)
+    ibm, wiener = fig.axes
+    assert all(ax.get_ylim() == pytest.approx((low, high)) for ax in fig.axes), "a reference stretched the axis"
+    (line,) = _reference_artists(wiener, "reference:identical slots")
+    assert line.get_linestyle() == "-." and set(line.get_ydata()) == {inside}
+    assert _reference_artists(wiener, "reference-label:identical slots")
+    assert not _reference_artists(ibm, "reference:")
+    (arrow,) = _reference_artists(ibm, "reference-below:identical slots")
+    assert arrow.get_text().endswith("↓") and f"{below:.0f}".lstrip("-") in arrow.get_text()
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend.count("reference: identical slots") == 1
+
+
+def test_compute_figure_labels_a_reference_above_the_range_at_the_top_without_stretching():
+    points = compute_points()
+    low, high = plots.compute_figure(points, PAPER_TABLE1, PAPER_COMPUTE).axes[0].get_ylim()
+    fig = plots.compute_figure(points, PAPER_TABLE1, PAPER_COMPUTE, references={"ibm": [("far above", high + 30)]})
+    assert fig.axes[0].get_ylim() == pytest.approx((low, high))
+    (arrow,) = _reference_artists(fig.axes[0], "reference-above:far above")
+    assert arrow.get_text().endswith("↑")
+
+
 # headline_figure --------------------------------------------------------------------------------
 
 
@@ -539,3 +589,32 @@ def test_headline_figure_fits_the_text_column_with_fonts_of_8_pt_or_more():
     assert texts and min(t.get_fontsize() for t in texts) >= 8
     legend = fig.legends[0].get_window_extent()
     assert all(legend.y1 <= ax.get_window_extent().y0 for ax in fig.axes)
+
+
+def test_headline_figure_draws_references_on_their_panel_only_without_stretching_the_axis():
+    speech = "real speech (LibriSpeech mini)"
+    plain = plots.headline_figure(headline_points(), {}, PAPER_TABLE1, PAPER_COMPUTE)
+    low, high = plain.axes[0].get_ylim()
+    inside, below = (low + high) / 2, low - 30
+    fig = plots.headline_figure(headline_points(), {}, PAPER_TABLE1, PAPER_COMPUTE,
+                                references={speech: [("a", inside), ("identical slots", below)]})
+    speech_ax, synthetic_ax = fig.axes
+    assert speech_ax.get_ylim() == pytest.approx((low, high))
+    (line,) = _reference_artists(speech_ax, "reference:a")
+    assert set(line.get_ydata()) == {inside}
+    (arrow,) = _reference_artists(speech_ax, "reference-below:identical slots")
+    assert "↓" in arrow.get_text()
+    assert not _reference_artists(synthetic_ax, "reference")
+
+
+def test_headline_figure_with_references_keeps_its_size_fonts_and_legend_inside_the_figure():
+    fig = plots.headline_figure(headline_points(), {"synthetic": 11.7}, PAPER_TABLE1, PAPER_COMPUTE,
+                                references={"real speech (LibriSpeech mini)": [("identical slots", -40.0)]})
+    assert fig.get_figwidth() == pytest.approx(6.9) and fig.get_figheight() == pytest.approx(2.45)
+    fig.draw_without_rendering()
+    texts = [t for t in fig.findobj(lambda a: hasattr(a, "get_fontsize") and hasattr(a, "get_text"))
+             if t.get_text().strip() and t.get_visible()]
+    assert min(t.get_fontsize() for t in texts) >= 8
+    legend, page = fig.legends[0].get_window_extent(), fig.bbox
+    assert page.x0 <= legend.x0 and legend.x1 <= page.x1, "the legend is wider than the figure"
+    assert "reference: identical slots" in {t.get_text() for t in fig.legends[0].get_texts()}

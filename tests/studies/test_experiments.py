@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -142,3 +144,27 @@ def test_the_plateau_fit_recovers_a_power_law_and_its_band_holds_the_centre():
     assert row["low"] < row["escape_step"] < row["high"]
     assert row["fitted_on"] == "8, 64, 512"
     assert study.extrapolate(sizes[:2], sizes[:2] * 10, {"far": 1000}, "speakers").empty
+
+
+def test_the_plateau_summary_writes_what_identical_slots_score_on_the_test_mixtures(tiny_data, tmp_path):
+    from audioslots.config import get_preset
+    from audioslots.data.dataset import LibriMix
+    from audioslots.evaluation import plateau
+    from audioslots.pipeline import data_label, prepare_data
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "logs").mkdir()
+    (out / "runs.jsonl").write_text(json.dumps({"pool": 8, "speakers": 0, "seed": 0, "steps": 20, **{
+        f"loss_{name}": 0.05 - 0.01 * i for i, name in enumerate(plateau.TRIVIAL_PREDICTORS)}}) + "\n")
+    pd.DataFrame({"step": [10, 20], "loss": [0.06, 0.05]}).to_csv(out / "logs" / "pool8_s0.csv", index=False)
+    _run(ROOT / "experiments" / "plateau.py", "--summarise", "--out", str(out), "--data-root", str(tiny_data))
+    scores = pd.read_csv(out / "reference_scores.csv")
+    assert list(scores.columns) == ["data", "mask", "predictor", "si_snri", "n_mixtures", "commit"]
+    _, info = prepare_data(tiny_data, progress=False)
+    assert set(scores["data"]) == {data_label(info)} and set(scores["predictor"]) == {plateau.IDENTICAL_SLOTS}
+    expected = plateau.identical_slots_si_snri(LibriMix(tiny_data, "test"), get_preset("cpu").features)
+    merged = scores.merge(expected, on="mask", suffixes=("", "_expected"))
+    assert sorted(merged["mask"]) == ["ibm", "wiener"]
+    np.testing.assert_allclose(merged["si_snri"], merged["si_snri_expected"], rtol=1e-3)
+    assert (merged["n_mixtures"] == len(LibriMix(tiny_data, "test"))).all()
