@@ -162,20 +162,34 @@ class Browser:
     def __init__(self, chromium):
         self._chromium = chromium
 
-    def too_wide(self, path: str | os.PathLike, timeout_ms: int = 20_000) -> list[str]:
-        """The elements of a page that do not fit its text column (:data:`TOO_WIDE_SCRIPT`), once
-        the page has loaded and MathJax has typeset it: the layout alone, without the rest of :meth:`visit`."""
+    def too_wide_all(self, paths: list[str | os.PathLike], at_once: int = 4,
+                     timeout_ms: int = 20_000) -> dict[Path, list[str]]:
+        """The elements of each page that do not fit its text column (:data:`TOO_WIDE_SCRIPT`), once the page
+        has loaded and MathJax has typeset it: the layout alone, without the rest of :meth:`visit`. ``at_once``
+        pages load side by side in tabs of one context, so the browser works on the next while one is measured.
+
+        Returns:
+            ``{path: elements too wide}`` for every page.
+        """
         context = self._chromium.new_context(viewport=VIEWPORT, service_workers="block")
+        found = {}
         try:
             context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(LOCAL_SCHEMES)
                           else route.abort())
-            page = context.new_page()
-            page.goto(Path(path).resolve().as_uri(), wait_until="load", timeout=timeout_ms)
-            page.evaluate(MATHJAX_SETTLED_SCRIPT, timeout_ms)
-            page.evaluate("() => document.fonts.ready.then(() => null)")
-            return page.evaluate(TOO_WIDE_SCRIPT)
+            tabs = [context.new_page() for _ in range(at_once)]
+            paths = [Path(p) for p in paths]
+            for start in range(0, len(paths), at_once):
+                batch = list(zip(tabs, paths[start:start + at_once]))
+                for tab, path in batch:  # returns as soon as each navigation starts: the pages load together
+                    tab.goto(path.resolve().as_uri(), wait_until="commit", timeout=timeout_ms)
+                for tab, path in batch:
+                    tab.wait_for_load_state("load", timeout=timeout_ms)
+                    tab.evaluate(MATHJAX_SETTLED_SCRIPT, timeout_ms)
+                    tab.evaluate("() => document.fonts.ready.then(() => null)")
+                    found[path] = tab.evaluate(TOO_WIDE_SCRIPT)
         finally:
             context.close()
+        return found
 
     def visit(self, path: str | os.PathLike, screenshot: str | os.PathLike | None = None,
               timeout_ms: int = 20_000) -> PageVisit:

@@ -82,7 +82,7 @@ def plateau_figure(folder: str | Path) -> Figure:
     return figure
 
 
-#: Per axis of the escape panels: the runs' column, the extrapolation file, its size column, the x label.
+#: For each runs column an escape panel can plot, its extrapolation file, that file's size column and the x label.
 ESCAPE_AXES = {"pool": ("extrapolation.csv", "distinct_crops", "distinct training crops"),
                "speakers": ("extrapolation_speakers.csv", "speakers", "training speakers")}
 
