@@ -121,11 +121,19 @@ def _escape_panel(ax, runs: pd.DataFrame, axis: str, folder: Path) -> None:
 
 
 def _escapes(group: pd.DataFrame) -> str:
-    """The escape steps of a setting's runs, ``none within N`` for a run that never left, with the seeds."""
-    steps = " and ".join(str(int(s)) if pd.notna(s) else f"none within {int(n):,}"
+    """The escape steps of a setting's runs (``at step S``, or ``not within N steps`` for a run that never left),
+    with the seeds."""
+    steps = " and ".join(f"at step {int(s)}" if pd.notna(s) else f"not within {int(n):,} steps"
                          for s, n in zip(group["escape_step"], group["steps"]))
     seeds = ", ".join(str(int(seed)) for seed in group["seed"])
     return f"{steps} (seed{'s' if len(group) > 1 else ''} {seeds})"
+
+
+def _censored(runs: pd.DataFrame) -> str:
+    """``; …``: that runs which never left the plateau are not in the fit, when there are such runs."""
+    if runs["escape_step"].notna().all():
+        return ""
+    return "; the runs that had not left it by their last step are not in the fit, which can only pull its steps down"
 
 
 def _extrapolated(fits: pd.DataFrame, size_column: str, unit: str) -> str:
@@ -140,7 +148,7 @@ def plateau_sentence(folder: str | Path) -> str:
     folder = Path(folder)
     runs = pd.read_csv(folder / "plateau.csv")
     pools = runs[(runs["speakers"] == 0) & (runs["pool"] > 0)]
-    steps = "; ".join(f"{int(pool):,} crops at step {_escapes(group)}" for pool, group in pools.groupby("pool"))
+    steps = "; ".join(f"{int(pool):,} crops {_escapes(group)}" for pool, group in pools.groupby("pool"))
     text = (f"The `cpu` network left the plateau (its loss {LEAVE_FRACTION:.0%} of the way from the coarse copy's "
             f"down to the mean of sources') on pools of {steps}.")
     fits = _fits(folder / "extrapolation.csv")
@@ -148,13 +156,13 @@ def plateau_sentence(folder: str | Path) -> str:
         text += " Too few pool sizes have left it for a fit."
     else:
         text += (f" A power law fitted to those steps (exponent {fits['exponent'].iloc[0]:.2f}, fitted on pools of "
-                 f"{fits['fitted_on'].iloc[0]} crops) puts the escape on "
+                 f"{fits['fitted_on'].iloc[0]} crops{_censored(pools)}) puts the escape on "
                  + _extrapolated(fits, "distinct_crops", "distinct crops of one chunk")
                  + ". This is an extrapolation over orders of magnitude of crops from a handful of runs, "
                    "not a measurement.")
     stream = runs[(runs["speakers"] == 0) & (runs["pool"] == 0)]
     if len(stream):
-        text += f" On the stream of fresh crops of all the training mixtures it left at step {_escapes(stream)}."
+        text += f" On the stream of fresh crops of all the training mixtures it left it {_escapes(stream)}."
     paragraphs = [text, _scores_sentence(runs)]
     speakers = runs[runs["speakers"] > 0]
     if len(speakers):
@@ -179,20 +187,19 @@ def _scores_sentence(runs: pd.DataFrame) -> str:
 
 def _speakers_sentence(speakers: pd.DataFrame, fits: pd.DataFrame) -> str:
     """Escape steps and scores of the runs on the mixtures of K speakers, and the fit over K."""
-    parts = []
-    for count, group in speakers.groupby("speakers"):
-        scores = ""
-        if {"held_out_ibm", "test_ibm"} <= set(group.columns):
-            scores = (f", then {group['held_out_ibm'].mean():+.1f} dB on the held-out last 20 % of the same "
-                      f"speakers' mixtures and {group['test_ibm'].mean():+.1f} dB on the test speakers (IBM, mean "
-                      "of the seeds)")
-        parts.append(f"{int(count)} speakers at step {_escapes(group)}{scores}")
+    groups = list(speakers.groupby("speakers"))
     text = ("Trained on the stream of crops of the first 80 % of the mixtures of K training speakers, it left "
-            "the plateau with " + "; ".join(parts) + ".")
+            "the plateau with " + "; ".join(f"{int(count)} speakers {_escapes(group)}" for count, group in groups)
+            + ".")
+    if {"held_out_ibm", "test_ibm"} <= set(speakers.columns):
+        text += (" Scored with the IBM at the end (mean of the seeds) on the held-out last 20 % of the same speakers' "
+                 "mixtures, then on the test speakers: " + "; ".join(
+                     f"{int(count)} speakers {group['held_out_ibm'].mean():+.1f} and {group['test_ibm'].mean():+.1f} dB"
+                     for count, group in groups) + ".")
     if fits.empty:
         return text + " Too few speaker counts have left it for a fit."
     return (text + f" A power law over the speaker counts (exponent {fits['exponent'].iloc[0]:.2f}, fitted on "
-            f"{fits['fitted_on'].iloc[0]} speakers) puts the escape on "
+            f"{fits['fitted_on'].iloc[0]} speakers{_censored(speakers)}) puts the escape on "
             + _extrapolated(fits, "speakers", "training speakers") + ", again an extrapolation.")
 
 

@@ -203,7 +203,7 @@ def test_plateau_figure_and_sentence_say_each_runs_escape_and_the_fits_extrapola
     text = plateau_sentence(tmp_path)
     assert "8 crops at step 90" in text and "64 crops at step 360" in text
     assert "mini (1,000 distinct crops of one chunk) at about step 1,234 (95 % band 1,000 to 2,000)" in text
-    assert "stream of fresh crops of all the training mixtures it left at step none within 30" in text
+    assert "stream of fresh crops of all the training mixtures it left it not within 30 steps" in text
     assert "8 crops +5.0 dB (Oracle +10.0); 64 crops +1.0 dB" in text
     assert "every one of these 3 runs scored between -10.0 and -9.0 dB" in text
     assert "training speakers" not in text
@@ -221,8 +221,16 @@ def test_plateau_figure_and_sentence_add_the_speaker_counts_and_their_fit(tmp_pa
     assert titles[4:7] == ["4 speakers (first 80 % of their mixtures)", "16 speakers (first 80 % of their mixtures)",
                            "left the plateau, by speakers"]
     text = plateau_sentence(tmp_path)
-    assert "4 speakers at step 400 (seed 0), then -6.5 dB on the held-out last 20 %" in text
-    assert "16 speakers at step 1600" in text and "Too few speaker counts" in text
+    assert "with 4 speakers at step 400 (seed 0); 16 speakers at step 1600 (seed 0)." in text
+    assert "then on the test speakers: 4 speakers -6.5 and -10.0 dB; 16 speakers -6.5 and -10.0 dB." in text
+    assert "Too few speaker counts" in text
     pd.DataFrame([{"data": "mini", "speakers": 185, "exponent": 1.0, "escape_step": 18500.0, "low": 9000.0,
                    "high": 40000.0, "fitted_on": "4, 16"}]).to_csv(tmp_path / "extrapolation_speakers.csv", index=False)
-    assert "mini (185 training speakers) at about step 18,500 (95 % band 9,000 to 40,000)" in plateau_sentence(tmp_path)
+    text = plateau_sentence(tmp_path)
+    assert "mini (185 training speakers) at about step 18,500 (95 % band 9,000 to 40,000)" in text
+    assert "fitted on 4, 16 speakers) puts" in text and "pull its steps down" not in text
+    runs = pd.read_csv(tmp_path / "plateau.csv")
+    runs.loc[runs["speakers"] == 16, "escape_step"] = None  # a speaker count that never left the plateau
+    runs.to_csv(tmp_path / "plateau.csv", index=False)
+    assert "16 speakers not within 30 steps (seed 0)" in plateau_sentence(tmp_path)
+    assert "4, 16 speakers; the runs that had not left it by their last step are not in the fit" in plateau_sentence(tmp_path)
