@@ -45,7 +45,7 @@ from audioslots.evaluation import plateau
 from audioslots.features import spectrogram
 from audioslots.pipeline import data_label, prepare_data
 from audioslots.provenance import git_commit
-from audioslots.reporting.plateau_figure import plateau_figure
+from audioslots.reporting.plateau_figure import EMBEDDED, plateau_figure
 from audioslots.separate import predict
 from audioslots.training import RunFiles, load_model, train
 from audioslots.training.batches import speaker_of
@@ -121,14 +121,14 @@ def distinct_crops(data: Path, chunk_seconds: float) -> dict[str, float]:
     """Non-overlapping chunk-long crops in the embedded training split and in train-360 (`min`)."""
     train_set = LibriMix(data, "train-360")
     mini = float(np.sum(train_set.lengths)) / train_set.sample_rate / chunk_seconds
-    return {"mini Libri2Mix (embedded)": mini, "Libri2Mix train-360": TRAIN_360_MIN_HOURS * 3600 / chunk_seconds}
+    return {EMBEDDED: mini, "Libri2Mix train-360": TRAIN_360_MIN_HOURS * 3600 / chunk_seconds}
 
 
 def distinct_speakers(data: Path) -> dict[str, float]:
     """Speakers of the embedded training split and of train-360."""
     train_set = LibriMix(data, "train-360")
     speakers = {speaker_of(mixture_id, k) for mixture_id in train_set.mixture_ids for k in range(train_set.n_src)}
-    return {"mini Libri2Mix (embedded)": len(speakers), "Libri2Mix train-360": TRAIN_360_SPEAKERS}
+    return {EMBEDDED: len(speakers), "Libri2Mix train-360": TRAIN_360_SPEAKERS}
 
 
 def fit_power_law(pools: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -19,13 +19,15 @@ from audioslots.evaluation.plateau import FLOOR, LEAVE_FRACTION, PLATEAU
 #: The reference levels drawn on each loss panel, as (predictor, line style, label).
 LEVELS = ((PLATEAU, "--", "coarse copy (the plateau)"), (FLOOR, ":", "mean of sources (the floor)"))
 SEED_COLOURS = ("#1f77b4", "#d95f02")
+#: The extrapolations' row for the data the study trains on (the other is train-360).
+EMBEDDED = "mini Libri2Mix (embedded)"
 
 
 def _setting(run: pd.Series) -> tuple[str, str]:
     """A run's setting as (its logs' file stem without the seed, its panel title)."""
     pool, speakers = int(run["pool"]), int(run["speakers"])
     if speakers:
-        return f"speakers{speakers}", f"{speakers} speakers (first 80 % of their mixtures)"
+        return f"speakers{speakers}", f"{speakers} speakers"
     return f"pool{pool}", "the stream (fresh crops)" if pool == 0 else f"{pool:,} crops"
 
 
@@ -112,12 +114,17 @@ def _escape_panel(ax, runs: pd.DataFrame, axis: str, folder: Path) -> None:
                         fmt="D", ms=4, color="#7570b3", capsize=2, lw=0.8)
             ax.annotate(row["data"].replace("Libri2Mix ", ""), (row[size_column], row["escape_step"]),
                         fontsize=6, xytext=(-5, 3), textcoords="offset points", ha="right")
+        embedded = fits[fits["data"] == EMBEDDED]
+        stream = runs[(runs["pool"] == 0) & (runs["speakers"] == 0) & runs["escape_step"].notna()]
+        if len(embedded) and len(stream):  # the one extrapolation measured: the stream is the embedded data
+            ax.scatter(np.full(len(stream), embedded[size_column].iloc[0]), stream["escape_step"], s=22, marker="x",
+                       color="#d62728", zorder=4, label="the stream, measured")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(xlabel, fontsize=8)
     ax.set_ylabel("step", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=6, frameon=False, loc="upper left")
+    ax.tick_params(which="both", labelsize=7)
+    ax.legend(fontsize=6, frameon=False, loc="lower right" if axis == "pool" else "upper left")  # where no point is
 
 
 def _escapes(group: pd.DataFrame) -> str:
@@ -127,6 +134,22 @@ def _escapes(group: pd.DataFrame) -> str:
                          for s, n in zip(group["escape_step"], group["steps"]))
     seeds = ", ".join(str(int(seed)) for seed in group["seed"])
     return f"{steps} (seed{'s' if len(group) > 1 else ''} {seeds})"
+
+
+def _against_bands(stream: pd.DataFrame, fits: dict[str, pd.DataFrame]) -> str:
+    """``: below the band …``: where the stream's measured escape steps fall against each fit's 95 % band for the
+    embedded data, the measurement the extrapolations can be checked on."""
+    parts = []
+    for over, table in fits.items():
+        row = table[table["data"] == EMBEDDED] if len(table) else table
+        if row.empty:
+            continue
+        low, high = float(row["low"].iloc[0]), float(row["high"].iloc[0])
+        where = ["below" if s < low else "above" if s > high else "within" for s in stream["escape_step"].dropna()]
+        if where:
+            said = where[0] if len(set(where)) == 1 else " and ".join(where)
+            parts.append(f"{said} the band that the fit over {over} puts on it ({low:,.0f} to {high:,.0f})")
+    return (": " + "; ".join(parts)) if parts else ""
 
 
 def _censored(runs: pd.DataFrame) -> str:
@@ -161,12 +184,14 @@ def plateau_sentence(folder: str | Path) -> str:
                  + ". This is an extrapolation over orders of magnitude of crops from a handful of runs, "
                    "not a measurement.")
     stream = runs[(runs["speakers"] == 0) & (runs["pool"] == 0)]
+    speaker_fits = _fits(folder / "extrapolation_speakers.csv")
     if len(stream):
-        text += f" On the stream of fresh crops of all the training mixtures it left it {_escapes(stream)}."
+        text += (f" On the stream of fresh crops of all the training mixtures, the embedded data itself, it left it "
+                 f"{_escapes(stream)}" + _against_bands(stream, {"pools": fits, "speaker counts": speaker_fits}) + ".")
     paragraphs = [text, _scores_sentence(runs)]
     speakers = runs[runs["speakers"] > 0]
     if len(speakers):
-        paragraphs.append(_speakers_sentence(speakers, _fits(folder / "extrapolation_speakers.csv")))
+        paragraphs.append(_speakers_sentence(speakers, speaker_fits))
     return "\n\n".join(p for p in paragraphs if p) + "\n"
 
 

@@ -203,7 +203,7 @@ def test_plateau_figure_and_sentence_say_each_runs_escape_and_the_fits_extrapola
     text = plateau_sentence(tmp_path)
     assert "8 crops at step 90" in text and "64 crops at step 360" in text
     assert "mini (1,000 distinct crops of one chunk) at about step 1,234 (95 % band 1,000 to 2,000)" in text
-    assert "stream of fresh crops of all the training mixtures it left it not within 30 steps" in text
+    assert "the embedded data itself, it left it not within 30 steps (seed 0)." in text
     assert "8 crops +5.0 dB (Oracle +10.0); 64 crops +1.0 dB" in text
     assert "every one of these 3 runs scored between -10.0 and -9.0 dB" in text
     assert "training speakers" not in text
@@ -218,7 +218,7 @@ def test_plateau_figure_and_sentence_add_the_speaker_counts_and_their_fit(tmp_pa
 
     _study(tmp_path, speakers=(4, 16))
     titles = [ax.get_title() for ax in plateau_figure(tmp_path).axes]
-    assert titles[4:7] == ["4 speakers (first 80 % of their mixtures)", "16 speakers (first 80 % of their mixtures)",
+    assert titles[4:7] == ["4 speakers", "16 speakers",
                            "left the plateau, by speakers"]
     text = plateau_sentence(tmp_path)
     assert "with 4 speakers at step 400 (seed 0); 16 speakers at step 1600 (seed 0)." in text
@@ -234,3 +234,22 @@ def test_plateau_figure_and_sentence_add_the_speaker_counts_and_their_fit(tmp_pa
     runs.to_csv(tmp_path / "plateau.csv", index=False)
     assert "16 speakers not within 30 steps (seed 0)" in plateau_sentence(tmp_path)
     assert "4, 16 speakers; the runs that had not left it by their last step are not in the fit" in plateau_sentence(tmp_path)
+
+
+def test_the_streams_measured_escape_is_set_against_each_fits_band_for_the_embedded_data(tmp_path):
+    import pandas as pd
+
+    from audioslots.reporting.plateau_figure import EMBEDDED, plateau_sentence
+
+    _study(tmp_path, speakers=(4, 16))
+    runs = pd.read_csv(tmp_path / "plateau.csv")
+    runs.loc[(runs["pool"] == 0) & (runs["speakers"] == 0), "escape_step"] = 1500
+    runs.to_csv(tmp_path / "plateau.csv", index=False)
+    fit = {"exponent": 0.5, "fitted_on": "8, 64"}
+    pd.DataFrame([{"data": EMBEDDED, "distinct_crops": 10000, "escape_step": 4000.0, "low": 2000.0, "high": 7000.0,
+                   **fit}]).to_csv(tmp_path / "extrapolation.csv", index=False)
+    pd.DataFrame([{"data": EMBEDDED, "speakers": 185, "escape_step": 1400.0, "low": 700.0, "high": 2600.0,
+                   **fit}]).to_csv(tmp_path / "extrapolation_speakers.csv", index=False)
+    text = plateau_sentence(tmp_path)
+    assert ("it left it at step 1500 (seed 0): below the band that the fit over pools puts on it (2,000 to 7,000); "
+            "within the band that the fit over speaker counts puts on it (700 to 2,600).") in text
