@@ -130,7 +130,7 @@ def _escape_panel(ax, runs: pd.DataFrame, axis: str, folder: Path) -> None:
 def _escapes(group: pd.DataFrame) -> str:
     """The escape steps of a setting's runs (``at step S``, or ``not within N steps`` for a run that never left),
     with the seeds."""
-    steps = " and ".join(f"at step {int(s)}" if pd.notna(s) else f"not within {int(n):,} steps"
+    steps = " and ".join(f"at step {int(s):,}" if pd.notna(s) else f"not within {int(n):,} steps"
                          for s, n in zip(group["escape_step"], group["steps"]))
     seeds = ", ".join(str(int(seed)) for seed in group["seed"])
     return f"{steps} (seed{'s' if len(group) > 1 else ''} {seeds})"

@@ -221,7 +221,7 @@ def test_plateau_figure_and_sentence_add_the_speaker_counts_and_their_fit(tmp_pa
     assert titles[4:7] == ["4 speakers", "16 speakers",
                            "left the plateau, by speakers"]
     text = plateau_sentence(tmp_path)
-    assert "with 4 speakers at step 400 (seed 0); 16 speakers at step 1600 (seed 0)." in text
+    assert "with 4 speakers at step 400 (seed 0); 16 speakers at step 1,600 (seed 0)." in text
     assert "then on the test speakers: 4 speakers -6.5 and -10.0 dB; 16 speakers -6.5 and -10.0 dB." in text
     assert "Too few speaker counts" in text
     pd.DataFrame([{"data": "mini", "speakers": 185, "exponent": 1.0, "escape_step": 18500.0, "low": 9000.0,
@@ -251,5 +251,5 @@ def test_the_streams_measured_escape_is_set_against_each_fits_band_for_the_embed
     pd.DataFrame([{"data": EMBEDDED, "speakers": 185, "escape_step": 1400.0, "low": 700.0, "high": 2600.0,
                    **fit}]).to_csv(tmp_path / "extrapolation_speakers.csv", index=False)
     text = plateau_sentence(tmp_path)
-    assert ("it left it at step 1500 (seed 0): below the band that the fit over pools puts on it (2,000 to 7,000); "
+    assert ("it left it at step 1,500 (seed 0): below the band that the fit over pools puts on it (2,000 to 7,000); "
             "within the band that the fit over speaker counts puts on it (700 to 2,600).") in text
