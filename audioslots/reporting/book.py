@@ -24,7 +24,7 @@ from audioslots.convtasnet import WHOLE
 from audioslots.data.layout import DATA_LABELS
 from audioslots.evaluation import plateau
 from audioslots.evaluation.intervals import utterances_of
-from audioslots.evaluation.learning_curve import compute_points
+from audioslots.evaluation.learning_curve import compute_points, run_data_label
 from audioslots.evaluation.scores import load_metrics
 from audioslots.flops import read_flops
 from audioslots.kinds import (AUDIOSLOTS, AUDIOSLOTS_1S_ROW, AUDIOSLOTS_ROW, AUTOENCODER_ROW, CONVTASNET, ORACLE,
@@ -761,13 +761,14 @@ def runs_in_progress_markdown(results: str | Path) -> str:
             per_step = read_flops(log_path.parent / "flops.json")["flop_per_step"]
             text = (f"- `{path.parent.name}/{network}` is still training: {step:,} of its {total:,} steps "
                     f"({flop_text(step * per_step)} of {flop_text(total * per_step)}), training loss "
-                    f"{log['loss'].iloc[-1]:.4f} in its last logged window{_levels_clause(results)}.")
+                    f"{log['loss'].iloc[-1]:.4f} in its last logged window"
+                    f"{_levels_clause(results) if run_data_label(path.parent) == DATA_LABELS['real'] else ''}.")
             scored = curve[curve["run"] == network]
             if len(scored):
                 best = {mask: scored[scored["mask"] == mask].sort_values("si_snri").iloc[-1]
                         for mask in ("ibm", "wiener")}
                 verdict = ("none beats the mixture with the IBM" if best["ibm"]["si_snri"] <= 0
-                           else "so it beats the mixture with the IBM")
+                           else "the best beats the mixture with the IBM")
                 text += (f" Its kept checkpoints scored so far (steps {int(scored['step'].min()):,} to "
                          f"{int(scored['step'].max()):,}) reach at best {best['ibm']['si_snri']:+.2f} dB with the IBM "
                          f"(step {int(best['ibm']['step']):,}) and {best['wiener']['si_snri']:+.2f} dB with the "
@@ -780,8 +781,9 @@ def runs_in_progress_markdown(results: str | Path) -> str:
 
 
 def _levels_clause(results: Path) -> str:
-    """``(the plateau … the floor …)``: the coarse copy's and the mean of sources' losses on fresh training crops,
-    as the plateau study's stream runs measured them, or ``""`` before they are committed."""
+    """``(the plateau … the floor …)``: the coarse copy's and the mean of sources' losses on fresh training crops
+    of the embedded real speech, as the plateau study's stream runs measured them, or ``""`` before they are
+    committed (said only of runs on that data)."""
     path = results / "plateau" / "plateau.csv"
     runs = pd.read_csv(path) if path.exists() else pd.DataFrame()
     stream = runs[(runs["pool"] == 0) & (runs["speakers"] == 0)] if len(runs) else runs

@@ -261,7 +261,16 @@ def test_a_run_still_training_says_where_it_stands_and_the_sentence_goes_once_it
     pd.DataFrame([{"pool": 0, "speakers": 0, "loss_coarse copy": 0.0375, "loss_mean of sources": 0.0224},
                   {"pool": 8, "speakers": 0, "loss_coarse copy": 0.05, "loss_mean of sources": 0.03}]
                  ).to_csv(tmp_path / "plateau" / "plateau.csv", index=False)
-    assert ("window (on fresh training crops the plateau's coarse copy scores 0.0375 and the floor, the mean of the "
-            "sources in both slots, 0.0224).") in book.runs_in_progress_markdown(tmp_path)
+    config = run / "audioslots_0.5s" / "config.json"
+    for root, said in (("/a/checkout/data/synthetic/Libri2Mix", False), ("/a/checkout/data/real/Libri2Mix", True)):
+        # the plateau study's levels are of the embedded real speech: said only of a run on it
+        config.write_text(json.dumps({"data": {"root": root}}))
+        levels = ("window (on fresh training crops the plateau's coarse copy scores 0.0375 and the floor, the mean "
+                  "of the sources in both slots, 0.0224).")
+        assert (levels in book.runs_in_progress_markdown(tmp_path)) is said
+    pd.DataFrame({"run": "audioslots_0.5s", "step": [2000, 2000], "mask": ["ibm", "wiener"], "si_snri": [0.4, 2.0]}
+                 ).to_csv(run / "learning_curve.csv", mode="a", header=False, index=False)
+    assert "reach at best +0.40 dB with the IBM (step 2,000)" in book.runs_in_progress_markdown(tmp_path)
+    assert "the best beats the mixture with the IBM." in book.runs_in_progress_markdown(tmp_path)
     pd.DataFrame({"step": [100, 4000], "loss": [0.05, 0.02]}).to_csv(run / "audioslots_0.5s" / "log.csv", index=False)
     assert book.runs_in_progress_markdown(tmp_path) == ""
