@@ -117,16 +117,14 @@ def escape_and_floor(record: pd.Series, log: pd.DataFrame) -> dict:
             "floor_step": plateau.escape_step(log["step"], log["loss"], levels[plateau.FLOOR])}
 
 
-def distinct_crops(data: Path, chunk_seconds: float) -> dict[str, float]:
+def distinct_crops(train_set: LibriMix, chunk_seconds: float) -> dict[str, float]:
     """Non-overlapping chunk-long crops in the embedded training split and in train-360 (`min`)."""
-    train_set = LibriMix(data, "train-360")
     mini = float(np.sum(train_set.lengths)) / train_set.sample_rate / chunk_seconds
     return {EMBEDDED: mini, "Libri2Mix train-360": TRAIN_360_MIN_HOURS * 3600 / chunk_seconds}
 
 
-def distinct_speakers(data: Path) -> dict[str, float]:
+def distinct_speakers(train_set: LibriMix) -> dict[str, float]:
     """Speakers of the embedded training split and of train-360."""
-    train_set = LibriMix(data, "train-360")
     speakers = {speaker_of(mixture_id, k) for mixture_id in train_set.mixture_ids for k in range(train_set.n_src)}
     return {EMBEDDED: len(speakers), "Libri2Mix train-360": TRAIN_360_SPEAKERS}
 
@@ -181,11 +179,12 @@ def summarise(out: Path, data: Path, label: str, preset_name: str) -> tuple[pd.D
     runs = pd.concat([runs.reset_index(drop=True), pd.DataFrame(steps)], axis=1).sort_values(["speakers", "pool", "seed"])
     runs.to_csv(out / "plateau.csv", index=False, float_format="%.4g")
     left = runs[(runs["pool"] > 0) & (runs["speakers"] == 0) & runs["escape_step"].notna()]
-    crops = distinct_crops(data, get_preset("cpu").features.chunk_seconds)
+    train_set = LibriMix(data, "train-360")
+    crops = distinct_crops(train_set, get_preset(preset_name).features.chunk_seconds)
     extrapolation = extrapolate(left["pool"], left["escape_step"], crops, "distinct_crops")
     extrapolation.to_csv(out / "extrapolation.csv", index=False, float_format="%.4g")
     left = runs[(runs["speakers"] > 0) & runs["escape_step"].notna()]
-    extrapolate(left["speakers"], left["escape_step"], distinct_speakers(data), "speakers").to_csv(
+    extrapolate(left["speakers"], left["escape_step"], distinct_speakers(train_set), "speakers").to_csv(
         out / "extrapolation_speakers.csv", index=False, float_format="%.4g")
     plateau_figure(out).savefig(out / "plateau.png", dpi=110)
     reference_scores(data, label, preset_name).to_csv(out / plateau.REFERENCE_SCORES_CSV, index=False,

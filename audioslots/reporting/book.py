@@ -746,11 +746,12 @@ def runs_in_progress_markdown(results: str | Path) -> str:
         A lead and one bullet per such network, or ``""`` when every series has finished.
     """
     results = Path(results)
-    lines = []
+    levels, lines = _levels_clause(results), []
     for path in sorted(results.glob("*/provenance.json")):
         series = json.loads(path.read_text()).get("compute_series")
         if not series:
             continue
+        on_real_speech = run_data_label(path.parent) == DATA_LABELS["real"]
         curve_path = path.parent / "learning_curve.csv"
         curve = pd.read_csv(curve_path) if curve_path.exists() else pd.DataFrame(columns=["run", "mask", "step"])
         for log_path in sorted(path.parent.glob("*/log.csv")):
@@ -762,7 +763,7 @@ def runs_in_progress_markdown(results: str | Path) -> str:
             text = (f"- `{path.parent.name}/{network}` is still training: {step:,} of its {total:,} steps "
                     f"({flop_text(step * per_step)} of {flop_text(total * per_step)}), training loss "
                     f"{log['loss'].iloc[-1]:.4f} in its last logged window"
-                    f"{_levels_clause(results) if run_data_label(path.parent) == DATA_LABELS['real'] else ''}.")
+                    f"{levels if on_real_speech else ''}.")
             scored = curve[curve["run"] == network]
             if len(scored):
                 best = {mask: scored[scored["mask"] == mask].sort_values("si_snri").iloc[-1]
