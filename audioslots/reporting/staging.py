@@ -19,6 +19,7 @@ ignores itself in git).
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 import shutil
 import subprocess
@@ -40,9 +41,8 @@ PARAMETER_TAGS = ("parameters", "injected-parameters")
 DISPLAY_TAGS = ("remove-cell", "remove-input", "remove-output", "hide-cell", "hide-input", "hide-output")
 #: Files and folders of the repository whose changes can change a run's results.
 RESULT_INPUTS = ("audioslots", "notebooks")
-#: Files under :data:`RESULT_INPUTS` that only render runs for the book (no notebook imports them):
-#: changing them cannot change a run's numbers or figures.
-RENDERING_ONLY = ("audioslots/reporting/book.py", "audioslots/reporting/staging.py")
+#: The package whose modules the notebooks import.
+PACKAGE = "audioslots"
 #: Marks the banner cell that :func:`stage` inserts, so that staging twice inserts it once.
 BANNER_TAG = "run-banner"
 
@@ -134,8 +134,9 @@ class Staleness:
     Attributes:
         run_commit: the commit recorded in the run's provenance (may end in ``-dirty``).
         book_commit: the commit checked out where the book is built.
-        changed: files under :data:`RESULT_INPUTS` that differ between the run's commit and the
-            working tree (committed since, uncommitted or untracked).
+        changed: files under :data:`RESULT_INPUTS`, less the modules no notebook runs
+            (:func:`rendering_only`), that differ between the run's commit and the working tree
+            (committed since, uncommitted or untracked).
         stale: the run may not be what the current code produces.
         reason: one sentence for the reader when ``stale``, else empty.
     """
@@ -147,6 +148,80 @@ class Staleness:
     reason: str = ""
 
 
+def imported_modules(source: str, module: str = "", package: bool = False) -> set[str]:
+    """The module names that the import statements anywhere in ``source`` name (in functions too).
+
+    ``from a.b import c`` names ``a.b`` and ``a.b.c`` (``c`` may be a module); relative imports are
+    resolved against ``module``, the name of the module ``source`` is (``package``: its ``__init__``).
+    Lines of IPython magics (``%``, ``!``) are skipped.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        tree = ast.parse("\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = module.split(".") if package else module.split(".")[:-1]
+                parent = parent[:len(parent) - node.level + 1]
+                base = ".".join(parent + ([node.module] if node.module else []))
+            names |= {base} | {f"{base}.{alias.name}" for alias in node.names}
+    return names
+
+
+def _module_file(repo: Path, name: str) -> Path | None:
+    """The file of module ``name`` in ``repo`` (``a/b.py`` or ``a/b/__init__.py``), or None (a name that is not a module)."""
+    path = repo.joinpath(*name.split("."))
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def notebook_code(repo: str | Path, notebooks: str = "notebooks", package: str = PACKAGE) -> set[str] | None:
+    """The files of ``package`` that the notebooks run: those their code cells import, and those
+    these import in turn (with every parent package's ``__init__``), as repository paths.
+
+    Read statically (no import runs), counting imports inside functions too, so it errs towards
+    more files. None when there are no notebooks to read.
+    """
+    repo = Path(repo)
+    paths = sorted((repo / notebooks).glob("*.ipynb"))
+    if not paths:
+        return None
+    todo = [name for path in paths for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"
+            for name in imported_modules(cell.source)]
+    reached: set[Path] = set()
+    while todo:
+        parts = todo.pop().split(".")
+        if parts[0] != package:
+            continue
+        for end in range(1, len(parts) + 1):
+            name = ".".join(parts[:end])
+            file = _module_file(repo, name)
+            if file is None or file in reached:
+                continue
+            reached.add(file)
+            todo += imported_modules(file.read_text(encoding="utf-8"), name, file.name == "__init__.py")
+    return {file.relative_to(repo).as_posix() for file in reached}
+
+
+def rendering_only(repo: str | Path, package: str = PACKAGE) -> list[str]:
+    """The modules of ``package`` that no notebook runs (:func:`notebook_code`): they render runs for
+    the book or serve the command line, so changing them cannot change a run's numbers or figures.
+    Empty (every module counts) when there are no notebooks to read."""
+    repo = Path(repo)
+    reached = notebook_code(repo, package=package)
+    if reached is None:
+        return []
+    modules = (path.relative_to(repo).as_posix() for path in (repo / package).rglob("*.py"))
+    return sorted(path for path in modules if path not in reached)
+
+
 def _git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
 
@@ -155,7 +230,8 @@ def staleness(run_commit: str, repo: str | Path = ".", paths: tuple[str, ...] = 
     """Compare the commit that made a run with the checkout the book is built from.
 
     Equivalent to ``git diff --quiet RUN_COMMIT -- audioslots notebooks`` (the working tree, so
-    commits since the run and uncommitted changes both count) plus untracked files there.
+    commits since the run and uncommitted changes both count) plus untracked files there, with the
+    modules that no notebook runs (:func:`rendering_only`) left out.
 
     Args:
         run_commit: from the run's ``provenance.json`` (``-dirty`` suffix allowed).
@@ -179,7 +255,7 @@ def staleness(run_commit: str, repo: str | Path = ".", paths: tuple[str, ...] = 
         return Staleness(run_commit, book_commit, stale=True,
                          reason=f"The run's commit {run_commit!r} is not in this repository.")
     # ":(top)" makes the paths relative to the repository root wherever repo points.
-    pathspecs = [f":(top){p}" for p in paths] + [f":(top,exclude){p}" for p in RENDERING_ONLY]
+    pathspecs = [f":(top){p}" for p in paths] + [f":(top,exclude){p}" for p in rendering_only(repo)]
     changed = _git(repo, "diff", "--name-only", commit, "--", *pathspecs).split()
     changed += _git(repo, "ls-files", "--others", "--exclude-standard", "--", *pathspecs).split()
     changed = sorted(set(changed))
@@ -212,7 +288,7 @@ def banner(run_dir: str | Path, repo: str | Path = ".", name: str | None = None)
                 ":class: warning stale-run dropdown\n\n" + text + " " + state.reason
                 + " The numbers and figures below may differ from what the current code produces: "
                 "re-run `make reproduce` to refresh them.\n```\n")
-    return "```{admonition} Which code made these results\n:class: note run-commit\n\n" + text + " The library and notebooks are unchanged since.\n```\n"
+    return "```{admonition} Which code made these results\n:class: note run-commit\n\n" + text + " The notebooks and the library code they run are unchanged since.\n```\n"
 
 
 def _banner_cell(notebook: nbformat.NotebookNode, text: str) -> None:

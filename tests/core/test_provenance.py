@@ -55,10 +55,19 @@ def test_a_copied_tree_takes_the_commit_it_is_told_even_with_a_stale_git_of_its_
 # The book's stale-result banner (audioslots.reporting.staging.staleness / banner) -------------------------
 
 
+def _notebook(*sources: str) -> str:
+    """A notebook of code cells, as its file's text."""
+    import nbformat
+
+    return nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources]))
+
+
 @pytest.fixture
 def code_repo(tmp_path):
-    """A checkout with the folders that affect results (audioslots/, notebooks/) and a run."""
-    for path, text in {"audioslots/model.py": "x = 1\n", "notebooks/01.md": "# 1\n", "README.md": "r\n",
+    """A checkout with the folders that affect results (audioslots/, notebooks/) and a run; its
+    notebook runs ``audioslots.model``."""
+    for path, text in {"audioslots/__init__.py": "", "audioslots/model.py": "x = 1\n",
+                       "notebooks/01.ipynb": _notebook("from audioslots.model import x"), "README.md": "r\n",
                        "results/cpu/table1.csv": "a\n1\n"}.items():
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text(text)
@@ -90,16 +99,65 @@ def test_changes_outside_library_and_notebooks_do_not_make_a_run_stale(code_repo
     assert not staleness(run, code_repo).stale
 
 
-def test_changing_the_books_rendering_module_does_not_make_a_run_stale(code_repo):
+def test_changing_a_module_no_notebook_runs_does_not_make_a_run_stale(code_repo):
     from audioslots.reporting.staging import staleness
 
     run = _git(code_repo, "rev-parse", "HEAD")
     (code_repo / "audioslots" / "reporting").mkdir()
-    (code_repo / "audioslots" / "reporting" / "book.py").write_text("rendering = 1\n")
+    (code_repo / "audioslots" / "reporting" / "book.py").write_text("from audioslots.model import x\nrendering = 1\n")
     _commit_all(code_repo, "render differently")
     assert not staleness(run, code_repo).stale
     (code_repo / "audioslots" / "model.py").write_text("x = 2\n")
     assert staleness(run, code_repo).changed == ["audioslots/model.py"]
+
+
+def test_a_module_counts_once_a_notebook_runs_it_through_another(code_repo):
+    from audioslots.reporting.staging import staleness
+
+    run = _git(code_repo, "rev-parse", "HEAD")
+    (code_repo / "audioslots" / "loss.py").write_text("y = 1\n")
+    _commit_all(code_repo, "a loss no notebook runs yet")
+    assert not staleness(run, code_repo).stale
+    (code_repo / "audioslots" / "model.py").write_text("def f():\n    from .loss import y\n")
+    _commit_all(code_repo, "the model runs the loss, inside a function")
+    assert staleness(run, code_repo).changed == ["audioslots/loss.py", "audioslots/model.py"]
+
+
+def test_without_notebooks_to_read_every_module_counts(code_repo):
+    from audioslots.reporting.staging import rendering_only
+
+    assert rendering_only(code_repo) == []
+    (code_repo / "audioslots" / "cli.py").write_text("")
+    assert rendering_only(code_repo) == ["audioslots/cli.py"]
+    (code_repo / "notebooks" / "01.ipynb").unlink()
+    assert rendering_only(code_repo) == []
+
+
+@pytest.mark.parametrize("source, module, package, names", [
+    ("import a.b as c", "", False, {"a.b"}),
+    ("from a.b import c, d", "", False, {"a.b", "a.b.c", "a.b.d"}),
+    ("from . import m", "p.q.r", False, {"p.q", "p.q.m"}),
+    ("from .. import m", "p.q.r", False, {"p", "p.m"}),
+    ("from .s import t", "p.q", True, {"p.q.s", "p.q.s.t"}),
+    ("def f():\n    import a\n", "", False, {"a"}),
+    ("%matplotlib inline\n!ls\nimport a\n", "", False, {"a"}),
+])
+def test_imported_modules_reads_every_import_statement(source, module, package, names):
+    from audioslots.reporting.staging import imported_modules
+
+    assert imported_modules(source, module, package) == names
+
+
+def test_the_notebooks_do_not_run_the_books_rendering_modules():
+    """The book's pages and banner are made by modules the notebooks never import."""
+    from pathlib import Path
+
+    from audioslots.reporting.staging import notebook_code, rendering_only
+
+    root = Path(__file__).resolve().parents[2]
+    reached = notebook_code(root)
+    assert {"audioslots/model.py", "audioslots/reporting/plots.py", "audioslots/__init__.py"} <= reached
+    assert {"audioslots/reporting/book.py", "audioslots/reporting/staging.py", "audioslots/cli.py"} <= set(rendering_only(root))
 
 
 def test_library_committed_since_the_run_makes_it_stale(code_repo):
@@ -116,9 +174,9 @@ def test_uncommitted_and_untracked_notebook_changes_make_a_run_stale(code_repo):
     from audioslots.reporting.staging import staleness
 
     run = _git(code_repo, "rev-parse", "HEAD")
-    (code_repo / "notebooks" / "01.md").write_text("# 1, edited\n")
+    (code_repo / "notebooks" / "01.ipynb").write_text(_notebook("from audioslots.model import x", "x + 1"))
     (code_repo / "notebooks" / "02.md").write_text("# 2\n")
-    assert staleness(run, code_repo).changed == ["notebooks/01.md", "notebooks/02.md"]
+    assert staleness(run, code_repo).changed == ["notebooks/01.ipynb", "notebooks/02.md"]
 
 
 def test_a_dirty_or_unknown_run_commit_is_stale(code_repo):
