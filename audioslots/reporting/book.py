@@ -37,7 +37,7 @@ from audioslots.reporting.inspection import PAPER_TRAINING_DATA, paper_training_
 from audioslots.convtasnet import NO_MASK
 from audioslots.reporting.plateau_figure import plateau_sentence
 from audioslots.reporting.tables import TABLE_MASK_NAMES, markdown_table, seed_runs, seed_spread, row_means, runs_by_row
-from audioslots.runs import row_label
+from audioslots.runs import RUNS, row_label
 
 def status_markdown(run_dir: str | Path) -> str:
     """The paper's claims with this run's verdicts (:func:`audioslots.reporting.claims.claims`) as MyST,
@@ -739,8 +739,9 @@ def plateau_markdown(folder: str | Path) -> str:
 def runs_in_progress_markdown(results: str | Path) -> str:
     """Where each unfinished network of a compute series stands (``results/*/provenance.json`` with a
     ``compute_series`` entry whose ``steps`` its ``log.csv`` has not reached): steps and compute so far, its last
-    logged loss beside the plateau's and the floor's on fresh training crops (the plateau study's stream runs,
-    when committed), and the best IBM and Wiener-like SI-SNRi of its kept checkpoints scored so far.
+    logged loss (for AudioSlots on real speech, beside the plateau's and the floor's on fresh training crops, from
+    the plateau study's stream runs when committed), and the best IBM and Wiener-like SI-SNRi of its kept
+    checkpoints scored so far.
 
     Returns:
         A lead and one bullet per such network, or ``""`` when every series has finished.
@@ -763,7 +764,7 @@ def runs_in_progress_markdown(results: str | Path) -> str:
             text = (f"- `{path.parent.name}/{network}` is still training: {step:,} of its {total:,} steps "
                     f"({flop_text(step * per_step)} of {flop_text(total * per_step)}), training loss "
                     f"{log['loss'].iloc[-1]:.4f} in its last logged window"
-                    f"{levels if on_real_speech else ''}.")
+                    f"{levels if on_real_speech and _trains_audioslots(network) else ''}.")
             scored = curve[curve["run"] == network]
             if len(scored):
                 best = {mask: scored[scored["mask"] == mask].sort_values("si_snri").iloc[-1]
@@ -779,6 +780,13 @@ def runs_in_progress_markdown(results: str | Path) -> str:
         return ""
     return ("Runs of the compute series still under way (each run's README gives the command that resumes it from "
             "its committed resume point):\n\n" + "\n".join(lines) + "\n")
+
+
+def _trains_audioslots(network: str) -> bool:
+    """Whether a run folder's network (``audioslots_0.5s``) is AudioSlots: the plateau study's losses are of
+    predicting a mixture's sources; the autoencoder, which is given each source, has other trivial levels."""
+    run = RUNS.get(network)
+    return run is not None and run.kind is AUDIOSLOTS
 
 
 def _levels_clause(results: Path) -> str:

@@ -268,6 +268,13 @@ def test_a_run_still_training_says_where_it_stands_and_the_sentence_goes_once_it
         levels = ("window (on fresh training crops the plateau's coarse copy scores 0.0375 and the floor, the mean "
                   "of the sources in both slots, 0.0224).")
         assert (levels in book.runs_in_progress_markdown(tmp_path)) is said
+    (run / "autoencoder_0.5s").mkdir()  # given each source, the autoencoder has other trivial levels: none said
+    (run / "autoencoder_0.5s" / "flops.json").write_text(json.dumps({"flop_per_step": 6e9}))
+    pd.DataFrame({"step": [500], "loss": [0.01]}).to_csv(run / "autoencoder_0.5s" / "log.csv", index=False)
+    (run / "autoencoder_0.5s" / "config.json").write_text(config.read_text())
+    assert ("- `long/autoencoder_0.5s` is still training: 500 of its 4,000 steps (3 TFLOP of 24 TFLOP), training "
+            "loss 0.0100 in its last logged window.\n") in book.runs_in_progress_markdown(tmp_path) + "\n"
+    (run / "autoencoder_0.5s" / "log.csv").unlink()
     pd.DataFrame({"run": "audioslots_0.5s", "step": [2000, 2000], "mask": ["ibm", "wiener"], "si_snri": [0.4, 2.0]}
                  ).to_csv(run / "learning_curve.csv", mode="a", header=False, index=False)
     assert "reach at best +0.40 dB with the IBM (step 2,000)" in book.runs_in_progress_markdown(tmp_path)
