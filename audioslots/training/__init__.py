@@ -15,7 +15,7 @@ these names are this package's own business:
 
 from audioslots.training.batches import CropBatches, network_batch
 from audioslots.training.checkpoints import (RunFiles, load_checkpoint, preset_from_dict, run_config,
-                                             save_checkpoint)
+                                             save_checkpoint, ship_checkpoint)
 from audioslots.training.loop import TrainingStopped, TrainResult, learning_rate, train, train_step
 from audioslots.training.networks import (build_model, decoded_cells, load_model, model_config_for, training_crops,
                                           training_loss)
@@ -28,5 +28,5 @@ __all__ = [
     "build_optimizer",
     "count_run_flops", "count_step_flops", "decoded_cells", "learning_rate", "load_checkpoint", "load_model",
     "model_config_for", "network_batch", "preset_from_dict", "resolve_device", "run_config", "save_checkpoint",
-    "train", "train_step", "training_crops", "training_loss",
+    "ship_checkpoint", "train", "train_step", "training_crops", "training_loss",
 ]

@@ -4,7 +4,8 @@ A run folder holds everything a run needs to continue or to be evaluated::
 
     RUN_DIR/config.json         the resolved preset, model kind and data source
     RUN_DIR/checkpoint.pt       model, optimiser, RNG state and log window at the
-                                last saved step (atomic writes)
+                                last saved step (atomic writes); a finished network
+                                may be shipped without the optimiser (ship_checkpoint)
     RUN_DIR/checkpoint.prev.pt  the checkpoint before it: resumed from, with a
                                 warning, when the latest cannot be read
     RUN_DIR/checkpoint_step0001000.pt   copies kept at TrainConfig.keep_checkpoints
@@ -217,9 +218,39 @@ def resume(files: RunFiles, config: dict, model: torch.nn.Module, optimizer: tor
             "re-run with the same options or choose another --out folder."
         )
     model.load_state_dict(state["model"])
-    optimizer.load_state_dict(optimizer_state_for(state["optimizer"], is_fused(optimizer)))
+    step = int(state["step"])
+    if "optimizer" in state:
+        optimizer.load_state_dict(optimizer_state_for(state["optimizer"], is_fused(optimizer)))
+    elif step < config["preset"]["train"]["steps"]:  # a shipped network (ship_checkpoint) is finished
+        raise CheckpointError(f"{path} holds a network without its optimiser state (shipped at step {step}); it "
+                              "cannot resume training: train into another --out folder.")
     torch.set_rng_state(state["rng"]["torch"])
-    return ResumePoint(int(state["step"]), state["window"], path)
+    return ResumePoint(step, state["window"], path)
+
+
+def ship_checkpoint(path: str | Path) -> int:
+    """Drop the Adam state from a finished network's checkpoint, in place: the network, its config, the
+    RNG state and the log window stay, about a third of the size. It still separates and scores as
+    before, and re-running its training finds it finished; it can no longer resume, which a finished
+    network never needs.
+
+    Returns:
+        The bytes saved.
+
+    Raises:
+        CheckpointError: the network has not trained all the steps of its config.
+    """
+    path = Path(path)
+    state = load_checkpoint(path)
+    steps = state["config"]["preset"]["train"]["steps"]
+    if state["step"] < steps:
+        raise CheckpointError(f"{path} is at step {state['step']} of {steps}: a network still training keeps its "
+                              "optimiser state, to resume.")
+    before = path.stat().st_size
+    if "optimizer" in state:
+        del state["optimizer"]
+        save_checkpoint(path, state, keep_previous=False)
+    return before - path.stat().st_size
 
 
 class Checkpointer:

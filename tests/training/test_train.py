@@ -181,6 +181,57 @@ def test_truncated_checkpoint_gives_a_clear_error(tiny_train, tmp_path):
         load_model(path)
 
 
+def test_a_shipped_finished_network_is_smaller_separates_the_same_and_is_found_finished(tiny_train, tmp_path):
+    from audioslots.training import ship_checkpoint
+
+    result = train(TINY, tiny_train, tmp_path / "run", progress=False)
+    path = tmp_path / "run" / "checkpoint.pt"
+    full = load_checkpoint(path)
+    size = path.stat().st_size
+    assert ship_checkpoint(path) == size - path.stat().st_size > size / 2  # Adam keeps two tensors per weight
+    shipped = load_checkpoint(path)
+    assert "optimizer" not in shipped and shipped["step"] == full["step"]
+    assert all(torch.equal(shipped["model"][k], v) for k, v in full["model"].items())
+    assert load_model(path)[0] is not None
+    again = train(TINY, tiny_train, tmp_path / "run", progress=False)
+    assert again.step == result.step and again.final_loss == result.final_loss
+    assert load_checkpoint(path).keys() == shipped.keys()  # not rewritten with an optimiser
+    assert ship_checkpoint(path) == 0
+
+
+def test_a_network_still_training_is_not_shipped_and_one_without_optimiser_does_not_resume(tiny_train, tmp_path):
+    from audioslots.training import save_checkpoint, ship_checkpoint
+
+    preset = replace(TINY, steps=6)
+    train(preset, tiny_train, tmp_path / "run", progress=False, stop_after=3)
+    path = tmp_path / "run" / "checkpoint.pt"
+    with pytest.raises(CheckpointError, match="step 3 of 6"):
+        ship_checkpoint(path)
+    state = load_checkpoint(path)
+    del state["optimizer"]
+    save_checkpoint(path, state, keep_previous=False)
+    with pytest.raises(CheckpointError, match="cannot resume training"):
+        train(preset, tiny_train, tmp_path / "run", progress=False)
+
+
+def test_the_ship_script_ships_finished_networks_and_refuses_one_still_training(tiny_train, tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "ship_checkpoint", Path(__file__).resolve().parents[2] / "scripts" / "ship_checkpoint.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    train(replace(TINY, steps=4), tiny_train, tmp_path / "done", progress=False)
+    train(replace(TINY, steps=4), tiny_train, tmp_path / "half", progress=False, stop_after=2)
+    assert script.main([str(tmp_path / "done")]) == 0
+    assert script.main([str(tmp_path / "done")]) == 0
+    assert script.main([str(tmp_path / "half")]) == 1
+    out, err = capsys.readouterr()
+    assert "MB of optimiser state dropped" in out and "already shipped" in out
+    assert "step 2 of 4" in err and "optimizer" in load_checkpoint(tmp_path / "half" / "checkpoint.pt")
+
+
 def test_checkpoint_holding_arbitrary_objects_is_not_unpickled(tmp_path):
     path = tmp_path / "evil.pt"
     torch.save({"config": object(), "model": {}}, path)
