@@ -580,9 +580,10 @@ def networks_sentence(points: pd.DataFrame, status: pd.DataFrame, paper: pd.Seri
         best = here.loc[here["si_snri"].idxmax()]
         against = f"; the paper: {paper[row]}" if row in paper.index else ""
         if above.empty:
-            parts.append(f"{name} never beats the mixture with the IBM up to the most compute tried, "
-                         f"{flop_text(here['train_flop'].max())} (best of its {len(here)} distinct networks: "
-                         f"{best['si_snri']:.2f} dB{against})")
+            by = f"`{str(best['run']).split('/')[0]}`" + ("" if best["final"] else f" step {int(best['step']):,}")
+            parts.append(f"{name} never beats the mixture with the IBM up to {flop_text(here['train_flop'].max())}, "
+                         f"the most tried (best of its {len(here)} distinct networks: {best['si_snri']:.2f} dB, by {by} "
+                         f"at {flop_text(best['train_flop'])}{against})")
         else:
             first = above.iloc[0]
             parts.append(f"{name} first beats the mixture at {flop_text(first['train_flop'])} ({first['si_snri']:+.2f} dB) "
@@ -617,8 +618,7 @@ def compute_gap_sentence(points: pd.DataFrame, paper_compute_csv: str | Path) ->
     else:
         said = " and ".join(f"1/{ratio}{' of the paper' + chr(39) + 's training' if i == 0 else ''} for {text}"
                             for i, (ratio, text) in enumerate(parts))
-    return (f"**How far in compute:** the most tried ({where}) is about {said}, as our `paper` preset counts its "
-            f"{get_preset('paper').train.steps:,} steps.")
+    return f"**How far in compute:** the most tried ({where}) is about {said}, as our `paper` preset counts it."
 
 
 def synthetic_figure_markdown(figure: Path | None) -> str:

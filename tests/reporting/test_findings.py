@@ -108,8 +108,11 @@ def test_the_networks_sentence_says_audioslots_never_beats_the_mixture_and_the_a
     paper = pd.Series({"AudioSlots": "9.x", "Autoencoder": "10.x"})
     assert book.networks_sentence(series, rows, paper) == (
         "**Not reproduced: the trained networks.** On real speech, AudioSlots never beats the mixture with the IBM up "
-        "to the most compute tried, 16 PFLOP (best of its 5 distinct networks: -0.80 dB; the paper: 9.x); its "
+        "to 16 PFLOP, the most tried (best of its 5 distinct networks: -0.80 dB, by `x4` at 16 TFLOP; the paper: "
+        "9.x); its "
         "autoencoder first beats the mixture at 4 TFLOP (+0.25 dB) and reaches 6.50 dB (the paper: 10.x).")
+    early = series.assign(si_snri=series["si_snri"].where(series["step"] != 400, -0.1))  # a kept checkpoint's best
+    assert "(best of its 5 distinct networks: -0.10 dB, by `x4` step 400 at 4 TFLOP;" in book.networks_sentence(early, rows, paper)
     better = series.assign(si_snri=series["si_snri"] + 1.0)
     assert "AudioSlots first beats the mixture at 1 TFLOP (-0.50 dB)" not in book.networks_sentence(better, rows, paper)
     assert "AudioSlots first beats the mixture at 16 TFLOP (+0.20 dB)" in book.networks_sentence(better, rows, paper)
@@ -119,12 +122,12 @@ def test_the_compute_gap_is_the_papers_training_over_the_most_tried_network_by_n
     assert book.compute_gap_sentence(series, PAPER_COMPUTE) == (
         "**How far in compute:** the most tried (`big`) is about 1/260 of the paper's training for both "
         "AudioSlots (16 PFLOP against 4.2 EFLOP) and its autoencoder (25 PFLOP against 6.4 EFLOP), as our `paper` "
-        "preset counts its 300,000 steps.")
+        "preset counts it.")
     less = series[~series["run"].str.startswith("big/autoencoder")]
     assert book.compute_gap_sentence(less, PAPER_COMPUTE) == (
         "**How far in compute:** the most tried (`big` and `x4`) is about 1/260 of the paper's training for "
         "AudioSlots (16 PFLOP against 4.2 EFLOP) and 1/320,000 for its autoencoder (20 TFLOP against 6.4 EFLOP), as "
-        "our `paper` preset counts its 300,000 steps.")
+        "our `paper` preset counts it.")
 
 
 def test_the_papers_training_data_quotes_364_h_as_the_papers_and_212_h_for_min_mode():
