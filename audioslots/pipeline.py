@@ -82,11 +82,13 @@ def resolve_preset(name: str, seed: int = 0, steps: int | None = None) -> Preset
 
 
 def train_run(name: str, preset: Preset, data_root: str | Path, run_dir: str | Path, *,
-              device: str = "auto", data_info: dict | None = None, progress: bool = True) -> TrainResult:
-    """Train (or resume, or find finished) one of :data:`~audioslots.runs.RUNS` into ``run_dir/name``."""
+              device: str = "auto", data_info: dict | None = None, progress: bool = True,
+              compile: bool = False) -> TrainResult:
+    """Train (or resume, or find finished) one of :data:`~audioslots.runs.RUNS` into ``run_dir/name``
+    (``compile``: ``torch.compile`` the network, for CUDA)."""
     preset = run_preset(preset, name)
-    result, seconds, where = _train_one(name, preset, data_root, run_dir, device, progress)
-    _record_training(name, preset, run_dir, result, seconds, where, data_info, data_root)
+    result, seconds, where = _train_one(name, preset, data_root, run_dir, device, progress, compile=compile)
+    _record_training(name, preset, run_dir, result, seconds, where, data_info, data_root, compile)
     return result
 
 
@@ -105,7 +107,7 @@ def curve_steps(total_steps: int, points: int = CURVE_POINTS, first: int = 100) 
 
 def train_runs(names: list[str] | tuple[str, ...], preset: Preset, data_root: str | Path, run_dir: str | Path, *,
                device: str = "auto", data_info: dict | None = None, progress: bool = True,
-               jobs: int | None = None) -> dict[str, TrainResult]:
+               jobs: int | None = None, compile: bool = False) -> dict[str, TrainResult]:
     """Train several of :data:`~audioslots.runs.RUNS`, side by side in separate processes when on the CPU.
 
     [choice] On a CPU, small networks use several threads poorly: one single-threaded training
@@ -118,6 +120,7 @@ def train_runs(names: list[str] | tuple[str, ...], preset: Preset, data_root: st
         jobs: processes at once; ``None``: one per run on the CPU (three runs on two cores share
             them: the runs take unequal times, and a core left idle by the shortest would cost
             more than the sharing), 1 on CUDA. With 1 the runs are trained in this process.
+        compile: ``torch.compile`` each network (for CUDA; its first steps are slow).
 
     Each run keeps the checkpoints of :func:`curve_steps` unless ``preset`` names its own
     (``keep_checkpoints``, an execution option: the runs train exactly as without).
@@ -130,7 +133,7 @@ def train_runs(names: list[str] | tuple[str, ...], preset: Preset, data_root: st
         jobs = 1 if resolve_device(device).type == "cuda" else len(names)
     if jobs <= 1:
         return {name: train_run(name, preset, data_root, run_dir, device=device, data_info=data_info,
-                                progress=progress) for name in names}
+                                progress=progress, compile=compile) for name in names}
     threads = max(1, cores // jobs)
     print(f"Training {', '.join(names)} in {jobs} processes of {threads} thread(s) each "
           "(each resumes from its checkpoint if interrupted).", flush=True)
@@ -138,13 +141,14 @@ def train_runs(names: list[str] | tuple[str, ...], preset: Preset, data_root: st
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no state shared with the notebook's
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         presets = {name: run_preset(preset, name) for name in names}
-        futures = {pool.submit(_train_one, name, presets[name], data_root, run_dir, device, False, threads): name
+        futures = {pool.submit(_train_one, name, presets[name], data_root, run_dir, device, False, threads,
+                               compile): name
                    for name in names}
         try:
             for future in as_completed(futures):
                 name = futures[future]
                 result, seconds, where = future.result()
-                _record_training(name, presets[name], run_dir, result, seconds, where, data_info, data_root)
+                _record_training(name, presets[name], run_dir, result, seconds, where, data_info, data_root, compile)
                 print(f"{name}: step {result.step}, final loss {result.final_loss:.4f} ({seconds:.0f} s)", flush=True)
                 results[name] = result
         except BaseException:
@@ -164,7 +168,7 @@ def run_preset(preset: Preset, name: str) -> Preset:
 
 
 def _train_one(name: str, preset: Preset, data_root: str | Path, run_dir: str | Path, device: str,
-               progress: bool, threads: int | None = None) -> tuple[TrainResult, float, str]:
+               progress: bool, threads: int | None = None, compile: bool = False) -> tuple[TrainResult, float, str]:
     """Train one run with its preset (:func:`run_preset`), in this process or in a worker of :func:`train_runs`
     with ``threads`` threads.
 
@@ -175,19 +179,19 @@ def _train_one(name: str, preset: Preset, data_root: str | Path, run_dir: str | 
         torch.set_num_threads(threads)
     start = time.perf_counter()
     result = train(preset, LibriMix(data_root, "train-360"), Path(run_dir) / name, kind=RUNS[name].kind,
-                   device=device, progress=progress)
+                   device=device, progress=progress, compile=compile)
     return result, time.perf_counter() - start, provenance.device_name(resolve_device(device))
 
 
 def _record_training(name: str, preset: Preset, run_dir: str | Path, result: TrainResult, seconds: float,
-                     device_name: str, data_info: dict | None, data_root: str | Path) -> None:
+                     device_name: str, data_info: dict | None, data_root: str | Path, compile: bool = False) -> None:
     """The run's ``train:<name>`` section of ``provenance.json`` (written by this process only)."""
     kind = RUNS[name].kind
     provenance.record(run_dir, f"train:{name}", {
         "preset": dataclasses.asdict(preset), "model_kind": kind.name, "data": data_info or {"root": str(data_root)},
         "split": "train-360", "steps": result.step, "batch_size": kind.training_crops(preset)[0],
         "final_loss": result.final_loss,
-        "device": device_name,
+        "device": device_name, "compile": compile,
         "wall_seconds_last_call": round(seconds, 1),
         **training_compute(result.flop_per_step, result.step),
     })

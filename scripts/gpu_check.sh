@@ -9,6 +9,14 @@
 # machine lacks travel as wheels in .whl/ (see the device README).
 # Writes under $OUT: gpu_check.log, nvidia-smi.txt, test_cuda.log, the benchmark JSON files and
 # results.tar (the run folder of scripts/time_boxed_run.py, without its checkpoints).
+#
+# The time-boxed run fills RUN_SECONDS per network at the eager throughput measured first, or, with
+# RUN_STEPS set, trains that many steps without measuring (COMPILE=1: under torch.compile; RUN_LIMIT:
+# the seconds it may take in all, training and scoring, before it is stopped and its folder kept as far
+# as it got). A longer run of both networks, compiled, with a learning curve of 5 points each:
+#
+#   SKIP_TESTS=1 RUN_STEPS=2000 COMPILE=1 CURVE_POINTS=5 RUN_DIR=results/paper_h200_2000steps \
+#     COMPILE_IF_BEFORE=0 AUDIOSLOTS_SOURCE_COMMIT=... OUT=... bash scripts/gpu_check.sh
 set -uo pipefail
 OUT=${OUT:?set OUT to a folder for the results}
 RUN_SECONDS=${RUN_SECONDS:-120}  # per network
@@ -36,16 +44,23 @@ step "one-process torchrun (NCCL) on the tiny preset"
 [ -n "${SKIP_TESTS:-}" ] || timeout 90 torchrun --standalone --nproc_per_node 1 -m audioslots train --preset tiny --device cuda \
   --data data/real/Libri2Mix --out /tmp/torchrun_tiny --no-progress && tail -3 /tmp/torchrun_tiny/log.csv
 
-step "paper-preset training throughput (eager)"
+run=${RUN_DIR:-results/paper_short_${gpu}}
 throughput=$OUT/train_throughput_paper_${gpu}.json
-timeout 240 python3 -m benchmarks.train_throughput --preset paper --device cuda --steps 40 --warmup 5 \
-  --data data/real/Libri2Mix --out "$throughput"
+if [ -n "${RUN_STEPS:-}" ]; then
+  plan=(--steps "$RUN_STEPS")
+  limit=${RUN_LIMIT:-600}
+else
+  step "paper-preset training throughput (eager)"
+  timeout 240 python3 -m benchmarks.train_throughput --preset paper --device cuda --steps 40 --warmup 5 \
+    --data data/real/Libri2Mix --out "$throughput"
+  plan=(--seconds "$RUN_SECONDS" --throughput "$throughput")
+  limit=${RUN_LIMIT:-$(( 2 * RUN_SECONDS + 200 ))}
+fi
 
-step "time-boxed paper-preset run: ${RUN_SECONDS} s of training, then evaluation on the GPU"
-run=results/paper_short_${gpu}
-if [ -f "$throughput" ]; then
-  timeout $(( 2 * RUN_SECONDS + 200 )) python3 scripts/time_boxed_run.py --run-dir "$run" --seconds "$RUN_SECONDS" \
-    --throughput "$throughput" --runs ${RUN_NETWORKS:-audioslots_0.5s autoencoder_0.5s}
+step "time-boxed paper-preset run into $run (${plan[*]}), then evaluation on the GPU"
+if [ -n "${RUN_STEPS:-}" ] || [ -f "$throughput" ]; then
+  timeout "$limit" python3 scripts/time_boxed_run.py --run-dir "$run" "${plan[@]}" \
+    ${COMPILE:+--compile} --curve-points "${CURVE_POINTS:-3}" --runs ${RUN_NETWORKS:-audioslots_0.5s autoencoder_0.5s}
   tar --exclude='checkpoint*.pt' -cf "$OUT/results.tar" "$run"
 fi
 
